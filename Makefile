@@ -1,0 +1,93 @@
+# fuse-iomap-bpf: top-level build.  See README.md.
+#
+#   make deps    install the pinned Debian packages (root; idempotent)
+#   make all     module, libbpf, bpftool, userspace
+#   make check   boot the guest and run every test (T="a b" for some)
+#   make demo    boot the guest and show it working
+#   make clean   remove build/
+
+KREL := $(shell awk '$$1 == "KREL" { print $$2 }' deps.pins)
+KSRC_TARBALL := /usr/src/linux-source-6.12.tar.xz
+KHEADERS := /usr/src/linux-headers-$(KREL)
+CLANG := clang-19
+LLVM_STRIP := llvm-strip-19
+
+B := $(CURDIR)/build
+KTREE := $(B)/ksrc
+LIBBPF_DIR := $(B)/libbpf
+LIBBPF := $(LIBBPF_DIR)/obj/libbpf.a
+BPFTOOL := $(B)/bpftool/bpftool
+KMOD := $(B)/kmod/fuse_iomap.ko
+
+CFLAGS_USER := -O2 -g -Wall -Wextra -Werror -std=gnu11 -I$(CURDIR)/include
+FUSE_CFLAGS = -DFUSE_USE_VERSION=34 $(shell pkg-config --cflags fuse3)
+FUSE_LIBS = $(shell pkg-config --libs fuse3)
+
+SERVERS := $(B)/server/fuse-iomap-memfs
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+.PHONY: all deps check demo clean kmod userspace tools
+
+all: kmod tools userspace
+
+deps:
+	@scripts/deps
+
+# --- the kernel tree pieces we build tools from (never committed) ---------
+$(KTREE)/.stamp: $(KSRC_TARBALL) deps.pins
+	rm -rf $(KTREE) && mkdir -p $(KTREE)
+	tar -xJf $(KSRC_TARBALL) -C $(KTREE) --strip-components=1 \
+		linux-source-6.12/tools linux-source-6.12/include \
+		linux-source-6.12/arch/x86/include linux-source-6.12/scripts \
+		linux-source-6.12/kernel/bpf linux-source-6.12/Makefile
+	touch $@
+
+# --- libbpf (static) and bpftool, from the same tree -----------------------
+$(LIBBPF): $(KTREE)/.stamp
+	mkdir -p $(LIBBPF_DIR)/obj
+	$(MAKE) -s -C $(KTREE)/tools/lib/bpf BUILD_STATIC_ONLY=1 \
+		OUTPUT=$(LIBBPF_DIR)/obj/ DESTDIR=$(LIBBPF_DIR) prefix= \
+		$(LIBBPF_DIR)/obj/libbpf.a install_headers >/dev/null
+
+# No LLVM/libbfd disassembler: we need bpftool for skeletons, BTF and
+# struct_ops inspection, and this keeps it from linking whatever LLVM
+# happens to own /usr/bin/llvm-config.
+$(BPFTOOL): $(KTREE)/.stamp $(wildcard bpftool/patches/*.patch)
+	mkdir -p $(B)/bpftool
+	$(MAKE) -s -C $(KTREE)/tools/bpf/bpftool OUTPUT=$(B)/bpftool/ \
+		CLANG=$(CLANG) LLVM_STRIP=$(LLVM_STRIP) \
+		feature-llvm=0 feature-libbfd=0 feature-libbfd-liberty=0 \
+		feature-libbfd-liberty-z=0 >/dev/null
+
+tools: $(LIBBPF) $(BPFTOOL)
+
+# --- the module -------------------------------------------------------------
+KMOD_SRCS := $(wildcard kmod/*.c kmod/*.h kmod/patches/*.patch) kmod/Kbuild kmod/prepare-src
+
+$(KMOD): $(KMOD_SRCS) $(wildcard include/*.h) $(KSRC_TARBALL)
+	kmod/prepare-src $(KSRC_TARBALL) $(B)/kmod
+	$(MAKE) -s -C $(KHEADERS) M=$(B)/kmod FI_INCLUDE=$(CURDIR)/include modules
+
+kmod: $(KMOD)
+
+# --- userspace --------------------------------------------------------------
+SERVER_COMMON := server/mount.c
+
+$(B)/server/fuse-iomap-memfs: server/memfs.c $(SERVER_COMMON) $(wildcard server/*.h include/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_USER) $(FUSE_CFLAGS) -o $@ server/memfs.c $(SERVER_COMMON) $(FUSE_LIBS)
+
+userspace: $(SERVERS)
+
+# --- the guest --------------------------------------------------------------
+check: deps
+	$(MAKE) all
+	selftests/run $(if $(T),$(T))
+
+demo: deps
+	$(MAKE) all
+	selftests/vm/boot --timeout 300 -- demo/demo.sh
+
+clean:
+	rm -rf $(B)

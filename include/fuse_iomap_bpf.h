@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * fuse-iomap-bpf ABI: the one header shared by the kernel module, the BPF
+ * programs, the loader and the servers.
+ *
+ * The wire structs keep the field order and sizes of the fuse-iomap v8
+ * proposal so that a server written for it needs no layout change.  Flag
+ * and type values are ours: the kernel translates them to and from its
+ * IOMAP_* values explicitly and never passes them through.
+ */
+#ifndef FUSE_IOMAP_BPF_H
+#define FUSE_IOMAP_BPF_H
+
+#ifdef __KERNEL__
+#include <linux/types.h>
+#else
+#include <linux/types.h>
+#include <linux/ioctl.h>
+#endif
+
+/*
+ * Opcodes.  fuse 7.41 (Linux 6.12) uses opcodes up to 52 plus
+ * CUSE_INIT (4096) and FUSE_NOTIFY_REPLY (41).  Ours sit at 0x4f490000
+ * ("OI" << 16): far above anything upstream will allocate in this kernel's
+ * lifetime and below the sign bit, so they never collide with a known
+ * opcode and a server that does not know them answers ENOSYS.
+ */
+#define FUSE_IOMAP_OPCODE_BASE	0x4f490000u
+#define FUSE_IOMAP_BEGIN	(FUSE_IOMAP_OPCODE_BASE + 1)
+#define FUSE_IOMAP_END		(FUSE_IOMAP_OPCODE_BASE + 2)
+
+/* Mapping types (struct fuse_iomap_io.type). */
+#define FUSE_IOMAP_TYPE_HOLE		0	/* no blocks; reads give zeros */
+#define FUSE_IOMAP_TYPE_DELALLOC	1	/* reserved, not yet allocated */
+#define FUSE_IOMAP_TYPE_MAPPED		2	/* blocks at addr on dev */
+#define FUSE_IOMAP_TYPE_UNWRITTEN	3	/* allocated, reads give zeros */
+#define FUSE_IOMAP_TYPE_INLINE		4	/* data inline in metadata */
+#define FUSE_IOMAP_TYPE_PURE_OVERWRITE	255	/* write mapping only: as read */
+
+/* No device address (HOLE, DELALLOC, INLINE). */
+#define FUSE_IOMAP_NULL_ADDR		(~0ULL)
+/* Device cookie meaning "no device". */
+#define FUSE_IOMAP_DEV_NULL		0
+
+/* Mapping flags (struct fuse_iomap_io.flags). */
+#define FUSE_IOMAP_F_NEW		(1U << 0)
+#define FUSE_IOMAP_F_DIRTY		(1U << 1)
+#define FUSE_IOMAP_F_SHARED		(1U << 2)
+#define FUSE_IOMAP_F_MERGED		(1U << 3)
+#define FUSE_IOMAP_F_BOUNDARY		(1U << 4)
+#define FUSE_IOMAP_F_ANON_WRITE		(1U << 5)
+#define FUSE_IOMAP_F_ATOMIC_BIO		(1U << 6)
+#define FUSE_IOMAP_F_WANT_IOMAP_END	(1U << 12)
+#define FUSE_IOMAP_F_SIZE_CHANGED	(1U << 13)
+#define FUSE_IOMAP_F_STALE		(1U << 14)
+
+/* Operation flags (opflags of begin/end). */
+#define FUSE_IOMAP_OP_WRITE		(1U << 0)
+#define FUSE_IOMAP_OP_ZERO		(1U << 1)
+#define FUSE_IOMAP_OP_REPORT		(1U << 2)
+#define FUSE_IOMAP_OP_FAULT		(1U << 3)
+#define FUSE_IOMAP_OP_DIRECT		(1U << 4)
+#define FUSE_IOMAP_OP_NOWAIT		(1U << 5)
+#define FUSE_IOMAP_OP_OVERWRITE_ONLY	(1U << 6)
+#define FUSE_IOMAP_OP_UNSHARE		(1U << 7)
+#define FUSE_IOMAP_OP_DAX		(1U << 8)
+#define FUSE_IOMAP_OP_ATOMIC		(1U << 9)
+#define FUSE_IOMAP_OP_DONTCACHE		(1U << 10)
+
+/* One mapping: file range [offset, offset+length) lives at addr on dev. */
+struct fuse_iomap_io {
+	__u64 offset;		/* file offset, bytes */
+	__u64 length;		/* bytes */
+	__u64 addr;		/* device address, bytes, or NULL_ADDR */
+	__u16 type;		/* FUSE_IOMAP_TYPE_* */
+	__u16 flags;		/* FUSE_IOMAP_F_* */
+	__u32 dev;		/* device cookie, or FUSE_IOMAP_DEV_NULL */
+};
+
+struct fuse_iomap_begin_in {
+	__u32 opflags;		/* FUSE_IOMAP_OP_* */
+	__u32 reserved;		/* zero */
+	__u64 attr_ino;		/* inode number the server reported */
+	__u64 pos;		/* file offset, bytes */
+	__u64 count;		/* bytes */
+};
+
+struct fuse_iomap_begin_out {
+	struct fuse_iomap_io read;	/* where to read from */
+	struct fuse_iomap_io write;	/* where to write to; PURE_OVERWRITE = read */
+};
+
+struct fuse_iomap_end_in {
+	__u32 opflags;
+	__u32 reserved;
+	__u64 attr_ino;
+	__u64 pos;
+	__u64 count;
+	__s64 written;		/* bytes done, may be less than count */
+	struct fuse_iomap_io map;	/* the mapping iomap_begin returned */
+};
+
+#endif /* FUSE_IOMAP_BPF_H */

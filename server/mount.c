@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * libfuse3 only knows /dev/fuse.  To use ours we open /dev/fuse-iomap,
+ * call mount(2) with fd=N ourselves, and hand libfuse the "/dev/fd/N"
+ * mountpoint, which it takes as "already mounted, use this fd" (libfuse
+ * 3.3 and later).  libfuse then never unmounts, so we do.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <fuse_lowlevel.h>
+
+#include "mount.h"
+
+static int fi_mount_kernel(struct fuse_session *se, struct fi_mount *m)
+{
+	char opts[512], type[64], fdpath[32];
+	struct stat st;
+	int n, err;
+
+	if (stat(m->mountpoint, &st) < 0) {
+		err = errno;
+		fprintf(stderr, "can't mount %s: %s\n", m->mountpoint, strerror(err));
+		return -err;
+	}
+	m->fd = open(FI_DEV_PATH, O_RDWR | O_CLOEXEC);
+	if (m->fd < 0) {
+		err = errno;
+		fprintf(stderr, "can't open %s: %s%s\n", FI_DEV_PATH, strerror(err),
+			err == ENOENT ? " (is fuse_iomap.ko loaded?)" : "");
+		return -err;
+	}
+	n = snprintf(opts, sizeof(opts), "fd=%d,rootmode=%o,user_id=%u,group_id=%u%s%s",
+		     m->fd, st.st_mode & S_IFMT, getuid(), getgid(),
+		     m->extra_opts ? "," : "", m->extra_opts ? m->extra_opts : "");
+	if (n < 0 || (size_t)n >= sizeof(opts)) {
+		fprintf(stderr, "can't mount %s: mount options too long\n", m->mountpoint);
+		err = E2BIG;
+		goto out_close;
+	}
+	snprintf(type, sizeof(type), FI_FSTYPE "%s%s", m->subtype ? "." : "",
+		 m->subtype ? m->subtype : "");
+	if (mount(m->fsname, m->mountpoint, type, MS_NOSUID | MS_NODEV, opts) < 0) {
+		err = errno;
+		fprintf(stderr, "can't mount %s on %s: %s\n", type, m->mountpoint, strerror(err));
+		goto out_close;
+	}
+	m->mounted_by_us = true;
+	/* From here on libfuse owns the fd and closes it on session destroy. */
+	snprintf(fdpath, sizeof(fdpath), "/dev/fd/%d", m->fd);
+	if (fuse_session_mount(se, fdpath) != 0) {
+		fprintf(stderr, "can't attach the session to %s\n", m->mountpoint);
+		umount2(m->mountpoint, MNT_DETACH);
+		m->mounted_by_us = false;
+		err = EIO;
+		goto out_close;
+	}
+	return 0;
+
+out_close:
+	close(m->fd);
+	m->fd = -1;
+	return -err;
+}
+
+int fi_mount(struct fuse_session *se, struct fi_mount *m)
+{
+	m->fd = -1;
+	m->mounted_by_us = false;
+	if (!m->stock)
+		return fi_mount_kernel(se, m);
+	if (fuse_session_mount(se, m->mountpoint) != 0) {
+		fprintf(stderr, "can't mount %s through /dev/fuse\n", m->mountpoint);
+		return -EIO;
+	}
+	return 0;
+}
+
+void fi_unmount(struct fuse_session *se, struct fi_mount *m)
+{
+	if (m->stock) {
+		fuse_session_unmount(se);
+		return;
+	}
+	/* EINVAL: already unmounted by someone else, which is how a server
+	 * is usually told to go away. */
+	if (m->mounted_by_us && umount2(m->mountpoint, MNT_DETACH) < 0 && errno != EINVAL)
+		fprintf(stderr, "can't unmount %s: %s\n", m->mountpoint, strerror(errno));
+	m->mounted_by_us = false;
+}

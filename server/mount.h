@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Mounting a libfuse3 session either on our fuseiomap file system (through
+ * /dev/fuse-iomap, which libfuse does not know) or on the stock fuse.
+ */
+#ifndef FI_MOUNT_H
+#define FI_MOUNT_H
+
+#include <stdbool.h>
+
+#define FI_DEV_PATH	"/dev/fuse-iomap"
+#define FI_FSTYPE	"fuseiomap"
+
+struct fuse_session;
+
+struct fi_mount {
+	const char *mountpoint;
+	const char *fsname;	/* source shown in /proc/mounts */
+	const char *subtype;	/* fuseiomap.<subtype> */
+	const char *extra_opts;	/* appended to the kernel mount options, or NULL */
+	bool stock;		/* mount through /dev/fuse with libfuse instead */
+	bool mounted_by_us;	/* we called mount(2) and must unmount */
+	int fd;			/* the /dev/fuse-iomap fd, or -1 */
+};
+
+/* Mount @m->mountpoint and attach @se to it.  Returns 0 or -errno, after
+ * printing one line naming the mountpoint and the reason. */
+int fi_mount(struct fuse_session *se, struct fi_mount *m);
+void fi_unmount(struct fuse_session *se, struct fi_mount *m);
+
+#endif
