@@ -1,0 +1,90 @@
+# Sourced by every test.  The runner (selftests/lib/run-tests) sets REPO,
+# T_NAME, T_TMP (a fresh scratch directory) and T_REASON.
+# Contract: exit 0 = pass, 77 = skip, anything else = fail; fail/skip write
+# the reason the runner prints.
+set -eu -o pipefail
+
+BUILD=$REPO/build
+KREL=$(awk '$1 == "KREL" { print $2 }' "$REPO/deps.pins")
+KMOD=$BUILD/kmod/fuse_iomap.ko
+MEMFS=$BUILD/server/fuse-iomap-memfs
+FI_CTL=/sys/fs/fuseiomap/connections
+
+fail() { echo "$*" > "$T_REASON"; echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "$*" > "$T_REASON"; echo "SKIP: $*" >&2; exit 77; }
+log() { echo "# $*" >&2; }
+
+# defer CMD...: run CMD at exit, last deferred first, whatever the outcome.
+_deferred=()
+defer() { _deferred+=("$*"); }
+_run_deferred() {
+	local rc=$? i
+	set +e
+	for ((i = ${#_deferred[@]} - 1; i >= 0; i--)); do
+		eval "${_deferred[i]}"
+	done
+	exit $rc
+}
+trap _run_deferred EXIT
+
+# wait_for SECS CMD...: poll until CMD succeeds; 1 after SECS seconds.
+wait_for() {
+	local secs=$1 i
+	shift
+	for ((i = 0; i < secs * 10; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+is_mounted() { awk -v m="$1" '$2 == m { found = 1 } END { exit !found }' /proc/mounts; }
+mount_type() { awk -v m="$1" '$2 == m { t = $3 } END { print t }' /proc/mounts; }
+module_loaded() { grep -q "^$1 " /proc/modules; }
+
+fi_load() {
+	module_loaded fuse_iomap && return 0
+	[ -f "$KMOD" ] || fail "$KMOD not built (run 'make all')"
+	insmod "$KMOD" || fail "insmod $KMOD failed"
+	if ! is_mounted "$FI_CTL"; then
+		mount -t fuseiomapctl fuseiomapctl "$FI_CTL" || fail "can't mount fuseiomapctl on $FI_CTL"
+	fi
+}
+
+fi_unload() {
+	if is_mounted "$FI_CTL"; then
+		umount "$FI_CTL" || fail "can't unmount $FI_CTL"
+	fi
+	module_loaded fuse_iomap || return 0
+	rmmod fuse_iomap || fail "rmmod fuse_iomap failed"
+}
+
+# start_server MNT LOG CMD...: run CMD (a server that mounts MNT) in the
+# background and wait until MNT is mounted.  Sets SERVER_PID.  The server
+# is killed at exit if the test has not stopped it.
+start_server() {
+	local mnt=$1 slog=$2
+	shift 2
+	mkdir -p "$mnt"
+	"$@" > "$slog" 2>&1 &
+	SERVER_PID=$!
+	defer "kill -9 $SERVER_PID 2>/dev/null; umount -l '$mnt' 2>/dev/null"
+	if ! wait_for 10 is_mounted "$mnt"; then
+		kill -0 $SERVER_PID 2>/dev/null || fail "server exited before mounting $mnt: $(tail -n1 "$slog")"
+		fail "$mnt not mounted after 10s"
+	fi
+}
+
+# stop_server MNT PID: unmount MNT and check the server exits cleanly.
+stop_server() {
+	local mnt=$1 pid=$2 rc=0
+	umount "$mnt" || fail "can't unmount $mnt"
+	wait_for 10 eval "! kill -0 $pid 2>/dev/null" || fail "server $pid still running 10s after umount of $mnt"
+	wait "$pid" || rc=$?
+	[ $rc = 0 ] || fail "server for $mnt exited with status $rc"
+}
+
+# expect_eq WHAT GOT WANT
+expect_eq() {
+	[ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"
+}
