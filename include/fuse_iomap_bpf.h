@@ -66,6 +66,14 @@
 #define FUSE_IOMAP_OP_DAX		(1U << 8)
 #define FUSE_IOMAP_OP_ATOMIC		(1U << 9)
 #define FUSE_IOMAP_OP_DONTCACHE		(1U << 10)
+/*
+ * Ours, not in the proposal: the mapping is for writeback of dirty page
+ * cache.  Return where the data already written by an earlier
+ * FUSE_IOMAP_OP_WRITE must go; do not allocate anew (an out-of-place
+ * server would otherwise move the range a second time).  The write
+ * mapping must then be MAPPED.
+ */
+#define FUSE_IOMAP_OP_WRITEBACK		(1U << 16)
 
 /* One mapping: file range [offset, offset+length) lives at addr on dev. */
 struct fuse_iomap_io {
@@ -99,5 +107,50 @@ struct fuse_iomap_end_in {
 	__s64 written;		/* bytes done, may be less than count */
 	struct fuse_iomap_io map;	/* the mapping iomap_begin returned */
 };
+
+/*
+ * Why a mapping was refused.  Each rule has a counter in
+ * /sys/fs/fuseiomap/iomap/<conn>/rejected/<name> and is the "rule" field of
+ * the fuse_iomap:fuse_iomap_mapping_rejected tracepoint.
+ */
+enum fuse_iomap_rule {
+	FUSE_IOMAP_RULE_TYPE,		/* unknown type */
+	FUSE_IOMAP_RULE_FLAGS,		/* unknown flag, or one this kernel cannot honour */
+	FUSE_IOMAP_RULE_LENGTH,		/* zero length */
+	FUSE_IOMAP_RULE_ALIGN,		/* offset, length or addr not block aligned */
+	FUSE_IOMAP_RULE_OVERFLOW,	/* offset+length or addr+length wraps */
+	FUSE_IOMAP_RULE_MAXBYTES,	/* offset at or past the file size limit */
+	FUSE_IOMAP_RULE_NEED_DEV,	/* MAPPED/UNWRITTEN without device or address */
+	FUSE_IOMAP_RULE_UNEXPECTED_DEV,	/* HOLE/DELALLOC with a device or address */
+	FUSE_IOMAP_RULE_PURE_OVERWRITE,	/* PURE_OVERWRITE as the read mapping */
+	FUSE_IOMAP_RULE_POS,		/* does not cover pos */
+	FUSE_IOMAP_RULE_DEV_UNKNOWN,	/* cookie not (or no longer) registered */
+	FUSE_IOMAP_RULE_DEV_RANGE,	/* [addr, addr+length) outside the device */
+	FUSE_IOMAP_RULE_DEV_READONLY,	/* write mapping to a device opened read-only */
+	FUSE_IOMAP_RULE_WRITE_TYPE,	/* type unusable for this write (e.g. HOLE for O_DIRECT) */
+	FUSE_IOMAP_RULE_INLINE,		/* INLINE: no way to pass the data on this ABI */
+	FUSE_IOMAP_NR_RULES,
+};
+
+/*
+ * Device registration, ioctls on the server's /dev/fuse-iomap fd after the
+ * mount.  The caller needs CAP_SYS_RAWIO and an iomap mount.  The device
+ * fd must be an open block device; opened O_RDWR it can take writes.
+ * Cookies start at 1 (0 = FUSE_IOMAP_DEV_NULL).  A device stays open until
+ * the connection ends, even after unregistering (in-flight I/O may still
+ * use it); unregistered, it is refused in new mappings.
+ */
+struct fuse_iomap_dev_register {
+	__s32 fd;		/* in: block device fd */
+	__u32 flags;		/* in: zero */
+	__u32 cookie;		/* out: for fuse_iomap_io.dev */
+	__u32 logical_block_size;	/* out: bytes */
+	__u64 size;		/* out: device size, bytes */
+	__u64 reserved[2];	/* in: zero */
+};
+
+#define FUSE_IOMAP_IOC_MAGIC		229	/* fuse's own: FUSE_DEV_IOC_MAGIC */
+#define FUSE_IOMAP_IOC_DEV_REGISTER	_IOWR(FUSE_IOMAP_IOC_MAGIC, 0x40, struct fuse_iomap_dev_register)
+#define FUSE_IOMAP_IOC_DEV_UNREGISTER	_IOW(FUSE_IOMAP_IOC_MAGIC, 0x41, __u32)
 
 #endif /* FUSE_IOMAP_BPF_H */

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * fuse-iomap: file data of an iomap mount moves through fs/iomap straight
+ * to the server's block devices; the server only answers where a file range
+ * lives (FUSE_IOMAP_BEGIN) and hears how much was written (FUSE_IOMAP_END).
+ *
+ * The first part of this header is what the fs/fuse copy calls (see
+ * patches/0002-*); the rest is shared by our own files.
+ */
+#ifndef _FS_FUSE_IOMAP_H
+#define _FS_FUSE_IOMAP_H
+
+#include <linux/fs.h>
+#include <linux/fs_context.h>
+#include <linux/iomap.h>
+#include <linux/kobject.h>
+#include <linux/idr.h>
+#include <linux/mutex.h>
+#include <linux/seq_file.h>
+
+#include "fuse_iomap_bpf.h"
+
+struct fuse_conn;
+struct fuse_fs_context;
+struct fiemap_extent_info;
+
+/* --- called from fs/fuse ------------------------------------------------ */
+
+/* inode.c */
+int fuse_iomap_parse_enable(struct fs_context *fsc, struct fuse_fs_context *ctx);
+int fuse_iomap_parse_blksize(struct fs_context *fsc, struct fuse_fs_context *ctx,
+			     unsigned int blksize);
+int fuse_iomap_conn_init(struct fuse_conn *fc, struct fuse_fs_context *ctx);
+void fuse_iomap_conn_free(struct fuse_conn *fc);
+void fuse_iomap_sb_destroy(struct super_block *sb);
+void fuse_iomap_show_options(struct seq_file *m, struct fuse_conn *fc);
+int fuse_iomap_sysfs_init(struct kobject *parent);
+void fuse_iomap_sysfs_cleanup(void);
+void fuse_iomap_init_file_inode(struct inode *inode);
+
+/* dev.c */
+long fuse_iomap_dev_ioctl(struct fuse_dev *fud, unsigned int cmd, void __user *argp);
+
+/* file.c */
+ssize_t fuse_iomap_read_iter(struct kiocb *iocb, struct iov_iter *to);
+ssize_t fuse_iomap_write_iter(struct kiocb *iocb, struct iov_iter *from);
+int fuse_iomap_mmap(struct file *file, struct vm_area_struct *vma);
+loff_t fuse_iomap_lseek(struct file *file, loff_t offset, int whence);
+
+/* dir.c */
+int fuse_iomap_fiemap(struct inode *inode, struct fiemap_extent_info *fieinfo,
+		      u64 start, u64 len);
+int fuse_iomap_setsize_begin(struct inode *inode, loff_t newsize);
+
+extern const struct address_space_operations fuse_iomap_aops;
+
+/* Regular file of an iomap mount?  (Set once, in fuse_init_file_inode.) */
+static inline bool fuse_iomap_inode(const struct inode *inode)
+{
+	return inode->i_mapping->a_ops == &fuse_iomap_aops;
+}
+
+/* --- shared by our own files --------------------------------------------- */
+
+/* A registered block device.  Freed only with the connection. */
+struct fuse_iomap_dev {
+	struct file *file;
+	struct block_device *bdev;
+	u64 size;
+	u32 cookie;
+	bool writable;
+	struct list_head all;		/* fuse_iomap_conn.all_devs */
+};
+
+struct fuse_iomap_conn {
+	struct kobject kobj;		/* /sys/fs/fuseiomap/iomap/<id> */
+	u32 id;				/* st_dev of the mount, as stat() reports it */
+	unsigned int blkbits;		/* file system block size, fixed at mount */
+
+	struct mutex dev_lock;		/* serializes (un)registration */
+	struct idr devs;		/* cookie -> live device; RCU lookup */
+	struct list_head all_devs;	/* every device ever registered */
+
+	atomic64_t begin_upcalls;
+	atomic64_t end_upcalls;
+	atomic64_t rejected[FUSE_IOMAP_NR_RULES];
+};
+
+const char *fuse_iomap_rule_name(enum fuse_iomap_rule rule);
+struct fuse_iomap_dev *fuse_iomap_dev_lookup(struct fuse_iomap_conn *ic, u32 cookie);
+
+/* iomap.c */
+extern const struct iomap_ops fuse_iomap_map_ops;
+int fuse_iomap_map_writeback(struct inode *inode, loff_t offset, unsigned int len,
+			     struct iomap *iomap);
+
+#endif /* _FS_FUSE_IOMAP_H */

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Tracepoints of the fuse_iomap system, one per decision on the mapping
+ * path.  Fields are primitive values only: the connection id (st_dev of
+ * the mount), the fuse node id and the numbers of the mapping.
+ */
+#undef TRACE_SYSTEM
+#define TRACE_SYSTEM fuse_iomap
+
+#if !defined(_TRACE_FUSE_IOMAP_H) || defined(TRACE_HEADER_MULTI_READ)
+#define _TRACE_FUSE_IOMAP_H
+
+#include <linux/tracepoint.h>
+
+TRACE_DEFINE_ENUM(FUSE_IOMAP_RULE_TYPE);
+TRACE_DEFINE_ENUM(FUSE_IOMAP_RULE_FLAGS);
+TRACE_DEFINE_ENUM(FUSE_IOMAP_RULE_LENGTH);
+TRACE_DEFINE_ENUM(FUSE_IOMAP_RULE_ALIGN);
+TRACE_DEFINE_ENUM(FUSE_IOMAP_RULE_OVERFLOW);
+TRACE_DEFINE_ENUM(FUSE_IOMAP_RULE_MAXBYTES);
+TRACE_DEFINE_ENUM(FUSE_IOMAP_RULE_NEED_DEV);
+TRACE_DEFINE_ENUM(FUSE_IOMAP_RULE_UNEXPECTED_DEV);
+TRACE_DEFINE_ENUM(FUSE_IOMAP_RULE_PURE_OVERWRITE);
+TRACE_DEFINE_ENUM(FUSE_IOMAP_RULE_POS);
+TRACE_DEFINE_ENUM(FUSE_IOMAP_RULE_DEV_UNKNOWN);
+TRACE_DEFINE_ENUM(FUSE_IOMAP_RULE_DEV_RANGE);
+TRACE_DEFINE_ENUM(FUSE_IOMAP_RULE_DEV_READONLY);
+TRACE_DEFINE_ENUM(FUSE_IOMAP_RULE_WRITE_TYPE);
+TRACE_DEFINE_ENUM(FUSE_IOMAP_RULE_INLINE);
+
+#define FUSE_IOMAP_RULE_SYMBOLS					\
+	{ FUSE_IOMAP_RULE_TYPE,			"type" },		\
+	{ FUSE_IOMAP_RULE_FLAGS,		"flags" },		\
+	{ FUSE_IOMAP_RULE_LENGTH,		"length" },		\
+	{ FUSE_IOMAP_RULE_ALIGN,		"align" },		\
+	{ FUSE_IOMAP_RULE_OVERFLOW,		"overflow" },		\
+	{ FUSE_IOMAP_RULE_MAXBYTES,		"maxbytes" },		\
+	{ FUSE_IOMAP_RULE_NEED_DEV,		"need_dev" },		\
+	{ FUSE_IOMAP_RULE_UNEXPECTED_DEV,	"unexpected_dev" },	\
+	{ FUSE_IOMAP_RULE_PURE_OVERWRITE,	"pure_overwrite" },	\
+	{ FUSE_IOMAP_RULE_POS,			"pos" },		\
+	{ FUSE_IOMAP_RULE_DEV_UNKNOWN,		"dev_unknown" },	\
+	{ FUSE_IOMAP_RULE_DEV_RANGE,		"dev_range" },		\
+	{ FUSE_IOMAP_RULE_DEV_READONLY,		"dev_readonly" },	\
+	{ FUSE_IOMAP_RULE_WRITE_TYPE,		"write_type" },		\
+	{ FUSE_IOMAP_RULE_INLINE,		"inline" }
+
+TRACE_EVENT(fuse_iomap_upcall_begin,
+	TP_PROTO(u32 conn, u64 nodeid, u64 attr_ino, u64 pos, u64 count, u32 opflags),
+	TP_ARGS(conn, nodeid, attr_ino, pos, count, opflags),
+	TP_STRUCT__entry(
+		__field(u32, conn)
+		__field(u64, nodeid)
+		__field(u64, attr_ino)
+		__field(u64, pos)
+		__field(u64, count)
+		__field(u32, opflags)
+	),
+	TP_fast_assign(
+		__entry->conn = conn;
+		__entry->nodeid = nodeid;
+		__entry->attr_ino = attr_ino;
+		__entry->pos = pos;
+		__entry->count = count;
+		__entry->opflags = opflags;
+	),
+	TP_printk("conn %u nodeid %llu ino %llu pos %llu count %llu opflags 0x%x",
+		  __entry->conn, __entry->nodeid, __entry->attr_ino, __entry->pos,
+		  __entry->count, __entry->opflags)
+);
+
+TRACE_EVENT(fuse_iomap_upcall_end,
+	TP_PROTO(u32 conn, u64 nodeid, u64 pos, u64 count, s64 written, u32 opflags),
+	TP_ARGS(conn, nodeid, pos, count, written, opflags),
+	TP_STRUCT__entry(
+		__field(u32, conn)
+		__field(u64, nodeid)
+		__field(u64, pos)
+		__field(u64, count)
+		__field(s64, written)
+		__field(u32, opflags)
+	),
+	TP_fast_assign(
+		__entry->conn = conn;
+		__entry->nodeid = nodeid;
+		__entry->pos = pos;
+		__entry->count = count;
+		__entry->written = written;
+		__entry->opflags = opflags;
+	),
+	TP_printk("conn %u nodeid %llu pos %llu count %llu written %lld opflags 0x%x",
+		  __entry->conn, __entry->nodeid, __entry->pos, __entry->count,
+		  __entry->written, __entry->opflags)
+);
+
+DECLARE_EVENT_CLASS(fuse_iomap_mapping_class,
+	TP_PROTO(u32 conn, u64 nodeid, u64 pos, bool write_map, int rule,
+		 const struct fuse_iomap_io *map),
+	TP_ARGS(conn, nodeid, pos, write_map, rule, map),
+	TP_STRUCT__entry(
+		__field(u32, conn)
+		__field(u64, nodeid)
+		__field(u64, pos)
+		__field(bool, write_map)
+		__field(int, rule)
+		__field(u64, offset)
+		__field(u64, length)
+		__field(u64, addr)
+		__field(u16, type)
+		__field(u16, flags)
+		__field(u32, dev)
+	),
+	TP_fast_assign(
+		__entry->conn = conn;
+		__entry->nodeid = nodeid;
+		__entry->pos = pos;
+		__entry->write_map = write_map;
+		__entry->rule = rule;
+		__entry->offset = map->offset;
+		__entry->length = map->length;
+		__entry->addr = map->addr;
+		__entry->type = map->type;
+		__entry->flags = map->flags;
+		__entry->dev = map->dev;
+	),
+	TP_printk("conn %u nodeid %llu pos %llu %s rule %s offset %llu length %llu addr 0x%llx type %u flags 0x%x dev %u",
+		  __entry->conn, __entry->nodeid, __entry->pos,
+		  __entry->write_map ? "write" : "read",
+		  __entry->rule < 0 ? "ok" :
+			__print_symbolic(__entry->rule, FUSE_IOMAP_RULE_SYMBOLS),
+		  __entry->offset, __entry->length, __entry->addr, __entry->type,
+		  __entry->flags, __entry->dev)
+);
+
+DEFINE_EVENT(fuse_iomap_mapping_class, fuse_iomap_mapping_accepted,
+	TP_PROTO(u32 conn, u64 nodeid, u64 pos, bool write_map, int rule,
+		 const struct fuse_iomap_io *map),
+	TP_ARGS(conn, nodeid, pos, write_map, rule, map));
+
+DEFINE_EVENT(fuse_iomap_mapping_class, fuse_iomap_mapping_rejected,
+	TP_PROTO(u32 conn, u64 nodeid, u64 pos, bool write_map, int rule,
+		 const struct fuse_iomap_io *map),
+	TP_ARGS(conn, nodeid, pos, write_map, rule, map));
+
+#endif /* _TRACE_FUSE_IOMAP_H */
+
+#undef TRACE_INCLUDE_PATH
+#define TRACE_INCLUDE_PATH .
+#undef TRACE_INCLUDE_FILE
+#define TRACE_INCLUDE_FILE fuse_iomap_trace
+#include <trace/define_trace.h>

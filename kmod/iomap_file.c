@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Regular files of an iomap mount: read and write (O_DIRECT through
+ * iomap_dio_rw, buffered through the page cache), mmap, SEEK_DATA and
+ * SEEK_HOLE, FIEMAP, truncate, and the address space operations.  Every
+ * one of them asks fuse_iomap_map_ops where the data lives and moves it
+ * itself.  open, release, flush, fsync, locks and attributes stay fuse's.
+ *
+ * The kernel keeps i_size while it writes; the server learns the new size
+ * from FUSE_IOMAP_END (it must ask for it on the write mappings that can
+ * extend a file) and answers GETATTR with it.
+ */
+#include "fuse_i.h"
+
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <linux/uio.h>
+
+void fuse_iomap_init_file_inode(struct inode *inode)
+{
+	struct fuse_iomap_conn *ic = get_fuse_conn(inode)->iomap;
+
+	if (!ic)
+		return;
+	inode->i_data.a_ops = &fuse_iomap_aops;
+	inode->i_blkbits = ic->blkbits;
+	mapping_set_large_folios(inode->i_mapping);
+}
+
+ssize_t fuse_iomap_read_iter(struct kiocb *iocb, struct iov_iter *to)
+{
+	struct inode *inode = file_inode(iocb->ki_filp);
+	ssize_t ret;
+
+	if (!(iocb->ki_flags & IOCB_DIRECT))
+		return generic_file_read_iter(iocb, to);
+	if (!iov_iter_count(to))
+		return 0;
+
+	/* Shared against truncate, which holds it exclusive. */
+	if (iocb->ki_flags & IOCB_NOWAIT) {
+		if (!inode_trylock_shared(inode))
+			return -EAGAIN;
+	} else {
+		inode_lock_shared(inode);
+	}
+	ret = iomap_dio_rw(iocb, to, &fuse_iomap_map_ops, NULL, 0, NULL, 0);
+	inode_unlock_shared(inode);
+	return ret;
+}
+
+/*
+ * Extending the file to @newsize exposes the rest of the block that held
+ * EOF.  That tail was never written by the file, and on the device it can
+ * hold anything: zero it (through the page cache, so it also reaches the
+ * device at writeback).  Blocks wholly past EOF are the server's to keep
+ * as holes or unwritten.
+ */
+static int fuse_iomap_zero_eof(struct inode *inode, loff_t newsize)
+{
+	loff_t isize = i_size_read(inode);
+	loff_t end = min_t(loff_t, newsize, round_up(isize, i_blocksize(inode)));
+
+	if (end <= isize)
+		return 0;
+	return iomap_zero_range(inode, isize, end - isize, NULL, &fuse_iomap_map_ops);
+}
+
+ssize_t fuse_iomap_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct file *file = iocb->ki_filp;
+	struct inode *inode = file_inode(file);
+	struct fuse_inode *fi = get_fuse_inode(inode);
+	bool extending;
+	ssize_t ret;
+
+	if (iocb->ki_flags & IOCB_NOWAIT) {
+		if (!inode_trylock(inode))
+			return -EAGAIN;
+	} else {
+		inode_lock(inode);
+	}
+	ret = generic_write_checks(iocb, from);
+	if (ret <= 0)
+		goto out_unlock;
+	ret = file_remove_privs(file);
+	if (ret)
+		goto out_unlock;
+
+	/* A GETATTR reply from before the write must not shrink i_size under us. */
+	extending = iocb->ki_pos + iov_iter_count(from) > i_size_read(inode);
+	if (extending)
+		set_bit(FUSE_I_SIZE_UNSTABLE, &fi->state);
+	ret = fuse_iomap_zero_eof(inode, iocb->ki_pos);
+	if (ret)
+		goto out_unstable;
+
+	ret = -ENOTBLK;
+	if (iocb->ki_flags & IOCB_DIRECT)
+		/* Extending: wait, so i_size moves only once the data is there. */
+		ret = iomap_dio_rw(iocb, from, &fuse_iomap_map_ops, NULL,
+				   extending ? IOMAP_DIO_FORCE_WAIT : 0, NULL, 0);
+	/*
+	 * Not O_DIRECT, or fs/iomap (or the server, by answering ENOTBLK)
+	 * asked to fall back to the page cache, as xfs does.
+	 */
+	if (ret == -ENOTBLK)
+		ret = iomap_file_buffered_write(iocb, from, &fuse_iomap_map_ops, NULL);
+	if (ret > 0)
+		fuse_write_update_attr(inode, iocb->ki_pos, ret);
+
+out_unstable:
+	if (extending)
+		clear_bit(FUSE_I_SIZE_UNSTABLE, &fi->state);
+out_unlock:
+	inode_unlock(inode);
+	if (ret > 0)
+		ret = generic_write_sync(iocb, ret);
+	return ret;
+}
+
+/*
+ * Before a truncate reaches the server (which frees blocks past the new
+ * size): zero the part of the new EOF block past the new size, or the old
+ * EOF block's tail on extension, and drop the page cache past the new
+ * size so that no dirty page can be written back into freed blocks.
+ * Called with i_rwsem and the invalidate lock held exclusive.
+ */
+int fuse_iomap_setsize_begin(struct inode *inode, loff_t newsize)
+{
+	loff_t oldsize = i_size_read(inode);
+	int err;
+
+	inode_dio_wait(inode);
+	if (newsize >= oldsize)
+		return fuse_iomap_zero_eof(inode, newsize);
+
+	err = iomap_truncate_page(inode, newsize, NULL, &fuse_iomap_map_ops);
+	if (err)
+		return err;
+	truncate_pagecache(inode, newsize);
+	return 0;
+}
+
+static vm_fault_t fuse_iomap_page_mkwrite(struct vm_fault *vmf)
+{
+	struct inode *inode = file_inode(vmf->vma->vm_file);
+	vm_fault_t ret;
+
+	sb_start_pagefault(inode->i_sb);
+	filemap_invalidate_lock_shared(inode->i_mapping);
+	ret = iomap_page_mkwrite(vmf, &fuse_iomap_map_ops);
+	filemap_invalidate_unlock_shared(inode->i_mapping);
+	sb_end_pagefault(inode->i_sb);
+	return ret;
+}
+
+/*
+ * fuse evicts an inode as soon as its last reference goes and does not
+ * write it back then: flush what a shared mapping dirtied now, as fuse
+ * does for its own writable mappings.
+ */
+static void fuse_iomap_vma_close(struct vm_area_struct *vma)
+{
+	filemap_write_and_wait(vma->vm_file->f_mapping);
+}
+
+static const struct vm_operations_struct fuse_iomap_vm_ops = {
+	.close		= fuse_iomap_vma_close,
+	.fault		= filemap_fault,
+	.map_pages	= filemap_map_pages,
+	.page_mkwrite	= fuse_iomap_page_mkwrite,
+};
+
+int fuse_iomap_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	file_accessed(file);
+	vma->vm_ops = &fuse_iomap_vm_ops;
+	return 0;
+}
+
+/* Called with i_rwsem held. */
+loff_t fuse_iomap_lseek(struct file *file, loff_t offset, int whence)
+{
+	struct inode *inode = file_inode(file);
+
+	if (whence == SEEK_HOLE)
+		offset = iomap_seek_hole(inode, offset, &fuse_iomap_map_ops);
+	else
+		offset = iomap_seek_data(inode, offset, &fuse_iomap_map_ops);
+	if (offset < 0)
+		return offset;
+	return vfs_setpos(file, offset, inode->i_sb->s_maxbytes);
+}
+
+int fuse_iomap_fiemap(struct inode *inode, struct fiemap_extent_info *fieinfo,
+		      u64 start, u64 len)
+{
+	int ret;
+
+	/* Other fuse inodes share this inode_operations table. */
+	if (!fuse_iomap_inode(inode))
+		return -EOPNOTSUPP;
+	inode_lock_shared(inode);
+	ret = iomap_fiemap(inode, fieinfo, start, len, &fuse_iomap_map_ops);
+	inode_unlock_shared(inode);
+	return ret;
+}
+
+static int fuse_iomap_read_folio(struct file *file, struct folio *folio)
+{
+	return iomap_read_folio(folio, &fuse_iomap_map_ops);
+}
+
+static void fuse_iomap_readahead(struct readahead_control *rac)
+{
+	iomap_readahead(rac, &fuse_iomap_map_ops);
+}
+
+/*
+ * A mapping is asked for every dirty range and never reused: an
+ * out-of-place server may move a range again as soon as its folio is
+ * unlocked, and only the locked folio keeps the answer valid.
+ */
+static int fuse_iomap_writeback_map(struct iomap_writepage_ctx *wpc, struct inode *inode,
+				    loff_t offset, unsigned int len)
+{
+	return fuse_iomap_map_writeback(inode, offset, len, &wpc->iomap);
+}
+
+static const struct iomap_writeback_ops fuse_iomap_writeback_ops = {
+	.map_blocks	= fuse_iomap_writeback_map,
+};
+
+static int fuse_iomap_writepages(struct address_space *mapping,
+				 struct writeback_control *wbc)
+{
+	struct iomap_writepage_ctx wpc = { };
+
+	return iomap_writepages(mapping, wbc, &wpc, &fuse_iomap_writeback_ops);
+}
+
+const struct address_space_operations fuse_iomap_aops = {
+	.read_folio		= fuse_iomap_read_folio,
+	.readahead		= fuse_iomap_readahead,
+	.writepages		= fuse_iomap_writepages,
+	.dirty_folio		= iomap_dirty_folio,
+	.release_folio		= iomap_release_folio,
+	.invalidate_folio	= iomap_invalidate_folio,
+	.migrate_folio		= filemap_migrate_folio,
+	.is_partially_uptodate	= iomap_is_partially_uptodate,
+	.error_remove_folio	= generic_error_remove_folio,
+	/* O_DIRECT goes through read_iter/write_iter; this only allows the open. */
+	.direct_IO		= noop_direct_IO,
+};
