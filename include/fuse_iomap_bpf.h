@@ -39,6 +39,8 @@
 
 /* No device address (HOLE, DELALLOC, INLINE). */
 #define FUSE_IOMAP_NULL_ADDR		(~0ULL)
+/* No mapping may end past 2^63 (a hole to the end of any file ends here). */
+#define FUSE_IOMAP_MAX_END		(1ULL << 63)
 /* Device cookie meaning "no device". */
 #define FUSE_IOMAP_DEV_NULL		0
 

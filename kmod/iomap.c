@@ -144,7 +144,7 @@ static int fuse_iomap_check(struct inode *inode, struct fuse_iomap_conn *ic,
 		return FUSE_IOMAP_RULE_FLAGS;
 	if (!map->length)
 		return FUSE_IOMAP_RULE_LENGTH;
-	if (check_add_overflow(map->offset, map->length, &end) || end > LLONG_MAX)
+	if (check_add_overflow(map->offset, map->length, &end) || end > FUSE_IOMAP_MAX_END)
 		return FUSE_IOMAP_RULE_OVERFLOW;
 	if ((map->offset | map->length) & mask)
 		return FUSE_IOMAP_RULE_ALIGN;

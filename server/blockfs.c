@@ -1,0 +1,670 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fuse-iomap-blockfs: the reference server of the iomap data path.
+ *
+ * File data lives on a block device and never passes through this server:
+ * it keeps the namespace (memns) and, per regular file, a list of extents,
+ * and answers FUSE_IOMAP_BEGIN/END.  Writes into holes allocate blocks;
+ * with --out-of-place every overwrite goes to newly allocated blocks too.
+ * The metadata lives in memory, saved to a side file (--meta) on exit and
+ * read back at start.
+ *
+ * Allocation protocol: BEGIN for a write switches the file's map to the
+ * new blocks at once (writeback of the same range may ask for them before
+ * END comes) and remembers the old state as "pending"; END then keeps the
+ * blocks the write touched and puts back the rest.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <linux/fs.h>
+#include <fuse_lowlevel.h>
+
+#include "extents.h"
+#include "iomap_session.h"
+#include "memns.h"
+#include "mount.h"
+
+#define NO_OLD	UINT64_MAX
+
+struct bfs_pending {
+	struct bfs_pending *next;
+	uint64_t lblk, len;	/* the file range the write mapping covers */
+	uint64_t pblk;		/* its new blocks */
+	uint64_t old;		/* the blocks it replaced, or NO_OLD (was a hole) */
+};
+
+struct bfs_file {
+	struct ext_list ext;
+	struct bfs_pending *pending;
+};
+
+struct blockfs {
+	struct memns ns;		/* first: the session's userdata */
+	unsigned int bbits;		/* log2 of the block size */
+	struct balloc alloc;
+	uint32_t cookie;		/* of the registered device */
+	bool out_of_place;
+	FILE *log;			/* one line per iomap request, or NULL */
+};
+
+static struct blockfs *bfs_of(struct memns *ns)
+{
+	return (struct blockfs *)ns;
+}
+
+static struct bfs_file *bfs_file(struct memns_node *n)
+{
+	if (!n->data)
+		n->data = calloc(1, sizeof(struct bfs_file));
+	return n->data;
+}
+
+static void bfs_free_piece(void *arg, struct ext piece)
+{
+	balloc_mark(arg, piece.pblk, piece.len, 0);
+}
+
+static int bfs_resize(struct memns *ns, struct memns_node *n, off_t size)
+{
+	struct blockfs *bfs = bfs_of(ns);
+	struct bfs_file *f = bfs_file(n);
+	uint64_t keep = ((uint64_t)size + (1U << bfs->bbits) - 1) >> bfs->bbits;
+
+	if (!f)
+		return ENOMEM;
+	if (ext_remove(&f->ext, keep, UINT64_MAX - keep, bfs_free_piece, &bfs->alloc))
+		return ENOMEM;
+	return 0;
+}
+
+static void bfs_free_data(struct memns *ns, struct memns_node *n)
+{
+	struct blockfs *bfs = bfs_of(ns);
+	struct bfs_file *f = n->data;
+	struct bfs_pending *p, *next;
+
+	if (!f)
+		return;
+	for (size_t i = 0; i < f->ext.nr; i++)
+		bfs_free_piece(&bfs->alloc, f->ext.v[i]);
+	for (p = f->pending; p; p = next) {
+		next = p->next;
+		if (p->old != NO_OLD)
+			balloc_mark(&bfs->alloc, p->old, p->len, 0);
+		free(p);
+	}
+	ext_free(&f->ext);
+	free(f);
+}
+
+static void bfs_statfs(struct memns *ns, struct statvfs *sv)
+{
+	struct blockfs *bfs = bfs_of(ns);
+
+	sv->f_blocks = bfs->alloc.nblocks;
+	sv->f_bfree = sv->f_bavail = bfs->alloc.nfree;
+}
+
+static const struct memns_backend bfs_backend = {
+	.resize = bfs_resize,
+	.free_data = bfs_free_data,
+	.statfs = bfs_statfs,
+};
+
+/* --- answering FUSE_IOMAP_BEGIN ---------------------------------------------- */
+
+static struct fuse_iomap_io bfs_mapped(struct blockfs *bfs, uint64_t lblk, uint64_t pblk,
+				       uint64_t len, uint16_t flags)
+{
+	return (struct fuse_iomap_io){
+		.offset = lblk << bfs->bbits, .length = len << bfs->bbits,
+		.addr = pblk << bfs->bbits, .type = FUSE_IOMAP_TYPE_MAPPED,
+		.flags = flags, .dev = bfs->cookie,
+	};
+}
+
+/* What is at @lblk now: the extent, or the hole up to the next one. */
+static struct fuse_iomap_io bfs_lookup(struct blockfs *bfs, struct bfs_file *f, uint64_t lblk)
+{
+	size_t i = ext_find(&f->ext, lblk);
+	uint64_t end;
+
+	if (i < f->ext.nr && f->ext.v[i].lblk <= lblk) {
+		struct ext *e = &f->ext.v[i];
+
+		return bfs_mapped(bfs, e->lblk, e->pblk, e->len, 0);
+	}
+	/* Past the last extent, one hole to the end of any file. */
+	end = i < f->ext.nr ? f->ext.v[i].lblk : FUSE_IOMAP_MAX_END >> bfs->bbits;
+	return fi_iomap_hole(lblk << bfs->bbits, (end - lblk) << bfs->bbits);
+}
+
+static int bfs_add_pending(struct bfs_file *f, uint64_t lblk, uint64_t len, uint64_t pblk,
+			   uint64_t old)
+{
+	struct bfs_pending *p = malloc(sizeof(*p));
+
+	if (!p)
+		return ENOMEM;
+	*p = (struct bfs_pending){ f->pending, lblk, len, pblk, old };
+	f->pending = p;
+	return 0;
+}
+
+/* Give [lblk, lblk+want) new blocks; *got says how many it could. */
+static int bfs_allocate(struct blockfs *bfs, struct bfs_file *f, uint64_t lblk, uint64_t want,
+			uint64_t old, uint64_t *pblk, uint64_t *got)
+{
+	*got = balloc_alloc(&bfs->alloc, want, pblk);
+	if (!*got)
+		return ENOSPC;
+	if (old != NO_OLD && ext_remove(&f->ext, lblk, *got, NULL, NULL))
+		goto out_free;
+	if (ext_insert(&f->ext, (struct ext){ lblk, *pblk, *got }))
+		goto out_free;
+	if (bfs_add_pending(f, lblk, *got, *pblk, old))
+		goto out_free;
+	return 0;
+out_free:
+	balloc_mark(&bfs->alloc, *pblk, *got, 0);
+	return ENOMEM;
+}
+
+static int bfs_begin_write(struct blockfs *bfs, struct bfs_file *f, const struct fuse_iomap_begin_in *in,
+			   struct fuse_iomap_begin_out *out)
+{
+	uint64_t bmask = (1U << bfs->bbits) - 1;
+	uint64_t lblk = in->pos >> bfs->bbits;
+	uint64_t want = ((in->pos + (in->count ? in->count : 1) - 1) >> bfs->bbits) - lblk + 1;
+	struct fuse_iomap_io cur = bfs_lookup(bfs, f, lblk);
+	uint64_t pblk, got, run;
+	int err;
+
+	run = (cur.offset + cur.length) / (bmask + 1) - lblk;
+	if (want > run)
+		want = run;
+
+	if (cur.type == FUSE_IOMAP_TYPE_MAPPED && !bfs->out_of_place) {
+		out->read = cur;
+		out->read.flags |= FUSE_IOMAP_F_WANT_IOMAP_END;
+		out->write.type = FUSE_IOMAP_TYPE_PURE_OVERWRITE;
+		return 0;
+	}
+	if (cur.type == FUSE_IOMAP_TYPE_MAPPED) {
+		uint64_t old = (cur.addr >> bfs->bbits) + (lblk - (cur.offset >> bfs->bbits));
+
+		/* Out of place, a partial block would need the old data: not with O_DIRECT. */
+		if ((in->opflags & FUSE_IOMAP_OP_DIRECT) && ((in->pos | in->count) & bmask))
+			return ENOTBLK;
+		err = bfs_allocate(bfs, f, lblk, want, old, &pblk, &got);
+		if (err)
+			return err;
+		out->read = bfs_mapped(bfs, lblk, old, got, 0);
+		out->write = bfs_mapped(bfs, lblk, pblk, got, FUSE_IOMAP_F_WANT_IOMAP_END);
+		return 0;
+	}
+	err = bfs_allocate(bfs, f, lblk, want, NO_OLD, &pblk, &got);
+	if (err)
+		return err;
+	out->read = fi_iomap_hole(lblk << bfs->bbits, got << bfs->bbits);
+	out->write = bfs_mapped(bfs, lblk, pblk, got,
+				FUSE_IOMAP_F_NEW | FUSE_IOMAP_F_WANT_IOMAP_END);
+	return 0;
+}
+
+static int bfs_begin(void *ctx, uint64_t nodeid, const struct fuse_iomap_begin_in *in,
+		     struct fuse_iomap_begin_out *out)
+{
+	struct blockfs *bfs = ctx;
+	struct memns_node *n = memns_node(&bfs->ns, nodeid);
+	struct bfs_file *f;
+
+	if (bfs->log)
+		fprintf(bfs->log, "BEGIN %" PRIu64 " %" PRIu64 " %" PRIu64 " 0x%x\n",
+			nodeid, (uint64_t)in->pos, (uint64_t)in->count, in->opflags);
+	if (!n || !S_ISREG(n->st.st_mode))
+		return ENOENT;
+	f = bfs_file(n);
+	if (!f)
+		return ENOMEM;
+	if ((in->opflags & FUSE_IOMAP_OP_WRITE) &&
+	    !(in->opflags & (FUSE_IOMAP_OP_ZERO | FUSE_IOMAP_OP_WRITEBACK)))
+		return bfs_begin_write(bfs, f, in, out);
+
+	/* Reads, reports, zeroing and writeback: what is there now. */
+	out->read = bfs_lookup(bfs, f, in->pos >> bfs->bbits);
+	out->write.type = FUSE_IOMAP_TYPE_PURE_OVERWRITE;
+	return 0;
+}
+
+/* --- answering FUSE_IOMAP_END -------------------------------------------------- */
+
+/* Put [from, to) of @p back as it was before the write. */
+static void bfs_revert(struct blockfs *bfs, struct bfs_file *f, const struct bfs_pending *p,
+		       uint64_t from, uint64_t to)
+{
+	if (from >= to)
+		return;
+	ext_remove(&f->ext, from, to - from, bfs_free_piece, &bfs->alloc);
+	if (p->old != NO_OLD)
+		ext_insert(&f->ext, (struct ext){ from, p->old + (from - p->lblk), to - from });
+}
+
+static int bfs_end(void *ctx, uint64_t nodeid, const struct fuse_iomap_end_in *in)
+{
+	struct blockfs *bfs = ctx;
+	struct memns_node *n = memns_node(&bfs->ns, nodeid);
+	struct bfs_pending **pp, *p;
+	uint64_t ts, te, pend;
+	struct bfs_file *f;
+
+	if (bfs->log)
+		fprintf(bfs->log, "END %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRId64 " 0x%x\n",
+			nodeid, (uint64_t)in->pos, (uint64_t)in->count, (int64_t)in->written,
+			in->opflags);
+	if (!n || !S_ISREG(n->st.st_mode) || !(in->opflags & FUSE_IOMAP_OP_WRITE))
+		return 0;
+	if (in->written > 0) {
+		if (in->pos + in->written > (uint64_t)n->st.st_size)
+			n->st.st_size = in->pos + in->written;
+		memns_touch(n, true);
+	}
+	f = n->data;
+	for (pp = &f->pending; (p = *pp); pp = &p->next)
+		if (p->lblk << bfs->bbits == in->map.offset && p->pblk << bfs->bbits == in->map.addr)
+			break;
+	if (!p)
+		return 0;
+
+	/* The blocks the write touched keep the new data; the rest go back. */
+	pend = p->lblk + p->len;
+	ts = in->pos >> bfs->bbits;
+	te = in->written > 0 ? ((in->pos + in->written - 1) >> bfs->bbits) + 1 : ts;
+	ts = ts < p->lblk ? p->lblk : ts > pend ? pend : ts;
+	te = te < ts ? ts : te > pend ? pend : te;
+	bfs_revert(bfs, f, p, p->lblk, ts);
+	bfs_revert(bfs, f, p, te, pend);
+	if (p->old != NO_OLD && te > ts)
+		balloc_mark(&bfs->alloc, p->old + (ts - p->lblk), te - ts, 0);
+	*pp = p->next;
+	free(p);
+	return 0;
+}
+
+static const struct fi_iomap_ops bfs_iomap_ops = {
+	.begin = bfs_begin,
+	.end = bfs_end,
+};
+
+/* --- the side file ----------------------------------------------------------------- */
+
+/*
+ * Format, one record a line:  B <block size> / N <ino> <mode> <uid> <gid>
+ * <size> <mtime s> <mtime ns> / L <ino> <hex target> / D <dir> <ino> <hex
+ * name> / E <ino> <lblk> <pblk> <len>.  Inode numbers are the saved ones;
+ * loading renumbers.
+ */
+static void bfs_put_hex(FILE *fp, const char *s)
+{
+	for (; *s; s++)
+		fprintf(fp, "%02x", (unsigned char)*s);
+}
+
+static int bfs_save(struct blockfs *bfs, const char *path)
+{
+	struct memns *ns = &bfs->ns;
+	char tmp[4096];
+	FILE *fp;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fp = fopen(tmp, "w");
+	if (!fp)
+		return -errno;
+	fprintf(fp, "B %u\n", 1U << bfs->bbits);
+	/* Every node first: names and extents refer to them. */
+	for (size_t i = 1; i < ns->nr_nodes; i++) {
+		struct memns_node *n = ns->nodes[i];
+
+		if (n && (n->st.st_nlink || i == FUSE_ROOT_ID))
+			fprintf(fp, "N %zu %o %u %u %lld %lld %ld\n", i, n->st.st_mode,
+				n->st.st_uid, n->st.st_gid, (long long)n->st.st_size,
+				(long long)n->st.st_mtim.tv_sec, n->st.st_mtim.tv_nsec);
+	}
+	for (size_t i = 1; i < ns->nr_nodes; i++) {
+		struct memns_node *n = ns->nodes[i];
+		struct bfs_file *f;
+
+		if (!n || (!n->st.st_nlink && i != FUSE_ROOT_ID))
+			continue;
+		if (n->target) {
+			fprintf(fp, "L %zu ", i);
+			bfs_put_hex(fp, n->target);
+			fputc('\n', fp);
+		}
+		for (struct memns_dirent *d = n->entries; d; d = d->next) {
+			fprintf(fp, "D %zu %lu ", i, (unsigned long)d->ino);
+			bfs_put_hex(fp, d->name);
+			fputc('\n', fp);
+		}
+		f = S_ISREG(n->st.st_mode) ? n->data : NULL;
+		for (size_t k = 0; f && k < f->ext.nr; k++)
+			fprintf(fp, "E %zu %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", i,
+				f->ext.v[k].lblk, f->ext.v[k].pblk, f->ext.v[k].len);
+	}
+	if (fflush(fp) || fsync(fileno(fp)) || fclose(fp))
+		return -EIO;
+	return rename(tmp, path) ? -errno : 0;
+}
+
+static int bfs_get_hex(const char *hex, char *out, size_t max)
+{
+	size_t n = strlen(hex) / 2;
+
+	if (n >= max)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (sscanf(hex + 2 * i, "%2hhx", (unsigned char *)&out[i]) != 1)
+			return -1;
+	out[n] = 0;
+	return 0;
+}
+
+static int bfs_load(struct blockfs *bfs, FILE *fp)
+{
+	struct memns *ns = &bfs->ns;
+	size_t cap = 1024, *map = calloc(cap, sizeof(*map));
+	char line[8192], text[4096];
+	int err = -EINVAL;
+
+	if (!map)
+		return -ENOMEM;
+	while (fgets(line, sizeof(line), fp)) {
+		unsigned long long a, b, c, d, e, g;
+		unsigned int mode, uid, gid;
+		struct memns_node *n;
+		long ns_;
+
+		if (line[0] == 'B' && sscanf(line, "B %llu", &a) == 1) {
+			if (a != 1U << bfs->bbits)
+				goto out;
+		} else if (sscanf(line, "N %llu %o %u %u %llu %llu %ld", &a, &mode, &uid, &gid,
+				  &b, &c, &ns_) == 7) {
+			while (a >= cap) {
+				size_t *m = realloc(map, 2 * cap * sizeof(*map));
+
+				if (!m)
+					goto out;
+				memset(m + cap, 0, cap * sizeof(*m));
+				map = m;
+				cap *= 2;
+			}
+			n = a == FUSE_ROOT_ID ? memns_node(ns, FUSE_ROOT_ID) : memns_new_node(ns, mode, NULL);
+			if (!n)
+				goto out;
+			map[a] = n->st.st_ino;
+			n->st.st_mode = mode;
+			n->st.st_uid = uid;
+			n->st.st_gid = gid;
+			n->st.st_size = b;
+			n->st.st_mtim.tv_sec = c;
+			n->st.st_mtim.tv_nsec = ns_;
+			n->st.st_nlink = S_ISDIR(mode) ? 2 : 0;
+		} else if (sscanf(line, "L %llu %4095s", &a, text) == 2) {
+			char target[2048];
+
+			if (a >= cap || !map[a] || bfs_get_hex(text, target, sizeof(target)))
+				goto out;
+			n = memns_node(ns, map[a]);
+			n->target = strdup(target);
+		} else if (sscanf(line, "D %llu %llu %4095s", &a, &b, text) == 3) {
+			char name[MEMNS_MAX_NAME + 1];
+			struct memns_node *dir, *child;
+
+			if (a >= cap || b >= cap || !map[a] || !map[b] ||
+			    bfs_get_hex(text, name, sizeof(name)))
+				goto out;
+			dir = memns_node(ns, map[a]);
+			child = memns_node(ns, map[b]);
+			if (memns_link_name(dir, name, child))
+				goto out;
+			if (S_ISDIR(child->st.st_mode))
+				dir->st.st_nlink++;
+			else
+				child->st.st_nlink++;
+		} else if (sscanf(line, "E %llu %llu %llu %llu", &a, &d, &e, &g) == 4) {
+			struct bfs_file *f;
+
+			if (a >= cap || !map[a] || e + g > bfs->alloc.nblocks || !g)
+				goto out;
+			f = bfs_file(memns_node(ns, map[a]));
+			if (!f || ext_insert(&f->ext, (struct ext){ d, e, g }))
+				goto out;
+			balloc_mark(&bfs->alloc, e, g, 1);
+		} else {
+			goto out;
+		}
+	}
+	err = 0;
+out:
+	free(map);
+	return err;
+}
+
+/* --- main ------------------------------------------------------------------------ */
+
+static void bfs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	/* Truncation must come as SETATTR, after the kernel dropped the page
+	 * cache past the new size; and cached pages stay valid across opens. */
+	conn->want &= ~(FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_AUTO_INVAL_DATA);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: fuse-iomap-blockfs [OPTIONS] DEVICE MOUNTPOINT\n"
+"\n"
+"Serve a file system whose file data lives on the block device DEVICE, at\n"
+"MOUNTPOINT, through the iomap data path of fuse_iomap.ko: the kernel asks\n"
+"this server only where file ranges live on DEVICE and moves the data\n"
+"itself.  Metadata (names, attributes, extents) lives in memory.  Runs in\n"
+"the foreground until MOUNTPOINT is unmounted (or SIGINT/SIGTERM/SIGHUP).\n"
+"Needs CAP_SYS_RAWIO.\n"
+"\n"
+"Options:\n"
+"  -b, --block-size N   file system block size, 512..4096 (default 4096)\n"
+"  -m, --meta FILE      load the metadata from FILE if it exists, save it\n"
+"                       there on exit (otherwise the file system starts empty\n"
+"                       and is forgotten)\n"
+"  -o, --out-of-place   write every overwrite to newly allocated blocks\n"
+"  -l, --log FILE       append one line per FUSE_IOMAP_BEGIN/END to FILE\n"
+"  -d, --debug          print every request (libfuse debug output)\n"
+"  -h, --help           print this help and exit\n");
+}
+
+struct bfs_opts {
+	unsigned int bs;
+	const char *meta, *log, *dev, *mnt;
+	bool oop, debug;
+};
+
+static int bfs_parse(int argc, char *argv[], struct bfs_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "block-size", required_argument, NULL, 'b' },
+		{ "meta", required_argument, NULL, 'm' },
+		{ "out-of-place", no_argument, NULL, 'o' },
+		{ "log", required_argument, NULL, 'l' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *end;
+	int c;
+
+	*o = (struct bfs_opts){ .bs = 4096 };
+	while ((c = getopt_long(argc, argv, "b:m:ol:dh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'b':
+			errno = 0;
+			o->bs = strtoul(optarg, &end, 0);
+			if (errno || *end || o->bs < 512 || o->bs > 4096 || (o->bs & (o->bs - 1))) {
+				fprintf(stderr, "fuse-iomap-blockfs: bad block size '%s': want a power of 2 from 512 to 4096\n", optarg);
+				return 2;
+			}
+			break;
+		case 'm':
+			o->meta = optarg;
+			break;
+		case 'o':
+			o->oop = true;
+			break;
+		case 'l':
+			o->log = optarg;
+			break;
+		case 'd':
+			o->debug = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc - 2) {
+		fprintf(stderr, "fuse-iomap-blockfs: expected DEVICE and MOUNTPOINT\n");
+		usage(stderr);
+		return 2;
+	}
+	o->dev = argv[optind];
+	o->mnt = argv[optind + 1];
+	return -1;
+}
+
+/* Open @path and size the allocator from it. */
+static int bfs_open_dev(struct blockfs *bfs, const char *path)
+{
+	struct stat st;
+	uint64_t bytes;
+	int fd, err;
+
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		err = errno;
+		fprintf(stderr, "fuse-iomap-blockfs: can't open %s: %s\n", path, strerror(err));
+		return -err;
+	}
+	if (fstat(fd, &st) || !S_ISBLK(st.st_mode) || ioctl(fd, BLKGETSIZE64, &bytes)) {
+		fprintf(stderr, "fuse-iomap-blockfs: %s is not a block device\n", path);
+		close(fd);
+		return -ENOTBLK;
+	}
+	err = balloc_init(&bfs->alloc, bytes >> bfs->bbits);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int main(int argc, char *argv[])
+{
+	char *fargv[] = { argv[0], "-d", NULL };
+	struct fuse_args args = FUSE_ARGS_INIT(1, fargv);
+	struct fuse_lowlevel_ops ops = { .init = bfs_init };
+	struct fi_mount m = { .fsname = "fuse-iomap-blockfs", .subtype = "blockfs" };
+	struct blockfs bfs = { 0 };
+	struct fuse_session *se;
+	char extra[64];
+	struct bfs_opts o;
+	uint64_t size;
+	int ret, fd, err;
+	FILE *fp;
+
+	ret = bfs_parse(argc, argv, &o);
+	if (ret >= 0)
+		return ret;
+	ret = 1;
+	if (o.debug)
+		args.argc = 2;
+	bfs.bbits = __builtin_ctz(o.bs);
+	bfs.out_of_place = o.oop;
+	if (memns_init(&bfs.ns, &bfs_backend, o.bs))
+		return 1;
+	fd = bfs_open_dev(&bfs, o.dev);
+	if (fd < 0)
+		goto out_ns;
+	if (o.meta && (fp = fopen(o.meta, "r"))) {
+		err = bfs_load(&bfs, fp);
+		fclose(fp);
+		if (err) {
+			fprintf(stderr, "fuse-iomap-blockfs: can't load %s: malformed\n", o.meta);
+			goto out_dev;
+		}
+	}
+	if (o.log) {
+		bfs.log = fopen(o.log, "a");
+		if (!bfs.log) {
+			fprintf(stderr, "fuse-iomap-blockfs: can't open %s: %s\n", o.log, strerror(errno));
+			goto out_dev;
+		}
+		setvbuf(bfs.log, NULL, _IOLBF, 0);
+	}
+
+	memns_fill_ops(&ops);
+	se = fuse_session_new(&args, &ops, sizeof(ops), &bfs);
+	if (!se)
+		goto out_log;
+	if (fuse_set_signal_handlers(se))
+		goto out_session;
+	snprintf(extra, sizeof(extra), "iomap,iomap_blksize=%u", o.bs);
+	m.mountpoint = o.mnt;
+	m.extra_opts = extra;
+	if (fi_mount(se, &m) < 0)
+		goto out_signals;
+	err = fi_iomap_register_dev(se, fd, &bfs.cookie, &size);
+	if (err) {
+		fprintf(stderr, "fuse-iomap-blockfs: can't register %s: %s\n", o.dev, strerror(-err));
+		goto out_unmount;
+	}
+	err = fi_iomap_session_loop(se, &bfs_iomap_ops, &bfs);
+	if (err)
+		fprintf(stderr, "fuse-iomap-blockfs: %s: %s\n", o.mnt, strerror(-err));
+	else
+		ret = 0;
+out_unmount:
+	fi_unmount(se, &m);
+	if (o.meta) {
+		err = bfs_save(&bfs, o.meta);
+		if (err) {
+			fprintf(stderr, "fuse-iomap-blockfs: can't save %s: %s\n", o.meta, strerror(-err));
+			ret = 1;
+		}
+	}
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_session:
+	fuse_session_destroy(se);
+out_log:
+	if (bfs.log)
+		fclose(bfs.log);
+out_dev:
+	close(fd);
+out_ns:
+	/* Files give their blocks back to the allocator: it goes last. */
+	memns_destroy(&bfs.ns);
+	balloc_destroy(&bfs.alloc);
+	return ret;
+}

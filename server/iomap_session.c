@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * See iomap_session.h.  Every request gets exactly one reply, an error
+ * reply when its payload is too short to be ours.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <linux/fuse.h>
+
+#include "iomap_session.h"
+
+int fi_iomap_register_dev(struct fuse_session *se, int dev_fd, uint32_t *cookie, uint64_t *size)
+{
+	struct fuse_iomap_dev_register reg = { .fd = dev_fd };
+
+	if (ioctl(fuse_session_fd(se), FUSE_IOMAP_IOC_DEV_REGISTER, &reg) < 0)
+		return -errno;
+	*cookie = reg.cookie;
+	*size = reg.size;
+	return 0;
+}
+
+static int fi_reply(struct fuse_session *se, uint64_t unique, int error,
+		    const void *payload, size_t len)
+{
+	struct fuse_out_header oh = {
+		.len = sizeof(oh) + (error ? 0 : len),
+		.error = -error,
+		.unique = unique,
+	};
+	struct iovec iov[2] = {
+		{ .iov_base = &oh, .iov_len = sizeof(oh) },
+		{ .iov_base = (void *)payload, .iov_len = len },
+	};
+	ssize_t n = writev(fuse_session_fd(se), iov, error || !len ? 1 : 2);
+
+	/* ENOENT: the request was interrupted and is gone; nothing to do. */
+	if (n < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+static int fi_handle(struct fuse_session *se, const struct fi_iomap_ops *ops, void *ctx,
+		     const struct fuse_in_header *ih, const void *arg, size_t argsize)
+{
+	if (ih->opcode == FUSE_IOMAP_BEGIN) {
+		struct fuse_iomap_begin_out out;
+		int err = EINVAL;
+
+		memset(&out, 0, sizeof(out));
+		if (argsize >= sizeof(struct fuse_iomap_begin_in))
+			err = ops->begin(ctx, ih->nodeid, arg, &out);
+		return fi_reply(se, ih->unique, err, &out, sizeof(out));
+	}
+	if (argsize < sizeof(struct fuse_iomap_end_in))
+		return fi_reply(se, ih->unique, EINVAL, NULL, 0);
+	return fi_reply(se, ih->unique, ops->end ? ops->end(ctx, ih->nodeid, arg) : 0, NULL, 0);
+}
+
+int fi_iomap_session_loop(struct fuse_session *se, const struct fi_iomap_ops *ops, void *ctx)
+{
+	struct fuse_buf fbuf = { .mem = NULL };
+	int res = 0;
+
+	while (!fuse_session_exited(se)) {
+		const struct fuse_in_header *ih;
+
+		res = fuse_session_receive_buf(se, &fbuf);
+		if (res == -EINTR)
+			continue;
+		if (res <= 0)
+			break;
+		ih = fbuf.mem;
+		/* We never ask for splice, so requests arrive in memory. */
+		if ((fbuf.flags & FUSE_BUF_IS_FD) || (size_t)res < sizeof(*ih)) {
+			res = -EIO;
+			break;
+		}
+		if (ih->opcode == FUSE_IOMAP_BEGIN || ih->opcode == FUSE_IOMAP_END) {
+			res = fi_handle(se, ops, ctx, ih, ih + 1, res - sizeof(*ih));
+			if (res < 0)
+				break;
+		} else {
+			fuse_session_process_buf(se, &fbuf);
+		}
+	}
+	free(fbuf.mem);
+	fuse_session_reset(se);
+	/* -ENODEV: the file system was unmounted; that is how we stop. */
+	return res == -ENODEV ? 0 : (res < 0 ? res : 0);
+}
