@@ -82,7 +82,13 @@ $(B)/server/fuse-iomap-blockfs: server/blockfs.c server/extents.c server/iomap_s
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_USER) $(FUSE_CFLAGS) -o $@ server/blockfs.c server/extents.c server/iomap_session.c $(SERVER_COMMON) $(FUSE_LIBS)
 
-userspace: $(SERVERS)
+TEST_SERVERS := $(B)/testsrv/fuse-iomap-craft
+
+$(B)/testsrv/fuse-iomap-craft: selftests/servers/craft.c server/iomap_session.c $(SERVER_COMMON) $(wildcard server/*.h include/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_USER) $(FUSE_CFLAGS) -Iserver -o $@ selftests/servers/craft.c server/iomap_session.c $(SERVER_COMMON) $(FUSE_LIBS)
+
+userspace: $(SERVERS) $(TEST_SERVERS)
 
 # --- the guest --------------------------------------------------------------
 check: deps

@@ -144,12 +144,12 @@ static int fuse_iomap_check(struct inode *inode, struct fuse_iomap_conn *ic,
 		return FUSE_IOMAP_RULE_FLAGS;
 	if (!map->length)
 		return FUSE_IOMAP_RULE_LENGTH;
+	if (map->offset >= inode->i_sb->s_maxbytes)
+		return FUSE_IOMAP_RULE_MAXBYTES;
 	if (check_add_overflow(map->offset, map->length, &end) || end > FUSE_IOMAP_MAX_END)
 		return FUSE_IOMAP_RULE_OVERFLOW;
 	if ((map->offset | map->length) & mask)
 		return FUSE_IOMAP_RULE_ALIGN;
-	if (map->offset >= inode->i_sb->s_maxbytes)
-		return FUSE_IOMAP_RULE_MAXBYTES;
 	if (pos < map->offset || pos >= end)
 		return FUSE_IOMAP_RULE_POS;
 

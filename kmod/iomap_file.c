@@ -66,6 +66,37 @@ static int fuse_iomap_zero_eof(struct inode *inode, loff_t newsize)
 	return iomap_zero_range(inode, isize, end - isize, NULL, &fuse_iomap_map_ops);
 }
 
+/*
+ * fs/iomap stops an O_DIRECT write short when a mapping asks for it (the
+ * server answering ENOTBLK, say for a partial block it cannot write in
+ * place): write the rest through the page cache and flush it, as ext4 does.
+ */
+static ssize_t fuse_iomap_dio_write(struct kiocb *iocb, struct iov_iter *from, bool extending)
+{
+	struct address_space *mapping = iocb->ki_filp->f_mapping;
+	ssize_t done, ret;
+	loff_t pos;
+	int err;
+
+	/* Extending: wait, so that i_size moves only once the data is there. */
+	done = iomap_dio_rw(iocb, from, &fuse_iomap_map_ops, NULL,
+			    extending ? IOMAP_DIO_FORCE_WAIT : 0, NULL, 0);
+	if (done == -ENOTBLK)
+		done = 0;
+	if (done < 0 || !iov_iter_count(from))
+		return done;
+
+	pos = iocb->ki_pos;
+	ret = iomap_file_buffered_write(iocb, from, &fuse_iomap_map_ops, NULL);
+	if (ret <= 0)
+		return done ?: ret;
+	err = filemap_write_and_wait_range(mapping, pos, pos + ret - 1);
+	if (err)
+		return done ?: err;
+	invalidate_mapping_pages(mapping, pos >> PAGE_SHIFT, (pos + ret - 1) >> PAGE_SHIFT);
+	return done + ret;
+}
+
 ssize_t fuse_iomap_write_iter(struct kiocb *iocb, struct iov_iter *from)
 {
 	struct file *file = iocb->ki_filp;
@@ -95,16 +126,9 @@ ssize_t fuse_iomap_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	if (ret)
 		goto out_unstable;
 
-	ret = -ENOTBLK;
 	if (iocb->ki_flags & IOCB_DIRECT)
-		/* Extending: wait, so i_size moves only once the data is there. */
-		ret = iomap_dio_rw(iocb, from, &fuse_iomap_map_ops, NULL,
-				   extending ? IOMAP_DIO_FORCE_WAIT : 0, NULL, 0);
-	/*
-	 * Not O_DIRECT, or fs/iomap (or the server, by answering ENOTBLK)
-	 * asked to fall back to the page cache, as xfs does.
-	 */
-	if (ret == -ENOTBLK)
+		ret = fuse_iomap_dio_write(iocb, from, extending);
+	else
 		ret = iomap_file_buffered_write(iocb, from, &fuse_iomap_map_ops, NULL);
 	if (ret > 0)
 		fuse_write_update_attr(inode, iocb->ki_pos, ret);

@@ -1,0 +1,63 @@
+#!/usr/bin/python3
+"""FIEMAP and SEEK_DATA/SEEK_HOLE probes that xfs_io does not offer.
+
+usage: fiemap.py count FILE     extents FIEMAP reports with fm_extent_count = 0
+       fiemap.py full FILE      extents a full FIEMAP returns (count, then one
+                                "logical physical length flags" line each)
+       fiemap.py seek FILE      "data START END" per data segment, walking
+                                SEEK_DATA/SEEK_HOLE from 0 to EOF
+"""
+import fcntl
+import os
+import struct
+import sys
+
+FS_IOC_FIEMAP = 0xC020660B
+FIEMAP_FLAG_SYNC = 1
+HDR = "=QQIIII"          # fm_start, fm_length, fm_flags, mapped, count, reserved
+EXT = "=QQQQQIIII"       # logical, physical, length, reserved64[2], flags, reserved[3]
+
+
+def fiemap(path, count):
+    buf = bytearray(struct.pack(HDR, 0, 0xFFFFFFFFFFFFFFFF, FIEMAP_FLAG_SYNC, 0, count, 0)
+                    + bytes(struct.calcsize(EXT) * count))
+    with open(path, "rb") as f:
+        fcntl.ioctl(f.fileno(), FS_IOC_FIEMAP, buf)
+    mapped = struct.unpack_from(HDR, buf)[3]
+    exts = []
+    for i in range(min(mapped, count)):
+        e = struct.unpack_from(EXT, buf, struct.calcsize(HDR) + i * struct.calcsize(EXT))
+        exts.append((e[0], e[1], e[2], e[5]))
+    return mapped, exts
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    cmd, path = sys.argv[1:]
+    if cmd == "count":
+        print(fiemap(path, 0)[0])
+    elif cmd == "full":
+        n = fiemap(path, 0)[0]
+        mapped, exts = fiemap(path, n + 16)
+        print(mapped)
+        for e in exts:
+            print("%d %d %d 0x%x" % e)
+    elif cmd == "seek":
+        fd = os.open(path, os.O_RDONLY)
+        end = os.fstat(fd).st_size
+        pos = 0
+        while pos < end:
+            try:
+                start = os.lseek(fd, pos, os.SEEK_DATA)
+            except OSError:
+                break
+            stop = os.lseek(fd, start, os.SEEK_HOLE)
+            print("data %d %d" % (start, stop))
+            pos = stop
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()

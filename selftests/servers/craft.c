@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fuse-iomap-craft: a TEST-ONLY server that answers every FUSE_IOMAP_BEGIN
+ * with the mapping given on its command line, good or bad, so that tests
+ * can show what the kernel does with each.  It serves one regular file,
+ * "f", and registers one block device.  Never use it for data you keep.
+ *
+ * A mapping is TYPE,OFFSET,LENGTH,ADDR,DEV[,FLAGS]; numbers take any C
+ * base; DEV "reg" is the registered device's cookie; ADDR "null" is
+ * FUSE_IOMAP_NULL_ADDR.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <fuse_lowlevel.h>
+
+#include "iomap_session.h"
+#include "memns.h"
+#include "mount.h"
+
+struct craft {
+	struct memns ns;		/* first: the session's userdata */
+	struct fuse_iomap_begin_out out;
+	bool dev_reg[2];		/* read/write DEV was "reg" */
+	uint32_t cookie;
+	FILE *log;
+};
+
+static int craft_resize(struct memns *ns, struct memns_node *n, off_t size)
+{
+	(void)ns, (void)n, (void)size;
+	return 0;
+}
+
+static void craft_free(struct memns *ns, struct memns_node *n)
+{
+	(void)ns, (void)n;
+}
+
+static const struct memns_backend craft_backend = {
+	.resize = craft_resize,
+	.free_data = craft_free,
+};
+
+static int craft_begin(void *ctx, uint64_t nodeid, const struct fuse_iomap_begin_in *in,
+		       struct fuse_iomap_begin_out *out)
+{
+	struct craft *c = ctx;
+
+	if (c->log)
+		fprintf(c->log, "BEGIN %" PRIu64 " %" PRIu64 " %" PRIu64 " 0x%x\n", nodeid,
+			(uint64_t)in->pos, (uint64_t)in->count, in->opflags);
+	*out = c->out;
+	if (c->dev_reg[0])
+		out->read.dev = c->cookie;
+	if (c->dev_reg[1])
+		out->write.dev = c->cookie;
+	return 0;
+}
+
+static int craft_end(void *ctx, uint64_t nodeid, const struct fuse_iomap_end_in *in)
+{
+	struct craft *c = ctx;
+
+	if (c->log)
+		fprintf(c->log, "END %" PRIu64 " %" PRIu64 " %" PRId64 "\n", nodeid,
+			(uint64_t)in->pos, (int64_t)in->written);
+	return 0;
+}
+
+static const struct fi_iomap_ops craft_ops = {
+	.begin = craft_begin,
+	.end = craft_end,
+};
+
+static int parse_map(const char *spec, struct fuse_iomap_io *m, bool *dev_reg)
+{
+	char type[16], addr[32], dev[16];
+	unsigned long long off, len, flags = 0;
+	int n;
+
+	n = sscanf(spec, "%15[^,],%lli,%lli,%31[^,],%15[^,],%lli", type, &off, &len, addr, dev, &flags);
+	if (n < 5)
+		return -1;
+	if (!strcmp(type, "hole"))
+		m->type = FUSE_IOMAP_TYPE_HOLE;
+	else if (!strcmp(type, "delalloc"))
+		m->type = FUSE_IOMAP_TYPE_DELALLOC;
+	else if (!strcmp(type, "mapped"))
+		m->type = FUSE_IOMAP_TYPE_MAPPED;
+	else if (!strcmp(type, "unwritten"))
+		m->type = FUSE_IOMAP_TYPE_UNWRITTEN;
+	else if (!strcmp(type, "inline"))
+		m->type = FUSE_IOMAP_TYPE_INLINE;
+	else if (!strcmp(type, "overwrite"))
+		m->type = FUSE_IOMAP_TYPE_PURE_OVERWRITE;
+	else
+		m->type = strtoul(type, NULL, 0);
+	m->offset = off;
+	m->length = len;
+	m->addr = strcmp(addr, "null") ? strtoull(addr, NULL, 0) : FUSE_IOMAP_NULL_ADDR;
+	*dev_reg = !strcmp(dev, "reg");
+	m->dev = *dev_reg ? 0 : strtoul(dev, NULL, 0);
+	m->flags = flags;
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: fuse-iomap-craft [OPTIONS] DEVICE MOUNTPOINT   (test only)\n"
+"\n"
+"Serve one file, 'f', whose every FUSE_IOMAP_BEGIN is answered with the\n"
+"given mappings, valid or not.  DEVICE is registered with the connection.\n"
+"\n"
+"  -r, --read MAP        the read mapping (default: a hole over the file)\n"
+"  -w, --write MAP       the write mapping (default: overwrite)\n"
+"  -s, --size BYTES      size of 'f' (default 1 MiB)\n"
+"  -R, --readonly-dev    register DEVICE opened read-only\n"
+"  -u, --unregister      unregister DEVICE right after registering it\n"
+"  -l, --log FILE        append one line per FUSE_IOMAP_BEGIN/END to FILE\n"
+"  -h, --help\n"
+"MAP is TYPE,OFFSET,LENGTH,ADDR,DEV[,FLAGS]: TYPE hole, delalloc, mapped,\n"
+"unwritten, inline, overwrite or a number; ADDR a number or null; DEV a\n"
+"number or reg (the registered cookie).\n");
+}
+
+int main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "read", required_argument, NULL, 'r' },
+		{ "write", required_argument, NULL, 'w' },
+		{ "size", required_argument, NULL, 's' },
+		{ "readonly-dev", no_argument, NULL, 'R' },
+		{ "unregister", no_argument, NULL, 'u' },
+		{ "log", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *fargv[] = { argv[0], NULL };
+	struct fuse_args args = FUSE_ARGS_INIT(1, fargv);
+	struct fuse_lowlevel_ops ops = { 0 };
+	struct fi_mount m = { .fsname = "fuse-iomap-craft", .subtype = "craft",
+			      .extra_opts = "iomap" };
+	struct craft c = { 0 };
+	bool ro = false, unreg = false;
+	off_t size = 1 << 20;
+	struct fuse_session *se;
+	struct memns_node *f;
+	uint64_t devsize;
+	int opt, fd, err, ret = 1;
+
+	c.out.read = fi_iomap_hole(0, FUSE_IOMAP_MAX_END);
+	c.out.write.type = FUSE_IOMAP_TYPE_PURE_OVERWRITE;
+	while ((opt = getopt_long(argc, argv, "r:w:s:Rul:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'r':
+			if (parse_map(optarg, &c.out.read, &c.dev_reg[0]))
+				goto bad;
+			break;
+		case 'w':
+			if (parse_map(optarg, &c.out.write, &c.dev_reg[1]))
+				goto bad;
+			break;
+		case 's':
+			size = strtoll(optarg, NULL, 0);
+			break;
+		case 'R':
+			ro = true;
+			break;
+		case 'u':
+			unreg = true;
+			break;
+		case 'l':
+			c.log = fopen(optarg, "a");
+			if (!c.log)
+				return 1;
+			setvbuf(c.log, NULL, _IOLBF, 0);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			goto bad;
+		}
+	}
+	if (optind != argc - 2)
+		goto bad;
+
+	fd = open(argv[optind], (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "fuse-iomap-craft: can't open %s: %s\n", argv[optind], strerror(errno));
+		return 1;
+	}
+	if (memns_init(&c.ns, &craft_backend, 4096))
+		return 1;
+	f = memns_new_node(&c.ns, S_IFREG | 0644, NULL);
+	if (!f || memns_link_name(memns_node(&c.ns, FUSE_ROOT_ID), "f", f))
+		return 1;
+	f->st.st_size = size;
+
+	memns_fill_ops(&ops);
+	se = fuse_session_new(&args, &ops, sizeof(ops), &c);
+	if (!se)
+		return 1;
+	m.mountpoint = argv[optind + 1];
+	if (fi_mount(se, &m) < 0)
+		goto out;
+	err = fi_iomap_register_dev(se, fd, &c.cookie, &devsize);
+	if (err) {
+		fprintf(stderr, "fuse-iomap-craft: can't register %s: %s\n", argv[optind], strerror(-err));
+		goto out_unmount;
+	}
+	if (unreg && ioctl(fuse_session_fd(se), FUSE_IOMAP_IOC_DEV_UNREGISTER, &c.cookie)) {
+		fprintf(stderr, "fuse-iomap-craft: can't unregister: %s\n", strerror(errno));
+		goto out_unmount;
+	}
+	printf("cookie %u size %" PRIu64 "\n", c.cookie, devsize);
+	fflush(stdout);
+	ret = fi_iomap_session_loop(se, &craft_ops, &c) ? 1 : 0;
+out_unmount:
+	fi_unmount(se, &m);
+out:
+	fuse_session_destroy(se);
+	memns_destroy(&c.ns);
+	return ret;
+bad:
+	usage(stderr);
+	return 2;
+}
