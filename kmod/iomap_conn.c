@@ -157,26 +157,8 @@ static ssize_t rule_show(struct kobject *kobj, struct kobj_attribute *a, char *b
 	return sysfs_emit(buf, "%lld\n", atomic64_read(&to_ic(kobj)->rejected[ra->rule]));
 }
 
-#define RULE_ATTR(r, n) \
-	[r] = { .kattr = __ATTR(n, 0444, rule_show, NULL), .rule = r }
-
-static struct fuse_iomap_rule_attr fuse_iomap_rule_attrs[FUSE_IOMAP_NR_RULES] = {
-	RULE_ATTR(FUSE_IOMAP_RULE_TYPE, type),
-	RULE_ATTR(FUSE_IOMAP_RULE_FLAGS, flags),
-	RULE_ATTR(FUSE_IOMAP_RULE_LENGTH, length),
-	RULE_ATTR(FUSE_IOMAP_RULE_ALIGN, align),
-	RULE_ATTR(FUSE_IOMAP_RULE_OVERFLOW, overflow),
-	RULE_ATTR(FUSE_IOMAP_RULE_MAXBYTES, maxbytes),
-	RULE_ATTR(FUSE_IOMAP_RULE_NEED_DEV, need_dev),
-	RULE_ATTR(FUSE_IOMAP_RULE_UNEXPECTED_DEV, unexpected_dev),
-	RULE_ATTR(FUSE_IOMAP_RULE_PURE_OVERWRITE, pure_overwrite),
-	RULE_ATTR(FUSE_IOMAP_RULE_POS, pos),
-	RULE_ATTR(FUSE_IOMAP_RULE_DEV_UNKNOWN, dev_unknown),
-	RULE_ATTR(FUSE_IOMAP_RULE_DEV_RANGE, dev_range),
-	RULE_ATTR(FUSE_IOMAP_RULE_DEV_READONLY, dev_readonly),
-	RULE_ATTR(FUSE_IOMAP_RULE_WRITE_TYPE, write_type),
-	RULE_ATTR(FUSE_IOMAP_RULE_INLINE, inline),
-};
+/* Filled from fuse_iomap_rule_names at init: one table of names. */
+static struct fuse_iomap_rule_attr fuse_iomap_rule_attrs[FUSE_IOMAP_NR_RULES];
 
 static struct attribute *fuse_iomap_rule_attr_ptrs[FUSE_IOMAP_NR_RULES + 1];
 
@@ -207,8 +189,16 @@ int fuse_iomap_sysfs_init(struct kobject *parent)
 	int i;
 
 	BUILD_BUG_ON(ARRAY_SIZE(fuse_iomap_rule_names) != FUSE_IOMAP_NR_RULES);
-	for (i = 0; i < FUSE_IOMAP_NR_RULES; i++)
-		fuse_iomap_rule_attr_ptrs[i] = &fuse_iomap_rule_attrs[i].kattr.attr;
+	for (i = 0; i < FUSE_IOMAP_NR_RULES; i++) {
+		struct fuse_iomap_rule_attr *ra = &fuse_iomap_rule_attrs[i];
+
+		sysfs_attr_init(&ra->kattr.attr);
+		ra->kattr.attr.name = fuse_iomap_rule_names[i];
+		ra->kattr.attr.mode = 0444;
+		ra->kattr.show = rule_show;
+		ra->rule = i;
+		fuse_iomap_rule_attr_ptrs[i] = &ra->kattr.attr;
+	}
 
 	fuse_iomap_kobj = kobject_create_and_add("iomap", parent);
 	return fuse_iomap_kobj ? 0 : -ENOMEM;

@@ -82,33 +82,35 @@ static const struct fi_iomap_ops craft_ops = {
 
 static int parse_map(const char *spec, struct fuse_iomap_io *m, bool *dev_reg)
 {
-	char type[16], addr[32], dev[16];
-	unsigned long long off, len, flags = 0;
-	int n;
+	char buf[256], *f[6] = { 0 }, *save = NULL;
+	int n = 0;
 
-	n = sscanf(spec, "%15[^,],%lli,%lli,%31[^,],%15[^,],%lli", type, &off, &len, addr, dev, &flags);
+	snprintf(buf, sizeof(buf), "%s", spec);
+	for (char *t = strtok_r(buf, ",", &save); t && n < 6; t = strtok_r(NULL, ",", &save))
+		f[n++] = t;
 	if (n < 5)
 		return -1;
-	if (!strcmp(type, "hole"))
+	if (!strcmp(f[0], "hole"))
 		m->type = FUSE_IOMAP_TYPE_HOLE;
-	else if (!strcmp(type, "delalloc"))
+	else if (!strcmp(f[0], "delalloc"))
 		m->type = FUSE_IOMAP_TYPE_DELALLOC;
-	else if (!strcmp(type, "mapped"))
+	else if (!strcmp(f[0], "mapped"))
 		m->type = FUSE_IOMAP_TYPE_MAPPED;
-	else if (!strcmp(type, "unwritten"))
+	else if (!strcmp(f[0], "unwritten"))
 		m->type = FUSE_IOMAP_TYPE_UNWRITTEN;
-	else if (!strcmp(type, "inline"))
+	else if (!strcmp(f[0], "inline"))
 		m->type = FUSE_IOMAP_TYPE_INLINE;
-	else if (!strcmp(type, "overwrite"))
+	else if (!strcmp(f[0], "overwrite"))
 		m->type = FUSE_IOMAP_TYPE_PURE_OVERWRITE;
 	else
-		m->type = strtoul(type, NULL, 0);
-	m->offset = off;
-	m->length = len;
-	m->addr = strcmp(addr, "null") ? strtoull(addr, NULL, 0) : FUSE_IOMAP_NULL_ADDR;
-	*dev_reg = !strcmp(dev, "reg");
-	m->dev = *dev_reg ? 0 : strtoul(dev, NULL, 0);
-	m->flags = flags;
+		m->type = strtoul(f[0], NULL, 0);
+	/* Unsigned parsing: out-of-range values are the point of this server. */
+	m->offset = strtoull(f[1], NULL, 0);
+	m->length = strtoull(f[2], NULL, 0);
+	m->addr = strcmp(f[3], "null") ? strtoull(f[3], NULL, 0) : FUSE_IOMAP_NULL_ADDR;
+	*dev_reg = !strcmp(f[4], "reg");
+	m->dev = *dev_reg ? 0 : strtoul(f[4], NULL, 0);
+	m->flags = f[5] ? strtoul(f[5], NULL, 0) : 0;
 	return 0;
 }
 

@@ -1,6 +1,6 @@
 #!/bin/bash
 # One crafted mapping per validation rule: each read or write fails with
-# EIO, bumps exactly that rule's counter, and the kernel stays quiet (the
+# EIO, bumps that rule's counter and no other, and the kernel stays quiet (the
 # runner fails the test on any warning).  A valid mapping, as a control,
 # reads the device's bytes.
 # TIMEOUT: 300
@@ -33,8 +33,9 @@ try() {
 	else
 		[ $rc != 0 ] || fail "$name: $op with an invalid mapping ($rule) succeeded"
 		grep -q "Input/output error" <<<"$out" || fail "$name: want EIO, got: $out"
-		expect_eq "$name: rejected/$rule" "$(counter "$mnt" "rejected/$rule")" 1
-		expect_eq "$name: mappings rejected in all" "$total" 1
+		# The page cache may retry a failed read: at least once, and only this rule.
+		[ "$total" -ge 1 ] || fail "$name: no mapping counted as rejected"
+		expect_eq "$name: rejected/$rule vs all rejections" "$(counter "$mnt" "rejected/$rule")" "$total"
 	fi
 	stop_server "$mnt" "$SERVER_PID"
 	log "$name: ok"
