@@ -45,7 +45,7 @@ sync; echo 3 > /proc/sys/vm/drop_caches
 before=$(cat "$conn/iomap_begin_upcalls")
 run cmp "$work/ref" "$work/iomap/data"
 after=$(cat "$conn/iomap_begin_upcalls")
-echo "bytes identical; reading 32 MiB took $((after - before)) FUSE_IOMAP_BEGIN upcalls (one per mapping, not one per page)"
+echo "bytes identical; reading 32 MiB took $((after - before)) FUSE_IOMAP_BEGIN upcalls (one per readahead batch of pages, not one per page)"
 
 say "Where the file lives on $dev, as FIEMAP reports it (512-byte units):"
 run xfs_io -c "fiemap -v" "$work/iomap/data"
