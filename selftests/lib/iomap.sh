@@ -4,14 +4,13 @@ BLOCKFS=$BUILD/server/fuse-iomap-blockfs
 CRAFT=$BUILD/testsrv/fuse-iomap-craft
 FIEMAP_PY=$REPO/selftests/lib/fiemap.py
 
-# make_dev MIB: a loop device over a fresh MIB-MiB file; prints its path.
+# make_dev MIB: a loop device over a fresh MIB-MiB file, in $dev.
 make_dev() {
-	local img=$T_TMP/dev$RANDOM.img dev
+	local img=$T_TMP/dev$RANDOM.img
 	modprobe loop 2>/dev/null || true
 	truncate -s "${1}M" "$img"
 	dev=$(losetup -f --show "$img") || fail "losetup $img failed"
 	defer "losetup -d $dev 2>/dev/null"
-	echo "$dev"
 }
 
 # start_blockfs MNT DEV [OPTION...]: serve DEV at MNT, logging iomap
@@ -20,6 +19,15 @@ start_blockfs() {
 	local mnt=$1 dev=$2
 	shift 2
 	start_server "$mnt" "$T_TMP/blockfs.out" "$BLOCKFS" -l "$T_TMP/blockfs.log" "$@" "$dev" "$mnt"
+}
+
+# blockfs_setup [OPTION...]: load the module, make a 64 MiB device ($dev)
+# and serve it with blockfs and OPTIONs at $mnt.
+blockfs_setup() {
+	fi_load
+	make_dev 64
+	mnt=$T_TMP/mnt
+	start_blockfs "$mnt" "$dev" "$@"
 }
 
 # conn_dir MNT: the connection's sysfs directory.

@@ -8,7 +8,7 @@
 . "$REPO/selftests/lib/iomap.sh"
 
 fi_load
-dev=$(make_dev 16)
+make_dev 16
 mnt=$T_TMP/mnt
 DEVSIZE=$((16 << 20))
 head -c 8192 /dev/urandom > "$T_TMP/blocks"

@@ -6,10 +6,7 @@
 . "$REPO/selftests/lib/common.sh"
 . "$REPO/selftests/lib/iomap.sh"
 
-fi_load
-dev=$(make_dev 64)
-mnt=$T_TMP/mnt
-start_blockfs "$mnt" "$dev"
+blockfs_setup
 head -c $((4 << 20)) /dev/urandom > "$T_TMP/ref"
 cp "$T_TMP/ref" "$mnt/f" && sync || fail "writing $mnt/f failed"
 drop_caches

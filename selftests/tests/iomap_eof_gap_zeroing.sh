@@ -9,7 +9,7 @@
 . "$REPO/selftests/lib/iomap.sh"
 
 fi_load
-dev=$(make_dev 64)
+make_dev 64
 mnt=$T_TMP/mnt meta=$T_TMP/meta
 B=4096 EOF_AT=1000
 start_blockfs "$mnt" "$dev" --meta "$meta"

@@ -7,7 +7,7 @@
 . "$REPO/selftests/lib/iomap.sh"
 
 fi_load
-dev=$(make_dev 64)
+make_dev 64
 mnt=$T_TMP/mnt meta=$T_TMP/meta
 start_blockfs "$mnt" "$dev" --meta "$meta"
 head -c $((1 << 20)) /dev/urandom > "$T_TMP/data"

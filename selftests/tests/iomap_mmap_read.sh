@@ -5,10 +5,7 @@
 . "$REPO/selftests/lib/common.sh"
 . "$REPO/selftests/lib/iomap.sh"
 
-fi_load
-dev=$(make_dev 64)
-mnt=$T_TMP/mnt
-start_blockfs "$mnt" "$dev"
+blockfs_setup
 head -c 3333333 /dev/urandom > "$T_TMP/ref"
 dd if="$T_TMP/ref" of="$mnt/f" bs=1M oflag=direct status=none || fail "O_DIRECT write failed"
 truncate -s 3333333 "$mnt/f"

@@ -6,10 +6,7 @@
 . "$REPO/selftests/lib/common.sh"
 . "$REPO/selftests/lib/iomap.sh"
 
-fi_load
-dev=$(make_dev 64)
-mnt=$T_TMP/mnt
-start_blockfs "$mnt" "$dev" --out-of-place
+blockfs_setup --out-of-place
 head -c $((1 << 20)) /dev/urandom > "$T_TMP/ref"
 cp "$T_TMP/ref" "$mnt/f" && sync || fail "writing $mnt/f failed"
 fiemap "$mnt/f" > "$T_TMP/before"

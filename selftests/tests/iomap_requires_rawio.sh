@@ -6,7 +6,7 @@
 . "$REPO/selftests/lib/iomap.sh"
 
 fi_load
-dev=$(make_dev 16)
+make_dev 16
 mnt=$T_TMP/mnt
 mkdir -p "$mnt"
 rc=0

@@ -5,10 +5,7 @@
 . "$REPO/selftests/lib/common.sh"
 . "$REPO/selftests/lib/iomap.sh"
 
-fi_load
-dev=$(make_dev 64)
-mnt=$T_TMP/mnt
-start_blockfs "$mnt" "$dev"
+blockfs_setup
 B=4096
 truncate -s $((1000 * B)) "$mnt/a"
 for seg in "3 2" "10 1" "11 4" "500 7" "999 1"; do

@@ -17,7 +17,7 @@ defer "echo 0 > $T/events/fuse_iomap/enable; echo > $T/trace"
 echo > $T/trace
 echo 1 > $T/events/fuse_iomap/enable
 
-dev=$(make_dev 16)
+make_dev 16
 mnt=$T_TMP/mnt
 start_blockfs "$mnt" "$dev"
 conn=$(stat -c %d "$mnt")

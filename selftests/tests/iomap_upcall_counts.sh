@@ -5,10 +5,7 @@
 . "$REPO/selftests/lib/common.sh"
 . "$REPO/selftests/lib/iomap.sh"
 
-fi_load
-dev=$(make_dev 64)
-mnt=$T_TMP/mnt
-start_blockfs "$mnt" "$dev"
+blockfs_setup
 expect_eq "begin upcalls of a fresh mount" "$(counter "$mnt" iomap_begin_upcalls)" 0
 expect_eq "end upcalls of a fresh mount" "$(counter "$mnt" iomap_end_upcalls)" 0
 head -c $((2 << 20)) /dev/urandom > "$T_TMP/data"
