@@ -23,7 +23,7 @@ CFLAGS_USER := -O2 -g -Wall -Wextra -Werror -std=gnu11 -I$(CURDIR)/include
 FUSE_CFLAGS = -DFUSE_USE_VERSION=34 $(shell pkg-config --cflags fuse3)
 FUSE_LIBS = $(shell pkg-config --libs fuse3)
 
-SERVERS := $(B)/server/fuse-iomap-memfs $(B)/server/fuse-iomap-blockfs
+SERVERS := $(B)/server/fuse-iomap-memfs $(B)/server/fuse-iomap-blockfs $(B)/server/fuse-iomap-ext4
 
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -81,6 +81,10 @@ $(B)/server/fuse-iomap-memfs: server/memfs.c $(SERVER_COMMON) $(wildcard server/
 $(B)/server/fuse-iomap-blockfs: server/blockfs.c server/extents.c server/iomap_session.c $(SERVER_COMMON) $(wildcard server/*.h include/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_USER) $(FUSE_CFLAGS) -o $@ server/blockfs.c server/extents.c server/iomap_session.c $(SERVER_COMMON) $(FUSE_LIBS)
+
+$(B)/server/fuse-iomap-ext4: server/ext4.c server/iomap_session.c $(SERVER_COMMON) $(wildcard server/*.h include/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_USER) $(FUSE_CFLAGS) -o $@ server/ext4.c server/iomap_session.c $(SERVER_COMMON) $(FUSE_LIBS) $(shell pkg-config --libs ext2fs com_err)
 
 TEST_SERVERS := $(B)/testsrv/fuse-iomap-craft
 

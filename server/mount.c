@@ -44,7 +44,8 @@ static int fi_mount_kernel(struct fuse_session *se, struct fi_mount *m)
 	}
 	snprintf(type, sizeof(type), FI_FSTYPE "%s%s", m->subtype ? "." : "",
 		 m->subtype ? m->subtype : "");
-	if (mount(m->fsname, m->mountpoint, type, MS_NOSUID | MS_NODEV, opts) < 0) {
+	if (mount(m->fsname, m->mountpoint, type,
+		  MS_NOSUID | MS_NODEV | (m->readonly ? MS_RDONLY : 0), opts) < 0) {
 		err = errno;
 		fprintf(stderr, "can't mount %s on %s: %s\n", type, m->mountpoint, strerror(err));
 		goto out_close;

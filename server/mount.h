@@ -19,6 +19,7 @@ struct fi_mount {
 	const char *subtype;	/* fuseiomap.<subtype> */
 	const char *extra_opts;	/* appended to the kernel mount options, or NULL */
 	bool stock;		/* mount through /dev/fuse with libfuse instead */
+	bool readonly;		/* MS_RDONLY */
 	bool mounted_by_us;	/* we called mount(2) and must unmount */
 	int fd;			/* the /dev/fuse-iomap fd, or -1 */
 };

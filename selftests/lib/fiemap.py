@@ -1,9 +1,14 @@
 #!/usr/bin/python3
 """FIEMAP and SEEK_DATA/SEEK_HOLE probes that xfs_io does not offer.
 
-usage: fiemap.py count FILE     extents FIEMAP reports with fm_extent_count = 0
+usage: fiemap.py COMMAND FILE...  (with several files, each file's output
+                                   follows a "# FILE" line)
+       fiemap.py count FILE     extents FIEMAP reports with fm_extent_count = 0
        fiemap.py full FILE      extents a full FIEMAP returns (count, then one
                                 "logical physical length flags" line each)
+       fiemap.py merged FILE    "logical physical length unwritten" per
+                                extent, physically contiguous neighbours of
+                                the same kind joined
        fiemap.py seek FILE      "data START END" per data segment, walking
                                 SEEK_DATA/SEEK_HOLE from 0 to EOF
 """
@@ -14,6 +19,7 @@ import sys
 
 FS_IOC_FIEMAP = 0xC020660B
 FIEMAP_FLAG_SYNC = 1
+FIEMAP_EXTENT_UNWRITTEN = 0x800
 HDR = "=QQIIII"          # fm_start, fm_length, fm_flags, mapped, count, reserved
 EXT = "=QQQQQIIII"       # logical, physical, length, reserved64[2], flags, reserved[3]
 
@@ -31,10 +37,7 @@ def fiemap(path, count):
     return mapped, exts
 
 
-def main():
-    if len(sys.argv) != 3:
-        sys.exit(__doc__)
-    cmd, path = sys.argv[1:]
+def report(cmd, path):
     if cmd == "count":
         print(fiemap(path, 0)[0])
     elif cmd == "full":
@@ -43,6 +46,17 @@ def main():
         print(mapped)
         for e in exts:
             print("%d %d %d 0x%x" % e)
+    elif cmd == "merged":
+        out = []
+        for log, phys, length, flags in fiemap(path, fiemap(path, 0)[0] + 16)[1]:
+            uw = 1 if flags & FIEMAP_EXTENT_UNWRITTEN else 0
+            if out and out[-1][0] + out[-1][2] == log and out[-1][1] + out[-1][2] == phys \
+                    and out[-1][3] == uw:
+                out[-1][2] += length
+            else:
+                out.append([log, phys, length, uw])
+        for e in out:
+            print("%d %d %d %d" % tuple(e))
     elif cmd == "seek":
         fd = os.open(path, os.O_RDONLY)
         end = os.fstat(fd).st_size
@@ -55,8 +69,19 @@ def main():
             stop = os.lseek(fd, start, os.SEEK_HOLE)
             print("data %d %d" % (start, stop))
             pos = stop
+        os.close(fd)
     else:
         sys.exit(__doc__)
+
+
+def main():
+    if len(sys.argv) < 3:
+        sys.exit(__doc__)
+    cmd, paths = sys.argv[1], sys.argv[2:]
+    for path in paths:
+        if len(paths) > 1:
+            print("# " + path)
+        report(cmd, path)
 
 
 if __name__ == "__main__":

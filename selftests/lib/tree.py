@@ -1,0 +1,56 @@
+#!/usr/bin/python3
+"""Print one line per entry under DIR (sorted, DIR itself excluded): path,
+type, mode, link count, owner, then size and sha256 for regular files,
+size for directories, the target for symlinks, and every xattr (hex).
+Two trees are equal to a user when their manifests are.
+
+usage: tree.py DIR
+"""
+import hashlib
+import os
+import stat
+import sys
+
+
+def digest(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def line(root, rel):
+    p = os.path.join(root, rel)
+    st = os.lstat(p)
+    kind = {stat.S_IFREG: "file", stat.S_IFDIR: "dir", stat.S_IFLNK: "symlink",
+            stat.S_IFCHR: "chr", stat.S_IFBLK: "blk", stat.S_IFIFO: "fifo",
+            stat.S_IFSOCK: "sock"}[stat.S_IFMT(st.st_mode)]
+    out = "%s %s %o nlink=%d %d:%d" % (rel, kind, stat.S_IMODE(st.st_mode), st.st_nlink,
+                                      st.st_uid, st.st_gid)
+    if kind == "file":
+        out += " size=%d sha256=%s" % (st.st_size, digest(p))
+    elif kind == "dir":
+        out += " size=%d" % st.st_size
+    elif kind == "symlink":
+        out += " -> " + os.readlink(p)
+    xattrs = []
+    for name in sorted(os.listxattr(p, follow_symlinks=False)):
+        xattrs.append("%s=%s" % (name, os.getxattr(p, name, follow_symlinks=False).hex()))
+    return out + " xattrs=" + ",".join(xattrs)
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    root = sys.argv[1]
+    rels = []
+    for d, dirs, files in os.walk(root):
+        for n in dirs + files:
+            rels.append(os.path.relpath(os.path.join(d, n), root))
+    for rel in sorted(rels):
+        print(line(root, rel))
+
+
+if __name__ == "__main__":
+    main()
