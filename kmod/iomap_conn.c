@@ -301,7 +301,10 @@ static int fuse_iomap_dev_register(struct fuse_iomap_conn *ic,
 	if (!file)
 		return -EBADF;
 	err = -ENOTBLK;
-	if (!S_ISBLK(file_inode(file)->i_mode) || !(file->f_mode & FMODE_READ))
+	if (!S_ISBLK(file_inode(file)->i_mode))
+		goto out_fput;
+	err = -EBADF;
+	if (!(file->f_mode & FMODE_READ))
 		goto out_fput;
 
 	err = -ENOMEM;

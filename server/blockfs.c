@@ -639,7 +639,7 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "fuse-iomap-blockfs: can't register %s: %s\n", o.dev, strerror(-err));
 		goto out_unmount;
 	}
-	err = fi_iomap_session_loop(se, &bfs_iomap_ops, &bfs);
+	err = fi_iomap_session_loop(se, &bfs_iomap_ops, &bfs, o.mnt);
 	if (err)
 		fprintf(stderr, "fuse-iomap-blockfs: %s: %s\n", o.mnt, strerror(-err));
 	else

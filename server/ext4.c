@@ -626,7 +626,7 @@ int main(int argc, char *argv[])
 			strerror(-c));
 		goto out_unmount;
 	}
-	c = fi_iomap_session_loop(se, &ext4_iomap_ops, &s);
+	c = fi_iomap_session_loop(se, &ext4_iomap_ops, &s, m.mountpoint);
 	if (c)
 		fprintf(stderr, "fuse-iomap-ext4: %s: %s\n", m.mountpoint, strerror(-c));
 	else

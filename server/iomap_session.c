@@ -4,11 +4,16 @@
  * reply when its payload is too short to be ours.
  */
 #include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <linux/fuse.h>
 
 #include "iomap_session.h"
@@ -61,17 +66,57 @@ static int fi_handle(struct fuse_session *se, const struct fi_iomap_ops *ops, vo
 	return fi_reply(se, ih->unique, ops->end ? ops->end(ctx, ih->nodeid, arg) : 0, NULL, 0);
 }
 
-int fi_iomap_session_loop(struct fuse_session *se, const struct fi_iomap_ops *ops, void *ctx)
+/*
+ * Unmounting writes back dirty page cache, and on an iomap mount that asks
+ * this very server for mappings: a server that unmounted from its own
+ * thread would wait for itself.  So a child unmounts while we serve.
+ */
+static pid_t fi_spawn_unmount(const char *mountpoint)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		if (umount2(mountpoint, 0) < 0 && errno == EBUSY)
+			umount2(mountpoint, MNT_DETACH);
+		_exit(0);
+	}
+	if (pid < 0)
+		fprintf(stderr, "can't unmount %s: fork: %s\n", mountpoint, strerror(errno));
+	return pid;
+}
+
+/* The kernel ended the connection: unmounted, or aborted. */
+static bool fi_conn_gone(struct fuse_session *se)
+{
+	struct pollfd p = { .fd = fuse_session_fd(se) };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLERR);
+}
+
+int fi_iomap_session_loop(struct fuse_session *se, const struct fi_iomap_ops *ops, void *ctx,
+			  const char *mountpoint)
 {
 	struct fuse_buf fbuf = { .mem = NULL };
+	pid_t unmounter = 0;
 	int res = 0;
 
-	while (!fuse_session_exited(se)) {
+	for (;;) {
 		const struct fuse_in_header *ih;
 
 		res = fuse_session_receive_buf(se, &fbuf);
 		if (res == -EINTR)
 			continue;
+		/*
+		 * 0 with the session "exited": unmounted, or a signal asked
+		 * us to stop.  For the latter, unmount, and serve until done.
+		 */
+		if (res == 0 && !unmounter && !fi_conn_gone(se)) {
+			unmounter = fi_spawn_unmount(mountpoint);
+			if (unmounter < 0)
+				break;
+			fuse_session_reset(se);
+			continue;
+		}
 		if (res <= 0)
 			break;
 		ih = fbuf.mem;
@@ -88,8 +133,10 @@ int fi_iomap_session_loop(struct fuse_session *se, const struct fi_iomap_ops *op
 			fuse_session_process_buf(se, &fbuf);
 		}
 	}
+	if (unmounter > 0)
+		waitpid(unmounter, NULL, 0);
 	free(fbuf.mem);
 	fuse_session_reset(se);
-	/* -ENODEV: the file system was unmounted; that is how we stop. */
-	return res == -ENODEV ? 0 : (res < 0 ? res : 0);
+	/* 0 is how the kernel says the file system was unmounted. */
+	return res < 0 ? res : 0;
 }

@@ -25,8 +25,10 @@ struct fi_iomap_ops {
  * mounted session's fd.  Returns 0 (filling *cookie and *size) or -errno. */
 int fi_iomap_register_dev(struct fuse_session *se, int dev_fd, uint32_t *cookie, uint64_t *size);
 
-/* Serve until unmounted or fuse_session_exit().  0 or -errno. */
-int fi_iomap_session_loop(struct fuse_session *se, const struct fi_iomap_ops *ops, void *ctx);
+/* Serve until @mountpoint is unmounted; a signal (libfuse's handlers) starts
+ * the unmount.  0 or -errno. */
+int fi_iomap_session_loop(struct fuse_session *se, const struct fi_iomap_ops *ops, void *ctx,
+			  const char *mountpoint);
 
 /* Helpers for building answers. */
 static inline struct fuse_iomap_io fi_iomap_hole(uint64_t offset, uint64_t length)

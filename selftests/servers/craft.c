@@ -226,7 +226,7 @@ int main(int argc, char *argv[])
 	}
 	printf("cookie %u size %" PRIu64 "\n", c.cookie, devsize);
 	fflush(stdout);
-	ret = fi_iomap_session_loop(se, &craft_ops, &c) ? 1 : 0;
+	ret = fi_iomap_session_loop(se, &craft_ops, &c, m.mountpoint) ? 1 : 0;
 out_unmount:
 	fi_unmount(se, &m);
 out:
