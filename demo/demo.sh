@@ -64,5 +64,30 @@ echo "  the server logged $(grep -c '^BEGIN' "$work/requests.log") FUSE_IOMAP_BE
 run umount "$work/iomap"
 wait $blockfs
 losetup -d "$dev"
+
+say "3. A real file system: an ext4 image, served through libext2fs, beside the kernel's own ext4 driver."
+modprobe ext4
+mkdir -p "$work/tree/docs" "$work/ext4" "$work/kernel"
+cp /usr/share/common-licenses/GPL-2 "$work/tree/docs/GPL-2"
+head -c $((8 << 20)) /dev/urandom > "$work/tree/blob"
+ln -s docs/GPL-2 "$work/tree/license"
+run mke2fs -q -t ext4 -d "$work/tree" "$work/ext4.img" 64M
+BLOCKFS_EXT4=build/server/fuse-iomap-ext4
+"$BLOCKFS_EXT4" "$work/ext4.img" "$work/ext4" &
+ext4srv=$!
+wait_mounted "$work/ext4"
+run mount -o ro,noload,loop "$work/ext4.img" "$work/kernel"
+run ls -l "$work/ext4" "$work/ext4/docs"
+run head -n 3 "$work/ext4/docs/GPL-2"
+echo "FIEMAP of blob through our server, then through the kernel's ext4:"
+xfs_io -r -c "fiemap -v" "$work/ext4/blob" | tail -n +2
+xfs_io -r -c "fiemap -v" "$work/kernel/blob" | tail -n +2
+echo "sha256 through ours and through the kernel's:"
+sha256sum "$work/ext4/blob" "$work/kernel/blob" | cut -c1-16
+econn=/sys/fs/fuseiomap/iomap/$(stat -c %d "$work/ext4")
+echo "FUSE_IOMAP_BEGIN upcalls for this mount so far: $(cat "$econn/iomap_begin_upcalls")"
+run umount "$work/kernel"
+run umount "$work/ext4"
+wait $ext4srv
 run rmmod fuse_iomap
-say "Done.  Next step in this project: a BPF program answers the mapping questions inside the kernel, with no upcall."
+say "Done.  Next steps: writes on the ext4 server, then a BPF program answering the mapping questions inside the kernel, with no upcall."

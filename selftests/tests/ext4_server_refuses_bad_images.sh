@@ -1,0 +1,28 @@
+#!/bin/bash
+# fuse-iomap-ext4 refuses, with a message naming the image and the reason,
+# exit status 1 and nothing mounted: a missing image, a file that is not
+# ext4, an image whose journal needs recovery, and an unsupported feature.
+# TIMEOUT: 90
+. "$REPO/selftests/lib/common.sh"
+. "$REPO/selftests/lib/ext4.sh"
+
+fi_load
+modprobe loop
+mnt=$T_TMP/mnt
+mkdir -p "$mnt"
+head -c $((4 << 20)) /dev/urandom > "$T_TMP/garbage"
+mke2fs -q -F -t ext4 "$T_TMP/recover.img" 32M
+debugfs -w -R "feature needs_recovery" "$T_TMP/recover.img" > /dev/null 2>&1
+mke2fs -q -F -t ext4 -O inline_data "$T_TMP/inline.img" 32M
+
+refused() {	# IMAGE PATTERN
+	local rc=0
+	"$EXT4SRV" "$1" "$mnt" > "$T_TMP/out" 2>&1 || rc=$?
+	expect_eq "exit status for $1" "$rc" 1
+	grep -q -- "$2" "$T_TMP/out" || fail "for $1, want a message matching '$2', got: $(cat "$T_TMP/out")"
+	! is_mounted "$mnt" || fail "$mnt mounted after refusing $1"
+}
+refused "$T_TMP/missing.img" "can't open $T_TMP/missing.img as ext4: No such file or directory"
+refused "$T_TMP/garbage" "can't open $T_TMP/garbage as ext4: .*[Bb]ad magic"
+refused "$T_TMP/recover.img" "journal needs recovery"
+refused "$T_TMP/inline.img" "inline_data is not supported"
