@@ -146,9 +146,10 @@ out_unlock:
 /*
  * Before a truncate reaches the server (which frees blocks past the new
  * size): zero the part of the new EOF block past the new size, or the old
- * EOF block's tail on extension, and drop the page cache past the new
- * size so that no dirty page can be written back into freed blocks.
- * Called with i_rwsem and the invalidate lock held exclusive.
+ * EOF block's tail on extension, and empty the page cache past the new
+ * size so that no dirty page can be written back into freed blocks.  It
+ * is written back first: if the server then refuses the truncate, nothing
+ * was lost.  Called with i_rwsem and the invalidate lock held exclusive.
  */
 int fuse_iomap_setsize_begin(struct inode *inode, loff_t newsize)
 {
@@ -160,6 +161,9 @@ int fuse_iomap_setsize_begin(struct inode *inode, loff_t newsize)
 		return fuse_iomap_zero_eof(inode, newsize);
 
 	err = iomap_truncate_page(inode, newsize, NULL, &fuse_iomap_map_ops);
+	if (err)
+		return err;
+	err = filemap_write_and_wait_range(inode->i_mapping, newsize, LLONG_MAX);
 	if (err)
 		return err;
 	truncate_pagecache(inode, newsize);

@@ -3,7 +3,8 @@
 # sentinel past EOF (written to the raw device).  Extending the file by an
 # append, by truncate up and by a write past EOF must expose zeros in
 # [old EOF, block end), never the sentinel: through the file, and on the
-# device after sync and after a remount.
+# device after sync and after a remount.  Likewise the old bytes past a
+# new EOF after a truncate down and up again ("shrink").
 # TIMEOUT: 150
 . "$REPO/selftests/lib/common.sh"
 . "$REPO/selftests/lib/iomap.sh"
@@ -29,20 +30,27 @@ for f in append truncate pastwrite; do
 		fail "can't write the sentinel to $dev"
 	expect_eq "$f: sentinel on the device" "$(dev_bytes "$dev" $(($2 + EOF_AT)) 2 | od -An -tx1 | tr -d ' ')" a5a5
 done
+head -c $((2 * B)) /dev/urandom > "$mnt/shrink"
+head -c $EOF_AT "$mnt/shrink" > "$T_TMP/shrink.head"
+sync
+set -- $(fiemap "$mnt/shrink")
+echo "$2" > "$T_TMP/shrink.phys"
 drop_caches
 
-# The three ways of extending.
+# The three ways of extending, and a truncate down then up.
 printf 'tail' >> "$mnt/append"
 truncate -s $((3 * B)) "$mnt/append"
 truncate -s $((3 * B)) "$mnt/truncate"
 printf 'past' | dd of="$mnt/pastwrite" bs=1 seek=$((2 * B + 100)) conv=notrunc status=none
+truncate -s $EOF_AT "$mnt/shrink"
+truncate -s $((3 * B)) "$mnt/shrink"
 
 gap_is_zero() {		# FILE FROM: bytes [FROM, B) of FILE are zeros
 	cmp -s <(dd if="$1" bs=1 skip="$2" count=$((B - $2)) status=none) <(head -c $((B - $2)) /dev/zero)
 }
 check_all() {
 	local when=$1 f from
-	for f in append truncate pastwrite; do
+	for f in append truncate pastwrite shrink; do
 		from=$EOF_AT
 		[ $f = append ] && from=$((EOF_AT + 4))
 		gap_is_zero "$mnt/$f" $from || fail "$f ($when): [$from, $B) of the file is not zero: $(dd if="$mnt/$f" bs=1 skip=$from count=8 status=none | od -An -tx1 | head -1)"
@@ -53,7 +61,7 @@ check_all() {
 }
 check_all "through the file"
 sync
-for f in append truncate pastwrite; do
+for f in append truncate pastwrite shrink; do
 	from=$EOF_AT
 	[ $f = append ] && from=$((EOF_AT + 4))
 	phys=$(cat "$T_TMP/$f.phys")
