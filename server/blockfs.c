@@ -53,7 +53,6 @@ struct blockfs {
 	struct balloc alloc;
 	uint32_t cookie;		/* of the registered device */
 	bool out_of_place;
-	FILE *log;			/* one line per iomap request, or NULL */
 };
 
 static struct blockfs *bfs_of(struct memns *ns)
@@ -228,9 +227,6 @@ static int bfs_begin(void *ctx, uint64_t nodeid, const struct fuse_iomap_begin_i
 	struct memns_node *n = memns_node(&bfs->ns, nodeid);
 	struct bfs_file *f;
 
-	if (bfs->log)
-		fprintf(bfs->log, "BEGIN %" PRIu64 " %" PRIu64 " %" PRIu64 " 0x%x\n",
-			nodeid, (uint64_t)in->pos, (uint64_t)in->count, in->opflags);
 	if (!n || !S_ISREG(n->st.st_mode))
 		return ENOENT;
 	f = bfs_file(n);
@@ -267,10 +263,6 @@ static int bfs_end(void *ctx, uint64_t nodeid, const struct fuse_iomap_end_in *i
 	uint64_t ts, te, pend;
 	struct bfs_file *f;
 
-	if (bfs->log)
-		fprintf(bfs->log, "END %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRId64 " 0x%x\n",
-			nodeid, (uint64_t)in->pos, (uint64_t)in->count, (int64_t)in->written,
-			in->opflags);
 	if (!n || !S_ISREG(n->st.st_mode) || !(in->opflags & FUSE_IOMAP_OP_WRITE))
 		return 0;
 	if (in->written > 0) {
@@ -579,32 +571,40 @@ static int bfs_open_dev(struct blockfs *bfs, const char *path)
 	return fd;
 }
 
+static int bfs_ready(struct fuse_session *se, uint32_t cookie, uint64_t size, void *ctx)
+{
+	(void)se, (void)size;
+	((struct blockfs *)ctx)->cookie = cookie;
+	return 0;
+}
+
 int main(int argc, char *argv[])
 {
-	char *fargv[] = { argv[0], "-d", NULL };
-	struct fuse_args args = FUSE_ARGS_INIT(1, fargv);
 	struct fuse_lowlevel_ops ops = { .init = bfs_init };
-	struct fi_mount m = { .fsname = "fuse-iomap-blockfs", .subtype = "blockfs" };
 	struct blockfs bfs = { 0 };
-	struct fuse_session *se;
+	struct fi_iomap_server srv = {
+		.name = "fuse-iomap-blockfs",
+		.mount = { .fsname = "fuse-iomap-blockfs", .subtype = "blockfs" },
+		.ops = &ops,
+		.iomap = &bfs_iomap_ops,
+		.ctx = &bfs,
+		.ready = bfs_ready,
+	};
 	char extra[64];
 	struct bfs_opts o;
-	uint64_t size;
-	int ret, fd, err;
+	int ret, err;
 	FILE *fp;
 
 	ret = bfs_parse(argc, argv, &o);
 	if (ret >= 0)
 		return ret;
-	ret = 1;
-	if (o.debug)
-		args.argc = 2;
 	bfs.bbits = __builtin_ctz(o.bs);
 	bfs.out_of_place = o.oop;
 	if (memns_init(&bfs.ns, &bfs_backend, o.bs))
 		return 1;
-	fd = bfs_open_dev(&bfs, o.dev);
-	if (fd < 0)
+	ret = 1;
+	srv.dev_fd = bfs_open_dev(&bfs, o.dev);
+	if (srv.dev_fd < 0)
 		goto out_ns;
 	if (o.meta && (fp = fopen(o.meta, "r"))) {
 		err = bfs_load(&bfs, fp);
@@ -615,53 +615,32 @@ int main(int argc, char *argv[])
 		}
 	}
 	if (o.log) {
-		bfs.log = fopen(o.log, "a");
-		if (!bfs.log) {
+		srv.log = fopen(o.log, "a");
+		if (!srv.log) {
 			fprintf(stderr, "fuse-iomap-blockfs: can't open %s: %s\n", o.log, strerror(errno));
 			goto out_dev;
 		}
-		setvbuf(bfs.log, NULL, _IOLBF, 0);
 	}
 
 	memns_fill_ops(&ops);
-	se = fuse_session_new(&args, &ops, sizeof(ops), &bfs);
-	if (!se)
-		goto out_log;
-	if (fuse_set_signal_handlers(se))
-		goto out_session;
 	snprintf(extra, sizeof(extra), "iomap,iomap_blksize=%u", o.bs);
-	m.mountpoint = o.mnt;
-	m.extra_opts = extra;
-	if (fi_mount(se, &m) < 0)
-		goto out_signals;
-	err = fi_iomap_register_dev(se, fd, &bfs.cookie, &size);
-	if (err) {
-		fprintf(stderr, "fuse-iomap-blockfs: can't register %s: %s\n", o.dev, strerror(-err));
-		goto out_unmount;
-	}
-	err = fi_iomap_session_loop(se, &bfs_iomap_ops, &bfs, o.mnt);
-	if (err)
-		fprintf(stderr, "fuse-iomap-blockfs: %s: %s\n", o.mnt, strerror(-err));
-	else
-		ret = 0;
-out_unmount:
-	fi_unmount(se, &m);
-	if (o.meta) {
+	srv.mount.mountpoint = o.mnt;
+	srv.mount.extra_opts = extra;
+	srv.debug = o.debug;
+	ret = fi_iomap_serve(&srv);
+	/* Saved once the last writeback is done: the file system is unmounted. */
+	if (ret >= 0 && o.meta) {
 		err = bfs_save(&bfs, o.meta);
 		if (err) {
 			fprintf(stderr, "fuse-iomap-blockfs: can't save %s: %s\n", o.meta, strerror(-err));
 			ret = 1;
 		}
 	}
-out_signals:
-	fuse_remove_signal_handlers(se);
-out_session:
-	fuse_session_destroy(se);
-out_log:
-	if (bfs.log)
-		fclose(bfs.log);
+	ret = ret ? 1 : 0;
+	if (srv.log)
+		fclose(srv.log);
 out_dev:
-	close(fd);
+	close(srv.dev_fd);
 out_ns:
 	/* Files give their blocks back to the allocator: it goes last. */
 	memns_destroy(&bfs.ns);

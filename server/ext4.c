@@ -36,7 +36,6 @@ struct ext4srv {
 	ext2_filsys fs;
 	unsigned int bbits;	/* log2 of the file system block size */
 	uint32_t cookie;	/* of the registered block device */
-	FILE *log;		/* one line per iomap request, or NULL */
 };
 
 static struct ext4srv *srv_of(fuse_req_t req)
@@ -420,9 +419,6 @@ static int ext4_begin(void *ctx, uint64_t nodeid, const struct fuse_iomap_begin_
 	blk64_t want = ((in->pos + (in->count ? in->count : 1) - 1) >> s->bbits) - lblk + 1;
 	int err;
 
-	if (s->log)
-		fprintf(s->log, "BEGIN %" PRIu64 " %" PRIu64 " %" PRIu64 " 0x%x\n", nodeid,
-			(uint64_t)in->pos, (uint64_t)in->count, in->opflags);
 	/* Read-only: the mount is MS_RDONLY, so the kernel sends no writes. */
 	if (in->opflags & FUSE_IOMAP_OP_WRITE)
 		return EROFS;
@@ -532,6 +528,13 @@ static void usage(FILE *f)
 "features inline_data, encrypt, verity and casefold.\n");
 }
 
+static int ext4_ready(struct fuse_session *se, uint32_t cookie, uint64_t size, void *ctx)
+{
+	(void)se, (void)size;
+	((struct ext4srv *)ctx)->cookie = cookie;
+	return 0;
+}
+
 int main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
@@ -541,9 +544,7 @@ int main(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char *fargv[] = { argv[0], "-d", NULL };
-	struct fuse_args args = FUSE_ARGS_INIT(1, fargv);
-	struct fuse_lowlevel_ops ops = {
+	static const struct fuse_lowlevel_ops ops = {
 		.lookup = ext4_lookup,
 		.getattr = ext4_getattr,
 		.readlink = ext4_readlink,
@@ -552,14 +553,19 @@ int main(int argc, char *argv[])
 		.getxattr = ext4_getxattr,
 		.statfs = ext4_statfs,
 	};
-	struct fi_mount m = { .fsname = NULL, .subtype = "ext4" };
 	struct ext4srv s = { 0 };
+	struct fi_iomap_server srv = {
+		.name = "fuse-iomap-ext4",
+		.mount = { .subtype = "ext4", .readonly = true },
+		.ops = &ops,
+		.iomap = &ext4_iomap_ops,
+		.ctx = &s,
+		.ready = ext4_ready,
+	};
 	const char *image, *log = NULL;
-	struct fuse_session *se;
 	char extra[64];
 	errcode_t err;
-	uint64_t size;
-	int c, fd, ret = 1;
+	int c, ret = 1;
 
 	while ((c = getopt_long(argc, argv, "rl:dh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -569,7 +575,7 @@ int main(int argc, char *argv[])
 			log = optarg;
 			break;
 		case 'd':
-			args.argc = 2;
+			srv.debug = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -585,8 +591,8 @@ int main(int argc, char *argv[])
 		return 2;
 	}
 	image = argv[optind];
-	m.mountpoint = argv[optind + 1];
-	m.fsname = image;
+	srv.mount.mountpoint = argv[optind + 1];
+	srv.mount.fsname = image;
 
 	initialize_ext2_error_table();
 	err = ext2fs_open2(image, NULL, EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &s.fs);
@@ -598,50 +604,23 @@ int main(int argc, char *argv[])
 	if (ext4_check_features(image, s.fs))
 		goto out_fs;
 	s.bbits = __builtin_ctz(s.fs->blocksize);
-	fd = ext4_open_dev(image, true);
-	if (fd < 0)
+	srv.dev_fd = ext4_open_dev(image, true);
+	if (srv.dev_fd < 0)
 		goto out_fs;
 	if (log) {
-		s.log = fopen(log, "a");
-		if (!s.log) {
+		srv.log = fopen(log, "a");
+		if (!srv.log) {
 			fprintf(stderr, "fuse-iomap-ext4: can't open %s: %s\n", log, strerror(errno));
 			goto out_dev;
 		}
-		setvbuf(s.log, NULL, _IOLBF, 0);
 	}
-
-	se = fuse_session_new(&args, &ops, sizeof(ops), &s);
-	if (!se)
-		goto out_log;
-	if (fuse_set_signal_handlers(se))
-		goto out_session;
 	snprintf(extra, sizeof(extra), "iomap,iomap_blksize=%u", s.fs->blocksize);
-	m.extra_opts = extra;
-	m.readonly = true;
-	if (fi_mount(se, &m) < 0)
-		goto out_signals;
-	c = fi_iomap_register_dev(se, fd, &s.cookie, &size);
-	if (c) {
-		fprintf(stderr, "fuse-iomap-ext4: can't register the device of %s: %s\n", image,
-			strerror(-c));
-		goto out_unmount;
-	}
-	c = fi_iomap_session_loop(se, &ext4_iomap_ops, &s, m.mountpoint);
-	if (c)
-		fprintf(stderr, "fuse-iomap-ext4: %s: %s\n", m.mountpoint, strerror(-c));
-	else
-		ret = 0;
-out_unmount:
-	fi_unmount(se, &m);
-out_signals:
-	fuse_remove_signal_handlers(se);
-out_session:
-	fuse_session_destroy(se);
-out_log:
-	if (s.log)
-		fclose(s.log);
+	srv.mount.extra_opts = extra;
+	ret = fi_iomap_serve(&srv) ? 1 : 0;
+	if (srv.log)
+		fclose(srv.log);
 out_dev:
-	close(fd);
+	close(srv.dev_fd);
 out_fs:
 	ext2fs_close_free(&s.fs);
 	return ret;

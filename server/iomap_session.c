@@ -4,6 +4,7 @@
  * reply when its payload is too short to be ours.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -18,7 +19,9 @@
 
 #include "iomap_session.h"
 
-int fi_iomap_register_dev(struct fuse_session *se, int dev_fd, uint32_t *cookie, uint64_t *size)
+/* Hand the kernel our block device; it answers with the cookie for mappings. */
+static int fi_iomap_register_dev(struct fuse_session *se, int dev_fd, uint32_t *cookie,
+				 uint64_t *size)
 {
 	struct fuse_iomap_dev_register reg = { .fd = dev_fd };
 
@@ -50,20 +53,33 @@ static int fi_reply(struct fuse_session *se, uint64_t unique, int error,
 }
 
 static int fi_handle(struct fuse_session *se, const struct fi_iomap_ops *ops, void *ctx,
-		     const struct fuse_in_header *ih, const void *arg, size_t argsize)
+		     FILE *log, const struct fuse_in_header *ih, const void *arg, size_t argsize)
 {
 	if (ih->opcode == FUSE_IOMAP_BEGIN) {
+		const struct fuse_iomap_begin_in *in = arg;
 		struct fuse_iomap_begin_out out;
-		int err = EINVAL;
 
 		memset(&out, 0, sizeof(out));
-		if (argsize >= sizeof(struct fuse_iomap_begin_in))
-			err = ops->begin(ctx, ih->nodeid, arg, &out);
-		return fi_reply(se, ih->unique, err, &out, sizeof(out));
+		if (argsize < sizeof(*in))
+			return fi_reply(se, ih->unique, EINVAL, NULL, 0);
+		if (log)
+			fprintf(log, "BEGIN %" PRIu64 " %" PRIu64 " %" PRIu64 " 0x%x\n",
+				(uint64_t)ih->nodeid, (uint64_t)in->pos, (uint64_t)in->count,
+				in->opflags);
+		return fi_reply(se, ih->unique, ops->begin(ctx, ih->nodeid, in, &out),
+				&out, sizeof(out));
+	} else {
+		const struct fuse_iomap_end_in *in = arg;
+
+		if (argsize < sizeof(*in))
+			return fi_reply(se, ih->unique, EINVAL, NULL, 0);
+		if (log)
+			fprintf(log, "END %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRId64 " 0x%x\n",
+				(uint64_t)ih->nodeid, (uint64_t)in->pos, (uint64_t)in->count,
+				(int64_t)in->written, in->opflags);
+		return fi_reply(se, ih->unique, ops->end ? ops->end(ctx, ih->nodeid, in) : 0,
+				NULL, 0);
 	}
-	if (argsize < sizeof(struct fuse_iomap_end_in))
-		return fi_reply(se, ih->unique, EINVAL, NULL, 0);
-	return fi_reply(se, ih->unique, ops->end ? ops->end(ctx, ih->nodeid, arg) : 0, NULL, 0);
 }
 
 /*
@@ -93,8 +109,8 @@ static bool fi_conn_gone(struct fuse_session *se)
 	return poll(&p, 1, 0) == 1 && (p.revents & POLLERR);
 }
 
-int fi_iomap_session_loop(struct fuse_session *se, const struct fi_iomap_ops *ops, void *ctx,
-			  const char *mountpoint)
+static int fi_iomap_session_loop(struct fuse_session *se, const struct fi_iomap_ops *ops,
+				 void *ctx, FILE *log, const char *mountpoint)
 {
 	struct fuse_buf fbuf = { .mem = NULL };
 	pid_t unmounter = 0;
@@ -126,7 +142,7 @@ int fi_iomap_session_loop(struct fuse_session *se, const struct fi_iomap_ops *op
 			break;
 		}
 		if (ih->opcode == FUSE_IOMAP_BEGIN || ih->opcode == FUSE_IOMAP_END) {
-			res = fi_handle(se, ops, ctx, ih, ih + 1, res - sizeof(*ih));
+			res = fi_handle(se, ops, ctx, log, ih, ih + 1, res - sizeof(*ih));
 			if (res < 0)
 				break;
 		} else {
@@ -139,4 +155,43 @@ int fi_iomap_session_loop(struct fuse_session *se, const struct fi_iomap_ops *op
 	fuse_session_reset(se);
 	/* 0 is how the kernel says the file system was unmounted. */
 	return res < 0 ? res : 0;
+}
+
+int fi_iomap_serve(struct fi_iomap_server *srv)
+{
+	char *fargv[] = { (char *)srv->name, "-d", NULL };
+	struct fuse_args args = FUSE_ARGS_INIT(srv->debug ? 2 : 1, fargv);
+	struct fuse_session *se;
+	uint64_t size = 0;
+	uint32_t cookie = 0;
+	int err, ret = -1;
+
+	if (srv->log)
+		setvbuf(srv->log, NULL, _IOLBF, 0);
+	se = fuse_session_new(&args, srv->ops, sizeof(*srv->ops), srv->ctx);
+	if (!se)
+		return -1;
+	if (fuse_set_signal_handlers(se))
+		goto out_session;
+	if (fi_mount(se, &srv->mount) < 0)
+		goto out_signals;
+	err = fi_iomap_register_dev(se, srv->dev_fd, &cookie, &size);
+	if (err) {
+		fprintf(stderr, "%s: can't register the device for %s: %s\n", srv->name,
+			srv->mount.mountpoint, strerror(-err));
+		goto out_unmount;
+	}
+	if (srv->ready && srv->ready(se, cookie, size, srv->ctx))
+		goto out_unmount;
+	err = fi_iomap_session_loop(se, srv->iomap, srv->ctx, srv->log, srv->mount.mountpoint);
+	if (err)
+		fprintf(stderr, "%s: %s: %s\n", srv->name, srv->mount.mountpoint, strerror(-err));
+	ret = err ? 1 : 0;
+out_unmount:
+	fi_unmount(se, &srv->mount);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_session:
+	fuse_session_destroy(se);
+	return ret;
 }

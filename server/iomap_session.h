@@ -8,10 +8,13 @@
 #ifndef FI_IOMAP_SESSION_H
 #define FI_IOMAP_SESSION_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <fuse_lowlevel.h>
 
 #include "fuse_iomap_bpf.h"
+#include "mount.h"
 
 struct fi_iomap_ops {
 	/* Fill *out for nodeid; return 0 or a positive errno. */
@@ -21,14 +24,30 @@ struct fi_iomap_ops {
 	int (*end)(void *ctx, uint64_t nodeid, const struct fuse_iomap_end_in *in);
 };
 
-/* Register the open block device @dev_fd with the connection behind the
- * mounted session's fd.  Returns 0 (filling *cookie and *size) or -errno. */
-int fi_iomap_register_dev(struct fuse_session *se, int dev_fd, uint32_t *cookie, uint64_t *size);
+/* What an iomap server's main() hands fi_iomap_serve(). */
+struct fi_iomap_server {
+	const char *name;		/* program name, for messages */
+	struct fi_mount mount;		/* mountpoint, fsname, subtype, options */
+	int dev_fd;			/* the block device to register */
+	const struct fuse_lowlevel_ops *ops;
+	const struct fi_iomap_ops *iomap;
+	void *ctx;			/* userdata of both tables */
+	bool debug;			/* libfuse's -d */
+	FILE *log;			/* one line per BEGIN/END, or NULL */
+	/* Called once the device is registered, before serving: 0 or -errno. */
+	int (*ready)(struct fuse_session *se, uint32_t cookie, uint64_t size, void *ctx);
+};
 
-/* Serve until @mountpoint is unmounted; a signal (libfuse's handlers) starts
- * the unmount.  0 or -errno. */
-int fi_iomap_session_loop(struct fuse_session *se, const struct fi_iomap_ops *ops, void *ctx,
-			  const char *mountpoint);
+/*
+ * Mount, register the device, serve until unmounted (a signal starts the
+ * unmount; serving goes on until the kernel ends the connection), unmount.
+ * Returns -1
+ * if it never got to serve (after printing why), else 0, or 1 if serving
+ * ended in an error.
+ */
+int fi_iomap_serve(struct fi_iomap_server *srv);
+
+
 
 /* Helpers for building answers. */
 static inline struct fuse_iomap_io fi_iomap_hole(uint64_t offset, uint64_t length)

@@ -30,7 +30,7 @@ struct craft {
 	struct fuse_iomap_begin_out out;
 	bool dev_reg[2];		/* read/write DEV was "reg" */
 	uint32_t cookie;
-	FILE *log;
+	bool unregister;		/* --unregister: drop the device at once */
 };
 
 static int craft_resize(struct memns *ns, struct memns_node *n, off_t size)
@@ -54,9 +54,7 @@ static int craft_begin(void *ctx, uint64_t nodeid, const struct fuse_iomap_begin
 {
 	struct craft *c = ctx;
 
-	if (c->log)
-		fprintf(c->log, "BEGIN %" PRIu64 " %" PRIu64 " %" PRIu64 " 0x%x\n", nodeid,
-			(uint64_t)in->pos, (uint64_t)in->count, in->opflags);
+	(void)nodeid, (void)in;
 	*out = c->out;
 	if (c->dev_reg[0])
 		out->read.dev = c->cookie;
@@ -65,20 +63,23 @@ static int craft_begin(void *ctx, uint64_t nodeid, const struct fuse_iomap_begin
 	return 0;
 }
 
-static int craft_end(void *ctx, uint64_t nodeid, const struct fuse_iomap_end_in *in)
+static const struct fi_iomap_ops craft_ops = {
+	.begin = craft_begin,
+};
+
+static int craft_ready(struct fuse_session *se, uint32_t cookie, uint64_t size, void *ctx)
 {
 	struct craft *c = ctx;
 
-	if (c->log)
-		fprintf(c->log, "END %" PRIu64 " %" PRIu64 " %" PRId64 "\n", nodeid,
-			(uint64_t)in->pos, (int64_t)in->written);
+	c->cookie = cookie;
+	if (c->unregister && ioctl(fuse_session_fd(se), FUSE_IOMAP_IOC_DEV_UNREGISTER, &cookie)) {
+		fprintf(stderr, "fuse-iomap-craft: can't unregister: %s\n", strerror(errno));
+		return -errno;
+	}
+	printf("cookie %u size %" PRIu64 "\n", cookie, size);
+	fflush(stdout);
 	return 0;
 }
-
-static const struct fi_iomap_ops craft_ops = {
-	.begin = craft_begin,
-	.end = craft_end,
-};
 
 static int parse_map(const char *spec, struct fuse_iomap_io *m, bool *dev_reg)
 {
@@ -146,18 +147,20 @@ int main(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char *fargv[] = { argv[0], NULL };
-	struct fuse_args args = FUSE_ARGS_INIT(1, fargv);
 	struct fuse_lowlevel_ops ops = { 0 };
-	struct fi_mount m = { .fsname = "fuse-iomap-craft", .subtype = "craft",
-			      .extra_opts = "iomap" };
 	struct craft c = { 0 };
-	bool ro = false, unreg = false;
+	struct fi_iomap_server srv = {
+		.name = "fuse-iomap-craft",
+		.mount = { .fsname = "fuse-iomap-craft", .subtype = "craft", .extra_opts = "iomap" },
+		.ops = &ops,
+		.iomap = &craft_ops,
+		.ctx = &c,
+		.ready = craft_ready,
+	};
+	bool ro = false;
 	off_t size = 1 << 20;
-	struct fuse_session *se;
 	struct memns_node *f;
-	uint64_t devsize;
-	int opt, fd, err, ret = 1;
+	int opt, ret;
 
 	c.out.read = fi_iomap_hole(0, FUSE_IOMAP_MAX_END);
 	c.out.write.type = FUSE_IOMAP_TYPE_PURE_OVERWRITE;
@@ -178,13 +181,12 @@ int main(int argc, char *argv[])
 			ro = true;
 			break;
 		case 'u':
-			unreg = true;
+			c.unregister = true;
 			break;
 		case 'l':
-			c.log = fopen(optarg, "a");
-			if (!c.log)
+			srv.log = fopen(optarg, "a");
+			if (!srv.log)
 				return 1;
-			setvbuf(c.log, NULL, _IOLBF, 0);
 			break;
 		case 'h':
 			usage(stdout);
@@ -196,8 +198,8 @@ int main(int argc, char *argv[])
 	if (optind != argc - 2)
 		goto bad;
 
-	fd = open(argv[optind], (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (fd < 0) {
+	srv.dev_fd = open(argv[optind], (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (srv.dev_fd < 0) {
 		fprintf(stderr, "fuse-iomap-craft: can't open %s: %s\n", argv[optind], strerror(errno));
 		return 1;
 	}
@@ -209,28 +211,11 @@ int main(int argc, char *argv[])
 	f->st.st_size = size;
 
 	memns_fill_ops(&ops);
-	se = fuse_session_new(&args, &ops, sizeof(ops), &c);
-	if (!se)
-		return 1;
-	m.mountpoint = argv[optind + 1];
-	if (fi_mount(se, &m) < 0)
-		goto out;
-	err = fi_iomap_register_dev(se, fd, &c.cookie, &devsize);
-	if (err) {
-		fprintf(stderr, "fuse-iomap-craft: can't register %s: %s\n", argv[optind], strerror(-err));
-		goto out_unmount;
-	}
-	if (unreg && ioctl(fuse_session_fd(se), FUSE_IOMAP_IOC_DEV_UNREGISTER, &c.cookie)) {
-		fprintf(stderr, "fuse-iomap-craft: can't unregister: %s\n", strerror(errno));
-		goto out_unmount;
-	}
-	printf("cookie %u size %" PRIu64 "\n", c.cookie, devsize);
-	fflush(stdout);
-	ret = fi_iomap_session_loop(se, &craft_ops, &c, m.mountpoint) ? 1 : 0;
-out_unmount:
-	fi_unmount(se, &m);
-out:
-	fuse_session_destroy(se);
+	srv.mount.mountpoint = argv[optind + 1];
+	ret = fi_iomap_serve(&srv) ? 1 : 0;
+	if (srv.log)
+		fclose(srv.log);
+	close(srv.dev_fd);
 	memns_destroy(&c.ns);
 	return ret;
 bad:
