@@ -82,9 +82,10 @@ $(B)/server/fuse-iomap-blockfs: server/blockfs.c server/extents.c server/iomap_s
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_USER) $(FUSE_CFLAGS) -o $@ server/blockfs.c server/extents.c server/iomap_session.c $(SERVER_COMMON) $(FUSE_LIBS)
 
-$(B)/server/fuse-iomap-ext4: server/ext4.c server/iomap_session.c $(SERVER_COMMON) $(wildcard server/*.h include/*.h)
+EXT4_SRCS := server/ext4.c server/ext4_inode.c server/ext4_dir.c server/ext4_map.c
+$(B)/server/fuse-iomap-ext4: $(EXT4_SRCS) server/iomap_session.c $(SERVER_COMMON) $(wildcard server/*.h include/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_USER) $(FUSE_CFLAGS) -o $@ server/ext4.c server/iomap_session.c $(SERVER_COMMON) $(FUSE_LIBS) $(shell pkg-config --libs ext2fs com_err)
+	$(CC) $(CFLAGS_USER) $(FUSE_CFLAGS) -o $@ $(EXT4_SRCS) server/iomap_session.c $(SERVER_COMMON) $(FUSE_LIBS) $(shell pkg-config --libs ext2fs com_err)
 
 TEST_SERVERS := $(B)/testsrv/fuse-iomap-craft
 

@@ -30,7 +30,8 @@ struct fiemap_extent_info;
 int fuse_iomap_parse_enable(struct fs_context *fsc, struct fuse_fs_context *ctx);
 int fuse_iomap_parse_blksize(struct fs_context *fsc, struct fuse_fs_context *ctx,
 			     unsigned int blksize);
-int fuse_iomap_conn_init(struct fuse_conn *fc, struct fuse_fs_context *ctx);
+int fuse_iomap_conn_init(struct fuse_conn *fc, struct fuse_fs_context *ctx,
+			 struct super_block *sb);
 void fuse_iomap_conn_free(struct fuse_conn *fc);
 void fuse_iomap_sb_destroy(struct super_block *sb);
 void fuse_iomap_show_options(struct seq_file *m, struct fuse_conn *fc);

@@ -211,7 +211,8 @@ void fuse_iomap_sysfs_cleanup(void)
 
 /* --- connection lifetime -------------------------------------------------- */
 
-int fuse_iomap_conn_init(struct fuse_conn *fc, struct fuse_fs_context *ctx)
+int fuse_iomap_conn_init(struct fuse_conn *fc, struct fuse_fs_context *ctx,
+			 struct super_block *sb)
 {
 	struct fuse_iomap_conn *ic;
 	int err;
@@ -236,6 +237,15 @@ int fuse_iomap_conn_init(struct fuse_conn *fc, struct fuse_fs_context *ctx)
 		return err;
 	}
 	fc->iomap = ic;
+	/*
+	 * fuse counts finished writeback itself, for its WRITE requests, and
+	 * turns the generic counting off.  Ours is plain block I/O ending in
+	 * folio_end_writeback(): without the generic counting this bdi never
+	 * earns a share of the dirty limit, and a writer faulting on a mapped
+	 * page livelocks in balance_dirty_pages (writeback cleans the page,
+	 * the store faults again).
+	 */
+	sb->s_bdi->capabilities |= BDI_CAP_WRITEBACK_ACCT;
 	return 0;
 }
 

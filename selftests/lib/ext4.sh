@@ -60,7 +60,7 @@ ext4_build_image() {
 	e2fsck -fn "$img" > "$T_TMP/fsck.out" 2>&1 || fail "the test image is not clean: $(tail -1 "$T_TMP/fsck.out")"
 }
 
-# ext4_mount_both IMG: our server at $ours, the kernel's ext4 (read-only)
+# ext4_mount_both IMG: our server (read-only) at $ours, the kernel's ext4 (read-only)
 # at $kern, both over IMG.
 ext4_mount_both() {
 	local img=$1
@@ -68,7 +68,7 @@ ext4_mount_both() {
 	mkdir -p "$kern"
 	mount -o ro,noload,loop "$img" "$kern" || fail "kernel ext4 can't mount $img"
 	defer "umount '$kern' 2>/dev/null"
-	start_server "$ours" "$T_TMP/ext4.out" "$EXT4SRV" -l "$T_TMP/ext4.log" "$img" "$ours"
+	start_server "$ours" "$T_TMP/ext4.out" "$EXT4SRV" -r -l "$T_TMP/ext4.log" "$img" "$ours"
 }
 
 # ext4_each_file DIR COMMAND: fiemap.py COMMAND over every regular file
@@ -76,3 +76,69 @@ ext4_mount_both() {
 ext4_each_file() {
 	(cd "$1" && find . -type f -print0 | sort -z | xargs -0 python3 "$FIEMAP_PY" "$2")
 }
+
+# ext4_workload DIR BLOB: the write workload of ext4_write_then_fsck, run
+# in DIR (a mount of the test image); file data comes from BLOB (8 MiB), so
+# two runs write the same bytes.  Stops at the first failing step.
+ext4_workload() (
+	set -e
+	cd "$1"
+	local blob=$2 i
+	# Create: buffered, O_DIRECT, unaligned, empty, many names.
+	dd if="$blob" of=new_buffered bs=64k count=40 status=none
+	dd if="$blob" of=new_direct bs=1M count=3 skip=2 oflag=direct status=none
+	dd if="$blob" of=new_unaligned bs=777 count=99 skip=5 status=none
+	: > new_empty
+	mkdir -p many/a/b
+	for i in $(seq 1 300); do
+		printf '%s\n' "$i" > "many/a_rather_long_file_name_to_fill_directory_blocks_$i"
+	done
+	# Append: small, unaligned, and across the EOF block.
+	printf 'appended\n' >> small
+	dd if="$blob" of=dir/medium bs=3000 count=7 skip=11 oflag=append conv=notrunc status=none
+	dd if="$blob" of=new_direct bs=4096 count=5 oflag=append,direct conv=notrunc status=none
+	# Overwrite in place, partial blocks too.
+	dd if="$blob" of=dir/medium bs=4096 count=9 seek=17 skip=30 conv=notrunc status=none
+	dd if="$blob" of=frag1 bs=1000 count=33 seek=7 skip=40 conv=notrunc status=none
+	dd if="$blob" of=frag2 bs=4096 count=6 seek=3 skip=50 oflag=direct conv=notrunc status=none
+	# Into holes: sparse files, past EOF, and over unwritten extents.
+	dd if="$blob" of=sparse bs=4096 count=20 seek=100 skip=60 conv=notrunc status=none
+	dd if="$blob" of=sparse bs=1234 count=5 seek=7777 skip=3 conv=notrunc status=none
+	dd if="$blob" of=large_sparse bs=64k count=4 seek=8000 skip=9 oflag=direct conv=notrunc status=none
+	dd if="$blob" of=unwritten bs=555 count=20 seek=300 skip=70 conv=notrunc status=none
+	dd if="$blob" of=unwritten bs=4096 count=3 seek=100 skip=80 oflag=direct conv=notrunc status=none
+	dd if="$blob" of=new_gap bs=4096 count=2 seek=1000 skip=90 status=none
+	python3 - new_mmap "$blob" <<'PY'
+import mmap, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+os.ftruncate(fd, 300000)
+with open(sys.argv[2], "rb") as b:
+    data = b.read(300000)
+m = mmap.mmap(fd, 300000)
+m[5000:200000] = data[5000:200000]
+m.flush()
+m.close()
+os.close(fd)
+PY
+	# Truncate down and up.
+	truncate -s 1000001 dir/medium
+	truncate -s 5000000 dir/medium
+	truncate -s 12345 new_buffered
+	truncate -s 0 frag1
+	truncate -s 70000 frag1
+	# Rename, over an existing file too, and a directory to another parent.
+	mv new_unaligned renamed
+	mv new_empty small
+	mv dir/sub many/moved_sub
+	# Unlink, a hard-linked name too; mkdir and rmdir.
+	rm dir/hard_link new_gap
+	for i in $(seq 1 300 | awk 'NR % 3 == 0'); do
+		rm "many/a_rather_long_file_name_to_fill_directory_blocks_$i"
+	done
+	mkdir -p gone/deep/deeper
+	rmdir gone/deep/deeper gone/deep
+	rmdir many/a/b
+	ln -s renamed new_link
+	ln renamed many/renamed_link
+	chmod 0600 renamed
+)

@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """Print one line per entry under DIR (sorted, DIR itself excluded): path,
 type, mode, link count, owner, then size and sha256 for regular files,
-size for directories, the target for symlinks, and every xattr (hex).
+size for directories (unless --no-dir-size: two file systems may grow a
+directory differently), the target for symlinks, and every xattr (hex).
 Two trees are equal to a user when their manifests are.
 
-usage: tree.py DIR
+usage: tree.py [--no-dir-size] DIR
 """
 import hashlib
 import os
@@ -20,7 +21,7 @@ def digest(path):
     return h.hexdigest()
 
 
-def line(root, rel):
+def line(root, rel, dir_size):
     p = os.path.join(root, rel)
     st = os.lstat(p)
     kind = {stat.S_IFREG: "file", stat.S_IFDIR: "dir", stat.S_IFLNK: "symlink",
@@ -30,7 +31,7 @@ def line(root, rel):
                                       st.st_uid, st.st_gid)
     if kind == "file":
         out += " size=%d sha256=%s" % (st.st_size, digest(p))
-    elif kind == "dir":
+    elif kind == "dir" and dir_size:
         out += " size=%d" % st.st_size
     elif kind == "symlink":
         out += " -> " + os.readlink(p)
@@ -41,15 +42,18 @@ def line(root, rel):
 
 
 def main():
-    if len(sys.argv) != 2:
+    args = sys.argv[1:]
+    dir_size = "--no-dir-size" not in args
+    args = [a for a in args if a != "--no-dir-size"]
+    if len(args) != 1:
         sys.exit(__doc__)
-    root = sys.argv[1]
+    root = args[0]
     rels = []
     for d, dirs, files in os.walk(root):
         for n in dirs + files:
             rels.append(os.path.relpath(os.path.join(d, n), root))
     for rel in sorted(rels):
-        print(line(root, rel))
+        print(line(root, rel, dir_size))
 
 
 if __name__ == "__main__":

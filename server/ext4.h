@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * fuse-iomap-ext4: what its files share.  ext4.c opens the image and runs
+ * the server; ext4_inode.c reads, writes, frees and tracks inodes;
+ * ext4_dir.c keeps the namespace; ext4_map.c answers FUSE_IOMAP_BEGIN/END.
+ */
+#ifndef FI_EXT4_H
+#define FI_EXT4_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <ext2fs/ext2fs.h>
+#include <fuse_lowlevel.h>
+
+#include "iomap_session.h"
+
+/* How long the kernel may cache names and attributes: we are its only writer. */
+#define EXT4_TIMEOUT	60.0
+
+struct ext4_ref;
+
+struct ext4srv {
+	ext2_filsys fs;
+	unsigned int bbits;	/* log2 of the file system block size */
+	uint32_t cookie;	/* of the registered block device */
+	bool rw;
+	int dev_fd;		/* the registered device, for fsync */
+	/* The kernel's lookup count per inode, and whether it is unlinked. */
+	struct ext4_ref **refs;
+	size_t nr_buckets;
+};
+
+static inline struct ext4srv *srv_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+/* fuse's root is node 1; ext4's root directory is inode 2 (1 is bad blocks). */
+static inline ext2_ino_t to_ino(fuse_ino_t nodeid)
+{
+	return nodeid == FUSE_ROOT_ID ? EXT2_ROOT_INO : nodeid;
+}
+
+static inline fuse_ino_t to_nodeid(ext2_ino_t ino)
+{
+	return ino == EXT2_ROOT_INO ? FUSE_ROOT_ID : ino;
+}
+
+static inline struct ext2_inode *ext2(struct ext2_inode_large *inode)
+{
+	return (struct ext2_inode *)inode;
+}
+
+/* ext4_inode.c */
+int to_errno(errcode_t err);
+int ext4_read_inode(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode);
+int ext4_write_inode(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode);
+void ext4_stat(struct ext4srv *s, ext2_ino_t ino, const struct ext2_inode_large *inode,
+	       struct stat *st);
+void ext4_touch(struct ext2_inode_large *inode, bool mtime);
+int ext4_new_inode(struct ext4srv *s, ext2_ino_t dir, mode_t mode, const struct fuse_ctx *who,
+		   ext2_ino_t *ino, struct ext2_inode_large *inode);
+int ext4_drop_link(struct ext4srv *s, ext2_ino_t ino);
+int ext4_set_size(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode,
+		  uint64_t size);
+void ext4_reply_entry(fuse_req_t req, ext2_ino_t ino, struct fuse_file_info *fi);
+void ext4_forget(fuse_req_t req, fuse_ino_t nodeid, uint64_t nlookup);
+void ext4_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets);
+void ext4_free_orphans(struct ext4srv *s);
+void ext4_getattr(fuse_req_t req, fuse_ino_t nodeid, struct fuse_file_info *fi);
+void ext4_setattr(fuse_req_t req, fuse_ino_t nodeid, struct stat *attr, int to_set,
+		  struct fuse_file_info *fi);
+
+/* ext4_dir.c */
+void ext4_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void ext4_readdir(fuse_req_t req, fuse_ino_t nodeid, size_t size, off_t off,
+		  struct fuse_file_info *fi);
+void ext4_readlink(fuse_req_t req, fuse_ino_t nodeid);
+void ext4_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev);
+void ext4_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		 struct fuse_file_info *fi);
+void ext4_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode);
+void ext4_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, const char *name);
+void ext4_link(fuse_req_t req, fuse_ino_t nodeid, fuse_ino_t parent, const char *name);
+void ext4_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+void ext4_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void ext4_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		 const char *newname, unsigned int flags);
+
+/* ext4_map.c */
+extern const struct fi_iomap_ops ext4_iomap_ops;
+void ext4_fallocate(fuse_req_t req, fuse_ino_t nodeid, int mode, off_t offset, off_t length,
+		    struct fuse_file_info *fi);
+
+#endif

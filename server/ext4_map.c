@@ -1,0 +1,328 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fuse-iomap-ext4: where file data lives.  FUSE_IOMAP_BEGIN reads the
+ * inode's extent tree (or block map): holes are HOLE, uninitialized
+ * extents UNWRITTEN.  Writes never split an extent in the tree
+ * (libext2fs's in-place split can misplace an extent at a leaf boundary):
+ *  - a write into a hole allocates initialized blocks (ext2fs_fallocate)
+ *    and hands out the first new extent as new (F_NEW: the kernel zeroes
+ *    what the write does not cover); new blocks it does not hand out, and
+ *    those a short write never reached (FUSE_IOMAP_END), are zeroed on
+ *    disk, so no stale block is ever readable;
+ *  - the first write into an uninitialized extent zeroes the whole extent
+ *    on disk and marks it initialized in place.
+ * FUSE_IOMAP_END also commits the size and the times.
+ */
+#include <errno.h>
+#include <linux/falloc.h>
+
+#include "ext4.h"
+
+/* At most this many blocks per write mapping: bounds the work of one upcall. */
+#define EXT4_MAP_MAX_ALLOC	2048
+
+static struct fuse_iomap_io extent_map(struct ext4srv *s, blk64_t lblk, blk64_t pblk,
+				       blk64_t len, bool uninit)
+{
+	return (struct fuse_iomap_io){
+		.offset = lblk << s->bbits, .length = len << s->bbits,
+		.addr = pblk << s->bbits, .dev = s->cookie,
+		.type = uninit ? FUSE_IOMAP_TYPE_UNWRITTEN : FUSE_IOMAP_TYPE_MAPPED,
+	};
+}
+
+/* Walk the extent tree's leaves for the one holding @lblk, or the hole around it. */
+static int map_extents(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode,
+		       blk64_t lblk, struct fuse_iomap_io *map)
+{
+	blk64_t hole_end = FUSE_IOMAP_MAX_END >> s->bbits;
+	struct ext2fs_extent e;
+	ext2_extent_handle_t h;
+	errcode_t err;
+
+	err = ext2fs_extent_open2(s->fs, ino, ext2(inode), &h);
+	if (err)
+		return to_errno(err);
+	for (err = ext2fs_extent_get(h, EXT2_EXTENT_ROOT, &e); !err;
+	     err = ext2fs_extent_get(h, EXT2_EXTENT_NEXT, &e)) {
+		if (!(e.e_flags & EXT2_EXTENT_FLAGS_LEAF) || !e.e_len)
+			continue;
+		if (e.e_lblk > lblk) {
+			hole_end = e.e_lblk;
+			break;
+		}
+		if (lblk < e.e_lblk + e.e_len) {
+			*map = extent_map(s, e.e_lblk, e.e_pblk, e.e_len,
+					  e.e_flags & EXT2_EXTENT_FLAGS_UNINIT);
+			ext2fs_extent_free(h);
+			return 0;
+		}
+	}
+	ext2fs_extent_free(h);
+	if (err && err != EXT2_ET_EXTENT_NO_NEXT && err != EXT2_ET_EXTENT_NOT_FOUND)
+		return to_errno(err);
+	*map = fi_iomap_hole(lblk << s->bbits, (hole_end - lblk) << s->bbits);
+	return 0;
+}
+
+/* Block-mapped (ext2/3 style) files: one run of contiguous blocks. */
+static int map_blockmap(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode,
+			blk64_t lblk, blk64_t want, struct fuse_iomap_io *map)
+{
+	blk64_t first, pblk, n;
+	errcode_t err;
+
+	err = ext2fs_bmap2(s->fs, ino, ext2(inode), NULL, 0, lblk, NULL, &first);
+	if (err)
+		return to_errno(err);
+	for (n = 1; n < want; n++) {
+		err = ext2fs_bmap2(s->fs, ino, ext2(inode), NULL, 0, lblk + n, NULL, &pblk);
+		if (err)
+			return to_errno(err);
+		if (!first ? pblk != 0 : pblk != first + n)
+			break;
+	}
+	*map = first ? extent_map(s, lblk, first, n, false)
+		     : fi_iomap_hole(lblk << s->bbits, n << s->bbits);
+	return 0;
+}
+
+static int map_at(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode,
+		  blk64_t lblk, blk64_t want, struct fuse_iomap_io *map)
+{
+	if (inode->i_flags & EXT4_EXTENTS_FL)
+		return map_extents(s, ino, inode, lblk, map);
+	return map_blockmap(s, ino, inode, lblk, want, map);
+}
+
+static int zero_blocks(struct ext4srv *s, blk64_t pblk, blk64_t n)
+{
+	while (n) {
+		int chunk = n > 1U << 20 ? 1 << 20 : (int)n;
+		errcode_t err = ext2fs_zero_blocks2(s->fs, pblk, chunk, NULL, NULL);
+
+		if (err)
+			return to_errno(err);
+		pblk += chunk;
+		n -= chunk;
+	}
+	return 0;
+}
+
+/* Zero the new blocks of [lblk, end) on disk: written later or never, they are the file's now. */
+static int zero_range(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode,
+		      blk64_t lblk, blk64_t end)
+{
+	struct fuse_iomap_io map;
+	blk64_t n;
+	int err;
+
+	while (lblk < end) {
+		err = map_extents(s, ino, inode, lblk, &map);
+		if (err)
+			return err;
+		n = ((map.offset + map.length) >> s->bbits) - lblk;
+
+		if (n > end - lblk)
+			n = end - lblk;
+		if (map.type == FUSE_IOMAP_TYPE_MAPPED) {
+			err = zero_blocks(s, (map.addr >> s->bbits) +
+					  (lblk - (map.offset >> s->bbits)), n);
+			if (err)
+				return err;
+		}
+		lblk += n;
+	}
+	return 0;
+}
+
+/* The first write into an uninitialized extent: zeros on disk, then initialized, whole. */
+static int init_extent(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode,
+		       blk64_t lblk)
+{
+	struct ext2fs_extent e;
+	ext2_extent_handle_t h;
+	errcode_t err;
+	int ret;
+
+	err = ext2fs_extent_open2(s->fs, ino, ext2(inode), &h);
+	if (!err)
+		err = ext2fs_extent_goto(h, lblk);
+	if (!err)
+		err = ext2fs_extent_get(h, EXT2_EXTENT_CURRENT, &e);
+	if (!err && !(e.e_flags & EXT2_EXTENT_FLAGS_UNINIT))
+		err = EXT2_ET_EXTENT_NOT_FOUND;
+	ret = err ? to_errno(err) : zero_blocks(s, e.e_pblk, e.e_len);
+	if (!ret) {
+		e.e_flags &= ~EXT2_EXTENT_FLAGS_UNINIT;
+		ret = to_errno(ext2fs_extent_replace(h, 0, &e));
+	}
+	ext2fs_extent_free(h);
+	return ret;
+}
+
+/* A write into the hole at @lblk: new initialized blocks, the first extent of them handed out. */
+static int alloc_hole(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode,
+		      blk64_t lblk, blk64_t n, struct fuse_iomap_begin_out *out)
+{
+	struct fuse_iomap_io cur;
+	blk64_t got;
+	int err;
+
+	err = to_errno(ext2fs_fallocate(s->fs, EXT2_FALLOCATE_FORCE_INIT, ino, ext2(inode),
+					~0ULL, lblk, n));
+	if (!err)
+		err = map_extents(s, ino, inode, lblk, &cur);
+	if (err)
+		return err;
+	if (cur.type != FUSE_IOMAP_TYPE_MAPPED)
+		return EIO;
+	got = ((cur.offset + cur.length) >> s->bbits) - lblk;
+	if (got < n) {
+		err = zero_range(s, ino, inode, lblk + got, lblk + n);
+		if (err)
+			return err;
+		n = got;
+	}
+	out->read = fi_iomap_hole(lblk << s->bbits, n << s->bbits);
+	out->write = extent_map(s, lblk, (cur.addr >> s->bbits) + (lblk - (cur.offset >> s->bbits)),
+				n, false);
+	out->write.flags = FUSE_IOMAP_F_NEW | FUSE_IOMAP_F_WANT_IOMAP_END;
+	return ext4_write_inode(s, ino, inode);
+}
+
+/* A write at @lblk: in place over written blocks, after allocating or initializing the rest. */
+static int begin_write(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode,
+		       blk64_t lblk, blk64_t want, struct fuse_iomap_begin_out *out)
+{
+	struct fuse_iomap_io cur;
+	blk64_t n;
+	int err;
+
+	err = map_at(s, ino, inode, lblk, want, &cur);
+	if (!err && cur.type != FUSE_IOMAP_TYPE_MAPPED &&
+	    !(inode->i_flags & EXT4_EXTENTS_FL))
+		err = EOPNOTSUPP;	/* no allocation in block-mapped files */
+	if (!err && cur.type == FUSE_IOMAP_TYPE_HOLE) {
+		n = ((cur.offset + cur.length) >> s->bbits) - lblk;
+		if (n > want)
+			n = want;
+		if (n > EXT4_MAP_MAX_ALLOC)
+			n = EXT4_MAP_MAX_ALLOC;
+		return alloc_hole(s, ino, inode, lblk, n, out);
+	}
+	if (!err && cur.type == FUSE_IOMAP_TYPE_UNWRITTEN) {
+		err = init_extent(s, ino, inode, lblk);
+		if (!err)
+			err = ext4_write_inode(s, ino, inode);
+		if (!err)
+			err = map_extents(s, ino, inode, lblk, &cur);
+		if (!err && cur.type != FUSE_IOMAP_TYPE_MAPPED)
+			err = EIO;
+	}
+	if (err)
+		return err;
+	out->read = cur;
+	out->read.flags |= FUSE_IOMAP_F_WANT_IOMAP_END;
+	out->write.type = FUSE_IOMAP_TYPE_PURE_OVERWRITE;
+	return 0;
+}
+
+static int ext4_begin(void *ctx, uint64_t nodeid, const struct fuse_iomap_begin_in *in,
+		      struct fuse_iomap_begin_out *out)
+{
+	struct ext4srv *s = ctx;
+	ext2_ino_t ino = to_ino(nodeid);
+	struct ext2_inode_large inode;
+	blk64_t lblk = in->pos >> s->bbits;
+	blk64_t want = ((in->pos + (in->count ? in->count : 1) - 1) >> s->bbits) - lblk + 1;
+	int err;
+
+	err = ext4_read_inode(s, ino, &inode);
+	if (err)
+		return err;
+	if (!LINUX_S_ISREG(inode.i_mode))
+		return EINVAL;
+	if (in->opflags & FUSE_IOMAP_OP_WRITE) {
+		if (!s->rw)
+			return EROFS;
+		/* Zeroing touches only what is written; writeback what BEGIN gave out. */
+		if (!(in->opflags & (FUSE_IOMAP_OP_ZERO | FUSE_IOMAP_OP_WRITEBACK)))
+			return begin_write(s, ino, &inode, lblk, want, out);
+	}
+	out->write.type = FUSE_IOMAP_TYPE_PURE_OVERWRITE;
+	return map_at(s, ino, &inode, lblk, want, &out->read);
+}
+
+static int ext4_end(void *ctx, uint64_t nodeid, const struct fuse_iomap_end_in *in)
+{
+	struct ext4srv *s = ctx;
+	ext2_ino_t ino = to_ino(nodeid);
+	struct ext2_inode_large inode;
+	uint64_t bmask = s->fs->blocksize - 1;
+	uint64_t from, to;
+	int err;
+
+	if (!(in->opflags & FUSE_IOMAP_OP_WRITE) || !s->rw)
+		return 0;
+	err = ext4_read_inode(s, ino, &inode);
+	if (err)
+		return err;
+	if (in->written > 0) {
+		if (in->pos + in->written > EXT2_I_SIZE(&inode)) {
+			err = to_errno(ext2fs_inode_size_set(s->fs, ext2(&inode),
+							     in->pos + in->written));
+			if (err)
+				return err;
+		}
+		ext4_touch(&inode, true);
+	}
+	/* New blocks a short write never reached must not keep what they held. */
+	from = in->written > 0 ? (in->pos + in->written + bmask) & ~bmask : in->pos & ~bmask;
+	to = in->map.offset + in->map.length;
+	if ((in->map.flags & FUSE_IOMAP_F_NEW) && in->map.type == FUSE_IOMAP_TYPE_MAPPED &&
+	    from >= in->map.offset && from < to) {
+		err = zero_blocks(s, (in->map.addr + (from - in->map.offset)) >> s->bbits,
+				  (to - from) >> s->bbits);
+		if (err)
+			return err;
+	}
+	return ext4_write_inode(s, ino, &inode);
+}
+
+const struct fi_iomap_ops ext4_iomap_ops = {
+	.begin = ext4_begin,
+	.end = ext4_end,
+};
+
+/* Preallocation: uninitialized extents, read as zeros until written. */
+void ext4_fallocate(fuse_req_t req, fuse_ino_t nodeid, int mode, off_t offset, off_t length,
+		    struct fuse_file_info *fi)
+{
+	struct ext4srv *s = srv_of(req);
+	ext2_ino_t ino = to_ino(nodeid);
+	struct ext2_inode_large inode;
+	blk64_t start = offset >> s->bbits;
+	blk64_t end = (offset + length + s->fs->blocksize - 1) >> s->bbits;
+	int err;
+
+	(void)fi;
+	if (mode & ~FALLOC_FL_KEEP_SIZE) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	err = ext4_read_inode(s, ino, &inode);
+	if (!err && !(inode.i_flags & EXT4_EXTENTS_FL))
+		err = EOPNOTSUPP;
+	if (!err)
+		err = to_errno(ext2fs_fallocate(s->fs, EXT2_FALLOCATE_FORCE_UNINIT, ino,
+						ext2(&inode), ~0ULL, start, end - start));
+	if (!err && !(mode & FALLOC_FL_KEEP_SIZE) &&
+	    (uint64_t)(offset + length) > EXT2_I_SIZE(&inode))
+		err = to_errno(ext2fs_inode_size_set(s->fs, ext2(&inode), offset + length));
+	if (!err) {
+		ext4_touch(&inode, !(mode & FALLOC_FL_KEEP_SIZE));
+		err = ext4_write_inode(s, ino, &inode);
+	}
+	fuse_reply_err(req, err);
+}
