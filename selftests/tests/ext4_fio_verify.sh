@@ -20,13 +20,13 @@ mkdir -p "$kern"
 jobs() {
 	local dir=$1
 	shift
-	fio --output-format=terse --minimal "$@" \
+	(cd "$T_TMP" && fio --output-format=terse --minimal --verify_state_save=0 "$@" \
 		--directory="$dir" --ioengine=psync --verify=crc32c --verify_fatal=1 \
 		--do_verify=1 --randrepeat=1 --randseed=4242 --size=24M \
 		--name=direct_prealloc --filename=direct_prealloc --direct=1 --rw=randwrite --bs=4k \
 		--name=direct_holes --filename=direct_holes --direct=1 --rw=randwrite --bs=16k --fallocate=none \
 		--name=buffered_prealloc --filename=buffered_prealloc --rw=randwrite --bs=4k \
-		--name=buffered_holes --filename=buffered_holes --rw=randwrite --bsrange=1k-64k --fallocate=none
+		--name=buffered_holes --filename=buffered_holes --rw=randwrite --bsrange=1k-64k --fallocate=none)
 }
 
 start_server "$ours" "$T_TMP/ext4.out" "$EXT4SRV" "$img" "$ours"
