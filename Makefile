@@ -27,7 +27,7 @@ SERVERS := $(B)/server/fuse-iomap-memfs $(B)/server/fuse-iomap-blockfs $(B)/serv
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps check demo clean kmod userspace tools
+.PHONY: all deps check demo bench-seqread clean kmod userspace tools
 
 all: kmod tools userspace
 
@@ -103,6 +103,11 @@ check: deps
 demo: deps
 	$(MAKE) all
 	selftests/vm/boot --timeout 300 -- demo/demo.sh
+
+# Sequential read MB/s: kernel ext4, fuse-iomap-ext4, fuse2fs (one boot).
+bench-seqread: deps
+	$(MAKE) all
+	selftests/vm/boot --timeout 900 -- bench/seqread.sh
 
 clean:
 	rm -rf $(B)
