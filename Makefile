@@ -23,13 +23,14 @@ CFLAGS_USER := -O2 -g -Wall -Wextra -Werror -std=gnu11 -I$(CURDIR)/include
 FUSE_CFLAGS = -DFUSE_USE_VERSION=34 $(shell pkg-config --cflags fuse3)
 FUSE_LIBS = $(shell pkg-config --libs fuse3)
 
+LOADER := $(B)/loader/fuse-iomap-bpf
 SERVERS := $(B)/server/fuse-iomap-memfs $(B)/server/fuse-iomap-blockfs $(B)/server/fuse-iomap-ext4
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps check demo bench-seqread clean kmod userspace tools
+.PHONY: all deps check demo bench-seqread clean kmod userspace tools bpf
 
-all: kmod tools userspace
+all: kmod tools bpf userspace
 
 deps:
 	@scripts/deps
@@ -71,6 +72,27 @@ $(KMOD): $(KMOD_SRCS) $(wildcard include/*.h) $(KSRC_TARBALL)
 
 kmod: $(KMOD)
 
+# --- BPF programs and their skeletons ----------------------------------------
+# The programs include our ABI header only: libbpf finds fuse_bpf_ops in the
+# module's BTF at load time by name.
+BPF_CFLAGS := -target bpf -O2 -g -Wall -Werror -I$(CURDIR)/include \
+	-I$(LIBBPF_DIR)/include -I/usr/include/$(shell gcc -dumpmachine)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.bpf.o,$(wildcard bpf/*.bpf.c))
+TEST_BPF_OBJS := $(patsubst selftests/bpf/%.bpf.c,$(B)/testbpf/%.bpf.o,$(wildcard selftests/bpf/*.bpf.c))
+
+$(B)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard include/*.h) $(LIBBPF)
+	mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(B)/testbpf/%.bpf.o: selftests/bpf/%.bpf.c $(wildcard include/*.h) $(LIBBPF)
+	mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o $(BPFTOOL)
+	$(BPFTOOL) gen skeleton $< > $@
+
+bpf: $(BPF_OBJS) $(patsubst %.bpf.o,%.skel.h,$(BPF_OBJS)) $(TEST_BPF_OBJS)
+
 # --- userspace --------------------------------------------------------------
 SERVER_COMMON := server/mount.c server/memns.c
 
@@ -93,7 +115,13 @@ $(B)/testsrv/fuse-iomap-craft: selftests/servers/craft.c server/iomap_session.c 
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_USER) $(FUSE_CFLAGS) -Iserver -o $@ selftests/servers/craft.c server/iomap_session.c $(SERVER_COMMON) $(FUSE_LIBS)
 
-userspace: $(SERVERS) $(TEST_SERVERS)
+LIBBPF_LIBS := $(LIBBPF) -lelf -lz
+
+$(LOADER): $(wildcard loader/*.c loader/*.h) $(wildcard include/*.h) $(LIBBPF)
+	mkdir -p $(@D)
+	$(CC) $(CFLAGS_USER) -I$(LIBBPF_DIR)/include -I$(KTREE)/tools/include/uapi -o $@ $(wildcard loader/*.c) $(LIBBPF_LIBS)
+
+userspace: $(SERVERS) $(TEST_SERVERS) $(LOADER)
 
 # --- the guest --------------------------------------------------------------
 check: deps

@@ -155,4 +155,53 @@ struct fuse_iomap_dev_register {
 #define FUSE_IOMAP_IOC_DEV_REGISTER	_IOWR(FUSE_IOMAP_IOC_MAGIC, 0x40, struct fuse_iomap_dev_register)
 #define FUSE_IOMAP_IOC_DEV_UNREGISTER	_IOW(FUSE_IOMAP_IOC_MAGIC, 0x41, __u32)
 
+/*
+ * The BPF tier: a struct_ops type, fuse_bpf_ops, that fuse_iomap.ko
+ * registers.  Attached (through a BPF link) to one iomap connection, its
+ * iomap_begin answers FUSE_IOMAP_BEGIN inside the kernel before any
+ * upcall.  A program reads only its arguments, plain values; it may write
+ * only *out, which is then validated exactly as an upcall reply is.
+ *
+ * iomap_begin returns:
+ *   0                    the answer is in *out;
+ *   FUSE_BPF_NO_ANSWER   no answer here: the kernel asks the server
+ *                        (FUSE_IOMAP_BEGIN upcall);
+ *   a negative errno     fail the I/O with it.
+ * Any other value fails the I/O with EIO.
+ */
+#define FUSE_BPF_NO_ANSWER	1
+#define FUSE_BPF_OPS_NAME_LEN	16
+
+struct fuse_bpf_iomap_begin_args {
+	__u64 nodeid;		/* the file's fuse node id */
+	__u64 attr_ino;		/* inode number the server reported */
+	__u64 pos;		/* file offset, bytes */
+	__u64 count;		/* bytes */
+	__u64 i_size;		/* the kernel's file size */
+	__u32 opflags;		/* FUSE_IOMAP_OP_* */
+	__u32 blkbits;		/* log2 of the connection's block size */
+	__u32 conn_id;		/* the connection (st_dev of the mount) */
+	__u32 reserved;
+};
+
+struct fuse_bpf_iomap_end_args {
+	__u64 nodeid;
+	__u64 attr_ino;
+	__u64 pos;
+	__u64 count;
+	__s64 written;
+	__u32 opflags;
+	__u32 conn_id;
+};
+
+struct fuse_bpf_ops {
+	int (*iomap_begin)(const struct fuse_bpf_iomap_begin_args *args,
+			   struct fuse_iomap_begin_out *out);
+	/* Optional; only for mappings whose flags ask for iomap_end. */
+	void (*iomap_end)(const struct fuse_bpf_iomap_end_args *args);
+	/* The connection to attach to: st_dev of the mountpoint (stat -c %d). */
+	__u32 conn_id;
+	char name[FUSE_BPF_OPS_NAME_LEN];
+};
+
 #endif /* FUSE_IOMAP_BPF_H */

@@ -16,6 +16,7 @@
 #include <linux/kobject.h>
 #include <linux/idr.h>
 #include <linux/mutex.h>
+#include <linux/rcupdate.h>
 #include <linux/seq_file.h>
 
 #include "fuse_iomap_bpf.h"
@@ -35,8 +36,8 @@ int fuse_iomap_conn_init(struct fuse_conn *fc, struct fuse_fs_context *ctx,
 void fuse_iomap_conn_free(struct fuse_conn *fc);
 void fuse_iomap_sb_destroy(struct super_block *sb);
 void fuse_iomap_show_options(struct seq_file *m, struct fuse_conn *fc);
-int fuse_iomap_sysfs_init(struct kobject *parent);
-void fuse_iomap_sysfs_cleanup(void);
+int fuse_iomap_module_init(struct kobject *parent);
+void fuse_iomap_module_exit(void);
 void fuse_iomap_init_file_inode(struct inode *inode);
 
 /* dev.c */
@@ -75,6 +76,8 @@ struct fuse_iomap_dev {
 
 struct fuse_iomap_conn {
 	struct kobject kobj;		/* /sys/fs/fuseiomap/iomap/<id> */
+	struct list_head node;		/* fuse_iomap_conns, while mounted */
+	struct fuse_bpf_ops __rcu *bpf_ops;	/* attached BPF tier, or NULL */
 	u32 id;				/* st_dev of the mount, as stat() reports it */
 	unsigned int blkbits;		/* file system block size, fixed at mount */
 
@@ -85,10 +88,20 @@ struct fuse_iomap_conn {
 	atomic64_t begin_upcalls;
 	atomic64_t end_upcalls;
 	atomic64_t rejected[FUSE_IOMAP_NR_RULES];
+	atomic64_t bpf_hits;		/* answered by BPF, accepted */
+	atomic64_t bpf_fallbacks;	/* BPF had no answer: upcall */
+	atomic64_t bpf_rejected;	/* BPF answered, validation refused it */
+	atomic64_t bpf_errors;		/* BPF failed the I/O */
 };
 
 const char *fuse_iomap_rule_name(enum fuse_iomap_rule rule);
 struct fuse_iomap_dev *fuse_iomap_dev_lookup(struct fuse_iomap_conn *ic, u32 cookie);
+
+int fuse_iomap_bpf_attach(struct fuse_bpf_ops *ops);
+void fuse_iomap_bpf_detach(struct fuse_bpf_ops *ops);
+
+/* bpf_ops.c */
+int fuse_bpf_ops_register(void);
 
 /* iomap.c */
 extern const struct iomap_ops fuse_iomap_map_ops;

@@ -69,6 +69,31 @@ TRACE_EVENT(fuse_iomap_upcall_begin,
 		  __entry->count, __entry->opflags)
 );
 
+TRACE_EVENT(fuse_iomap_bpf_begin,
+	TP_PROTO(u32 conn, u64 nodeid, u64 pos, u64 count, u32 opflags, int ret),
+	TP_ARGS(conn, nodeid, pos, count, opflags, ret),
+	TP_STRUCT__entry(
+		__field(u32, conn)
+		__field(u64, nodeid)
+		__field(u64, pos)
+		__field(u64, count)
+		__field(u32, opflags)
+		__field(int, ret)
+	),
+	TP_fast_assign(
+		__entry->conn = conn;
+		__entry->nodeid = nodeid;
+		__entry->pos = pos;
+		__entry->count = count;
+		__entry->opflags = opflags;
+		__entry->ret = ret;
+	),
+	TP_printk("conn %u nodeid %llu pos %llu count %llu opflags 0x%x %s (%d)",
+		  __entry->conn, __entry->nodeid, __entry->pos, __entry->count,
+		  __entry->opflags, __entry->ret == 0 ? "answer" :
+		  __entry->ret == FUSE_BPF_NO_ANSWER ? "no answer" : "error", __entry->ret)
+);
+
 TRACE_EVENT(fuse_iomap_upcall_end,
 	TP_PROTO(u32 conn, u64 nodeid, u64 pos, u64 count, s64 written, u32 opflags),
 	TP_ARGS(conn, nodeid, pos, count, written, opflags),

@@ -288,6 +288,50 @@ static int fuse_iomap_upcall_begin(struct inode *inode, u32 opflags, u64 pos, u6
 	return err;
 }
 
+/* The BPF tier: its answer, an errno, or FUSE_BPF_NO_ANSWER (also when none is attached). */
+static int fuse_iomap_bpf_begin(struct inode *inode, u32 opflags, u64 pos, u64 count,
+				struct fuse_iomap_begin_out *out)
+{
+	struct fuse_iomap_conn *ic = get_fuse_conn(inode)->iomap;
+	struct fuse_bpf_iomap_begin_args args = {
+		.nodeid = get_node_id(inode),
+		.attr_ino = get_fuse_inode(inode)->orig_ino,
+		.pos = pos,
+		.count = count,
+		.i_size = i_size_read(inode),
+		.opflags = opflags,
+		.blkbits = ic->blkbits,
+		.conn_id = ic->id,
+	};
+	struct fuse_bpf_ops *ops;
+	int ret = FUSE_BPF_NO_ANSWER;
+
+	rcu_read_lock();
+	ops = rcu_dereference(ic->bpf_ops);
+	if (ops) {
+		memset(out, 0, sizeof(*out));
+		ret = ops->iomap_begin(&args, out);
+	}
+	rcu_read_unlock();
+	if (!ops)
+		return FUSE_BPF_NO_ANSWER;
+	trace_fuse_iomap_bpf_begin(ic->id, args.nodeid, pos, count, opflags, ret);
+	if (ret == 0) {
+		atomic64_inc(&ic->bpf_hits);
+		return 0;
+	}
+	if (ret == FUSE_BPF_NO_ANSWER) {
+		atomic64_inc(&ic->bpf_fallbacks);
+		return ret;
+	}
+	atomic64_inc(&ic->bpf_errors);
+	/* Only errnos a caller may see; anything else is the program's bug. */
+	if (ret < 0 && ret > -ERESTARTSYS)
+		return ret;
+	pr_warn_ratelimited("conn %u: fuse_bpf_ops returned %d: EIO\n", ic->id, ret);
+	return -EIO;
+}
+
 static int fuse_iomap_begin(struct inode *inode, loff_t pos, loff_t count, unsigned int flags,
 			    struct iomap *iomap, struct iomap *srcmap)
 {
@@ -297,6 +341,15 @@ static int fuse_iomap_begin(struct inode *inode, loff_t pos, loff_t count, unsig
 
 	if (fuse_is_bad(inode))
 		return -EIO;
+	err = fuse_iomap_bpf_begin(inode, opflags, pos, count, &out);
+	if (err != FUSE_BPF_NO_ANSWER) {
+		if (err)
+			return err;
+		err = fuse_iomap_apply(inode, opflags, pos, &out, iomap, srcmap);
+		if (err)
+			atomic64_inc(&get_fuse_conn(inode)->iomap->bpf_rejected);
+		return err;
+	}
 	/* An upcall always sleeps. */
 	if (flags & IOMAP_NOWAIT)
 		return -EAGAIN;

@@ -22,6 +22,10 @@
 
 static struct kobject *fuse_iomap_kobj;	/* /sys/fs/fuseiomap/iomap */
 
+/* Mounted iomap connections, for attaching BPF ops by connection id. */
+static LIST_HEAD(fuse_iomap_conns);
+static DEFINE_MUTEX(fuse_iomap_conns_lock);
+
 static const char *const fuse_iomap_rule_names[FUSE_IOMAP_NR_RULES] = {
 	[FUSE_IOMAP_RULE_TYPE]		 = "type",
 	[FUSE_IOMAP_RULE_FLAGS]		 = "flags",
@@ -103,6 +107,28 @@ static ssize_t rejected_total_show(struct kobject *kobj, struct kobj_attribute *
 	return sysfs_emit(buf, "%lld\n", sum);
 }
 
+#define FUSE_IOMAP_COUNTER(name)							\
+static ssize_t name##_show(struct kobject *kobj, struct kobj_attribute *a, char *buf)	\
+{											\
+	return sysfs_emit(buf, "%lld\n", atomic64_read(&to_ic(kobj)->name));		\
+}
+FUSE_IOMAP_COUNTER(bpf_hits)
+FUSE_IOMAP_COUNTER(bpf_fallbacks)
+FUSE_IOMAP_COUNTER(bpf_rejected)
+FUSE_IOMAP_COUNTER(bpf_errors)
+
+static ssize_t bpf_ops_show(struct kobject *kobj, struct kobj_attribute *a, char *buf)
+{
+	struct fuse_bpf_ops *ops;
+	ssize_t len;
+
+	rcu_read_lock();
+	ops = rcu_dereference(to_ic(kobj)->bpf_ops);
+	len = sysfs_emit(buf, "%s\n", ops ? ops->name : "");
+	rcu_read_unlock();
+	return len;
+}
+
 static ssize_t blksize_show(struct kobject *kobj, struct kobj_attribute *a, char *buf)
 {
 	return sysfs_emit(buf, "%u\n", 1U << to_ic(kobj)->blkbits);
@@ -130,6 +156,11 @@ static struct kobj_attribute fuse_iomap_attr_rejected = __ATTR(mappings_rejected
 							       rejected_total_show, NULL);
 static struct kobj_attribute fuse_iomap_attr_blksize = __ATTR_RO(blksize);
 static struct kobj_attribute fuse_iomap_attr_devices = __ATTR_RO(devices);
+static struct kobj_attribute fuse_iomap_attr_bpf_ops = __ATTR_RO(bpf_ops);
+static struct kobj_attribute fuse_iomap_attr_bpf_hits = __ATTR_RO(bpf_hits);
+static struct kobj_attribute fuse_iomap_attr_bpf_fallbacks = __ATTR_RO(bpf_fallbacks);
+static struct kobj_attribute fuse_iomap_attr_bpf_rejected = __ATTR_RO(bpf_rejected);
+static struct kobj_attribute fuse_iomap_attr_bpf_errors = __ATTR_RO(bpf_errors);
 
 static struct attribute *fuse_iomap_conn_attrs[] = {
 	&fuse_iomap_attr_begin.attr,
@@ -137,6 +168,11 @@ static struct attribute *fuse_iomap_conn_attrs[] = {
 	&fuse_iomap_attr_rejected.attr,
 	&fuse_iomap_attr_blksize.attr,
 	&fuse_iomap_attr_devices.attr,
+	&fuse_iomap_attr_bpf_ops.attr,
+	&fuse_iomap_attr_bpf_hits.attr,
+	&fuse_iomap_attr_bpf_fallbacks.attr,
+	&fuse_iomap_attr_bpf_rejected.attr,
+	&fuse_iomap_attr_bpf_errors.attr,
 	NULL,
 };
 
@@ -184,7 +220,7 @@ static const struct kobj_type fuse_iomap_conn_ktype = {
 	.default_groups	= fuse_iomap_conn_groups,
 };
 
-int fuse_iomap_sysfs_init(struct kobject *parent)
+static int fuse_iomap_sysfs_init(struct kobject *parent)
 {
 	int i;
 
@@ -204,9 +240,66 @@ int fuse_iomap_sysfs_init(struct kobject *parent)
 	return fuse_iomap_kobj ? 0 : -ENOMEM;
 }
 
-void fuse_iomap_sysfs_cleanup(void)
+int fuse_iomap_module_init(struct kobject *parent)
+{
+	int err = fuse_iomap_sysfs_init(parent);
+
+	if (err)
+		return err;
+	/* Last: BPF ops may attach as soon as the type exists. */
+	err = fuse_bpf_ops_register();
+	if (err)
+		kobject_put(fuse_iomap_kobj);
+	return err;
+}
+
+void fuse_iomap_module_exit(void)
 {
 	kobject_put(fuse_iomap_kobj);
+}
+
+/* --- the BPF tier's attachment -------------------------------------------- */
+
+int fuse_iomap_bpf_attach(struct fuse_bpf_ops *ops)
+{
+	struct fuse_iomap_conn *ic;
+	struct fuse_bpf_ops *cur;
+	int err = -ENODEV;
+
+	mutex_lock(&fuse_iomap_conns_lock);
+	list_for_each_entry(ic, &fuse_iomap_conns, node) {
+		if (ic->id != ops->conn_id)
+			continue;
+		cur = rcu_dereference_protected(ic->bpf_ops,
+						lockdep_is_held(&fuse_iomap_conns_lock));
+		if (cur) {
+			pr_info_ratelimited("conn %u: fuse_bpf_ops '%s' refused: '%s' is attached\n",
+					    ic->id, ops->name, cur->name);
+			err = -EBUSY;
+		} else {
+			rcu_assign_pointer(ic->bpf_ops, ops);
+			err = 0;
+		}
+		break;
+	}
+	mutex_unlock(&fuse_iomap_conns_lock);
+	if (err == -ENODEV)
+		pr_info_ratelimited("fuse_bpf_ops '%s' refused: no iomap connection %u\n",
+				    ops->name, ops->conn_id);
+	return err;
+}
+
+void fuse_iomap_bpf_detach(struct fuse_bpf_ops *ops)
+{
+	struct fuse_iomap_conn *ic;
+
+	mutex_lock(&fuse_iomap_conns_lock);
+	list_for_each_entry(ic, &fuse_iomap_conns, node)
+		if (rcu_access_pointer(ic->bpf_ops) == ops)
+			RCU_INIT_POINTER(ic->bpf_ops, NULL);
+	mutex_unlock(&fuse_iomap_conns_lock);
+	/* No mapping call may still run the program once we return. */
+	synchronize_rcu();
 }
 
 /* --- connection lifetime -------------------------------------------------- */
@@ -237,6 +330,9 @@ int fuse_iomap_conn_init(struct fuse_conn *fc, struct fuse_fs_context *ctx,
 		return err;
 	}
 	fc->iomap = ic;
+	mutex_lock(&fuse_iomap_conns_lock);
+	list_add(&ic->node, &fuse_iomap_conns);
+	mutex_unlock(&fuse_iomap_conns_lock);
 	/*
 	 * fuse counts finished writeback itself, for its WRITE requests, and
 	 * turns the generic counting off.  Ours is plain block I/O ending in
@@ -263,6 +359,11 @@ void fuse_iomap_sb_destroy(struct super_block *sb)
 		return;
 	if (fc->connected)
 		sync_filesystem(sb);
+	/* No I/O from here on: the BPF tier lets go of the connection. */
+	mutex_lock(&fuse_iomap_conns_lock);
+	list_del_init(&fc->iomap->node);
+	RCU_INIT_POINTER(fc->iomap->bpf_ops, NULL);
+	mutex_unlock(&fuse_iomap_conns_lock);
 	kobject_del(&fc->iomap->kobj);
 }
 
@@ -274,6 +375,9 @@ void fuse_iomap_conn_free(struct fuse_conn *fc)
 	if (!ic)
 		return;
 	fc->iomap = NULL;
+	mutex_lock(&fuse_iomap_conns_lock);
+	list_del_init(&ic->node);
+	mutex_unlock(&fuse_iomap_conns_lock);
 	list_for_each_entry_safe(dev, next, &ic->all_devs, all) {
 		fput(dev->file);
 		kfree(dev);

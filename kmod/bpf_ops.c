@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The BPF tier: struct_ops type fuse_bpf_ops (see fuse_iomap_bpf.h).  A
+ * program attached to a connection answers FUSE_IOMAP_BEGIN before any
+ * upcall.  It sees its arguments (plain values) and may write only its
+ * answer: the verifier refuses a store anywhere else.  What it answers goes
+ * through the same validation as a server's reply (iomap.c).
+ *
+ * Attachment is by BPF link: reg() finds the connection named by conn_id
+ * (iomap_conn.c) and publishes the ops under RCU; unreg() unpublishes and
+ * waits for the readers.  The struct_ops map holds a module reference, so
+ * the module cannot go while ops exist.
+ */
+#include "fuse_i.h"
+
+#include <linux/bpf.h>
+#include <linux/bpf_verifier.h>
+#include <linux/btf.h>
+#include <linux/btf_ids.h>
+
+BTF_ID_LIST(fuse_bpf_writable_ids)
+BTF_ID(struct, fuse_iomap_begin_out)
+
+static const struct btf *fuse_bpf_btf;	/* ours, for the writable type's id */
+
+static int fuse_bpf_ops_init(struct btf *btf)
+{
+	fuse_bpf_btf = btf;
+	return 0;
+}
+
+static bool fuse_bpf_is_valid_access(int off, int size, enum bpf_access_type type,
+				     const struct bpf_prog *prog, struct bpf_insn_access_aux *info)
+{
+	return bpf_tracing_btf_ctx_access(off, size, type, prog, info);
+}
+
+/* Called for every store through a pointer argument: only into the answer. */
+static int fuse_bpf_btf_struct_access(struct bpf_verifier_log *log,
+				      const struct bpf_reg_state *reg, int off, int size)
+{
+	if (reg->btf == fuse_bpf_btf && reg->btf_id == fuse_bpf_writable_ids[0] &&
+	    off >= 0 && off + size <= sizeof(struct fuse_iomap_begin_out))
+		return NOT_INIT;
+	bpf_log(log, "fuse_bpf_ops: a program may write only its answer (struct fuse_iomap_begin_out)\n");
+	return -EACCES;
+}
+
+static const struct bpf_verifier_ops fuse_bpf_verifier_ops = {
+	.get_func_proto = bpf_base_func_proto,
+	.is_valid_access = fuse_bpf_is_valid_access,
+	.btf_struct_access = fuse_bpf_btf_struct_access,
+};
+
+/* The members that are not programs come from user space, checked here. */
+static int fuse_bpf_ops_init_member(const struct btf_type *t, const struct btf_member *member,
+				    void *kdata, const void *udata)
+{
+	const struct fuse_bpf_ops *uops = udata;
+	struct fuse_bpf_ops *ops = kdata;
+
+	switch (__btf_member_bit_offset(t, member) / 8) {
+	case offsetof(struct fuse_bpf_ops, conn_id):
+		ops->conn_id = uops->conn_id;
+		return 1;
+	case offsetof(struct fuse_bpf_ops, name):
+		if (!memchr(uops->name, 0, sizeof(uops->name)))
+			return -EINVAL;
+		memcpy(ops->name, uops->name, sizeof(ops->name));
+		return 1;
+	}
+	return 0;
+}
+
+static int fuse_bpf_ops_validate(void *kdata)
+{
+	struct fuse_bpf_ops *ops = kdata;
+
+	return ops->iomap_begin ? 0 : -EINVAL;
+}
+
+static int fuse_bpf_ops_reg(void *kdata, struct bpf_link *link)
+{
+	return fuse_iomap_bpf_attach(kdata);
+}
+
+static void fuse_bpf_ops_unreg(void *kdata, struct bpf_link *link)
+{
+	fuse_iomap_bpf_detach(kdata);
+}
+
+/* Never called: their types are what the trampolines are built from. */
+static int fuse_bpf_iomap_begin_stub(const struct fuse_bpf_iomap_begin_args *args,
+				     struct fuse_iomap_begin_out *out)
+{
+	return FUSE_BPF_NO_ANSWER;
+}
+
+static void fuse_bpf_iomap_end_stub(const struct fuse_bpf_iomap_end_args *args)
+{
+}
+
+static struct fuse_bpf_ops fuse_bpf_ops_stubs = {
+	.iomap_begin = fuse_bpf_iomap_begin_stub,
+	.iomap_end = fuse_bpf_iomap_end_stub,
+};
+
+static struct bpf_struct_ops fuse_bpf_struct_ops = {
+	.verifier_ops = &fuse_bpf_verifier_ops,
+	.init = fuse_bpf_ops_init,
+	.init_member = fuse_bpf_ops_init_member,
+	.validate = fuse_bpf_ops_validate,
+	.reg = fuse_bpf_ops_reg,
+	.unreg = fuse_bpf_ops_unreg,
+	.cfi_stubs = &fuse_bpf_ops_stubs,
+	.name = "fuse_bpf_ops",
+	.owner = THIS_MODULE,
+};
+
+int fuse_bpf_ops_register(void)
+{
+	int err = register_bpf_struct_ops(&fuse_bpf_struct_ops, fuse_bpf_ops);
+
+	/* Without module BTF the kernel only warns and registers nothing. */
+	if (!err && !fuse_bpf_btf) {
+		pr_err("fuse_bpf_ops not registered: the module has no BTF\n");
+		err = -ENOENT;
+	}
+	return err;
+}

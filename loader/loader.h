@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* fuse-iomap-bpf: the loader's shared parts. */
+#ifndef FI_LOADER_H
+#define FI_LOADER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define FI_SYSFS	"/sys/fs/fuseiomap/iomap"
+#define FI_PIN_DIR	"/sys/fs/bpf"
+
+/* One fuse_bpf_ops attached through a link. */
+struct fi_attached {
+	uint32_t conn_id;
+	char name[16];
+	uint32_t link_id, map_id;
+	int link_fd;		/* open while the callback runs */
+};
+
+/* conn.c */
+int fi_conn_of(const char *mountpoint, uint32_t *id);
+int fi_conn_mountpoint(uint32_t id, char *buf, size_t size);
+int fi_conn_counter(uint32_t id, const char *name, long long *value);
+
+/* links.c: calls @fn for every attached fuse_bpf_ops; stops at nonzero. */
+int fi_for_each_attached(int (*fn)(struct fi_attached *a, void *arg), void *arg);
+
+#endif

@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fuse-iomap-bpf: attach a fuse_bpf_ops object to an iomap mount, detach
+ * it, and show what is attached where, with the connection's counters.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "fuse_iomap_bpf.h"
+#include "loader.h"
+
+#define PROG "fuse-iomap-bpf"
+
+static const char *const counters[] = {
+	"iomap_begin_upcalls", "iomap_end_upcalls", "mappings_rejected",
+	"bpf_hits", "bpf_fallbacks", "bpf_rejected", "bpf_errors",
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: " PROG " attach MOUNTPOINT OBJECT\n"
+"       " PROG " detach MOUNTPOINT\n"
+"       " PROG " show [MOUNTPOINT]\n"
+"       " PROG " stats MOUNTPOINT [-i SECONDS [-c COUNT]]\n"
+"\n"
+"attach  load the fuse_bpf_ops in OBJECT (a BPF object file with one\n"
+"        .struct_ops.link map) for the iomap mount at MOUNTPOINT and attach\n"
+"        it; the link is pinned at " FI_PIN_DIR "/fuse-iomap-<conn> so it\n"
+"        stays attached after this command exits.  A connection takes one\n"
+"        fuse_bpf_ops at a time (EBUSY otherwise).\n"
+"detach  detach every fuse_bpf_ops attached to MOUNTPOINT's connection,\n"
+"        ours or a server's, and remove the pin.\n"
+"show    per iomap connection: mountpoint, attached ops (name, link and map\n"
+"        ids) and counters; only MOUNTPOINT's if given.\n"
+"stats   MOUNTPOINT's counters, one line; with -i, again every SECONDS\n"
+"        (COUNT times, or until interrupted).\n"
+"\n"
+"Needs root (CAP_BPF and CAP_SYS_ADMIN) and fuse_iomap.ko loaded.\n");
+}
+
+static int conn_or_die(const char *mnt, uint32_t *id)
+{
+	int err = fi_conn_of(mnt, id);
+
+	if (err == -ENODEV)
+		fprintf(stderr, PROG ": %s is not an iomap mount of fuse_iomap.ko\n", mnt);
+	else if (err)
+		fprintf(stderr, PROG ": can't stat %s: %s\n", mnt, strerror(-err));
+	return err;
+}
+
+static int do_attach(const char *mnt, const char *path)
+{
+	struct bpf_object *obj;
+	struct bpf_map *map, *ops_map = NULL;
+	struct bpf_link *link;
+	struct fuse_bpf_ops *ops;
+	char pin[128];
+	uint32_t id;
+	size_t size;
+	int err;
+
+	if (conn_or_die(mnt, &id))
+		return 1;
+	obj = bpf_object__open_file(path, NULL);
+	if (!obj) {
+		fprintf(stderr, PROG ": can't open %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	bpf_object__for_each_map(map, obj)
+		if (bpf_map__type(map) == BPF_MAP_TYPE_STRUCT_OPS)
+			ops_map = ops_map ? (void *)-1 : map;
+	if (!ops_map || ops_map == (void *)-1) {
+		fprintf(stderr, PROG ": %s must hold exactly one struct_ops map\n", path);
+		goto fail;
+	}
+	ops = bpf_map__initial_value(ops_map, &size);
+	if (!ops || size < sizeof(*ops)) {
+		fprintf(stderr, PROG ": %s: map %s is not a fuse_bpf_ops\n", path,
+			bpf_map__name(ops_map));
+		goto fail;
+	}
+	ops->conn_id = id;
+	err = bpf_object__load(obj);
+	if (err) {
+		fprintf(stderr, PROG ": can't load %s: %s\n", path, strerror(-err));
+		goto fail;
+	}
+	link = bpf_map__attach_struct_ops(ops_map);
+	if (!link) {
+		err = errno;
+		fprintf(stderr, PROG ": can't attach %s to %s (connection %u): %s%s\n", path, mnt,
+			id, strerror(err), err == EBUSY ? " (it has fuse_bpf_ops attached; detach first)" : "");
+		goto fail;
+	}
+	snprintf(pin, sizeof(pin), FI_PIN_DIR "/fuse-iomap-%u", id);
+	err = bpf_link__pin(link, pin);
+	if (err) {
+		fprintf(stderr, PROG ": attached, but can't pin the link at %s: %s; detaching\n",
+			pin, strerror(-err));
+		bpf_link__destroy(link);
+		goto fail;
+	}
+	printf("attached %s (%s) to %s, connection %u, link pinned at %s\n", path, ops->name,
+	       mnt, id, pin);
+	bpf_link__disconnect(link);
+	bpf_link__destroy(link);
+	bpf_object__close(obj);
+	return 0;
+fail:
+	bpf_object__close(obj);
+	return 1;
+}
+
+static int detach_one(struct fi_attached *a, void *arg)
+{
+	uint32_t *id = arg;
+
+	if (a->conn_id != *id)
+		return 0;
+	if (bpf_link_detach(a->link_fd)) {
+		fprintf(stderr, PROG ": can't detach link %u (%s): %s\n", a->link_id, a->name,
+			strerror(errno));
+		return -1;
+	}
+	printf("detached %s (link %u) from connection %u\n", a->name, a->link_id, a->conn_id);
+	id[1]++;
+	return 0;
+}
+
+static int do_detach(const char *mnt)
+{
+	uint32_t id[2] = { 0, 0 };	/* connection, detached count */
+	char pin[128];
+	int err;
+
+	if (conn_or_die(mnt, &id[0]))
+		return 1;
+	err = fi_for_each_attached(detach_one, id);
+	snprintf(pin, sizeof(pin), FI_PIN_DIR "/fuse-iomap-%u", id[0]);
+	if (unlink(pin) && errno != ENOENT)
+		fprintf(stderr, PROG ": can't remove %s: %s\n", pin, strerror(errno));
+	if (err) {
+		if (err != -1)
+			fprintf(stderr, PROG ": can't list BPF links: %s\n", strerror(-err));
+		return 1;
+	}
+	if (!id[1]) {
+		fprintf(stderr, PROG ": no fuse_bpf_ops attached to %s\n", mnt);
+		return 1;
+	}
+	return 0;
+}
+
+static void print_counters(uint32_t id)
+{
+	long long v;
+
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+		if (!fi_conn_counter(id, counters[i], &v))
+			printf(" %s=%lld", counters[i], v);
+	printf("\n");
+}
+
+struct show_conn {
+	uint32_t id;
+	int found;
+};
+
+static int show_ops(struct fi_attached *a, void *arg)
+{
+	struct show_conn *c = arg;
+
+	if (a->conn_id != c->id)
+		return 0;
+	printf("  ops %s link %u map %u\n", a->name, a->link_id, a->map_id);
+	c->found++;
+	return 0;
+}
+
+static int show_one(uint32_t id)
+{
+	struct show_conn c = { .id = id };
+	char mnt[4096];
+
+	if (fi_conn_mountpoint(id, mnt, sizeof(mnt)))
+		snprintf(mnt, sizeof(mnt), "?");
+	printf("connection %u %s\n", id, mnt);
+	fi_for_each_attached(show_ops, &c);
+	if (!c.found)
+		printf("  no fuse_bpf_ops attached\n");
+	printf(" ");
+	print_counters(id);
+	return 0;
+}
+
+static int do_show(const char *mnt)
+{
+	char path[64];
+	uint32_t id;
+	FILE *ls;
+
+	if (mnt)
+		return conn_or_die(mnt, &id) ? 1 : show_one(id);
+	/* Every connection under sysfs. */
+	ls = popen("ls " FI_SYSFS " 2>/dev/null", "r");
+	if (!ls) {
+		fprintf(stderr, PROG ": can't list " FI_SYSFS ": %s\n", strerror(errno));
+		return 1;
+	}
+	while (fgets(path, sizeof(path), ls))
+		if (sscanf(path, "%u", &id) == 1)
+			show_one(id);
+	pclose(ls);
+	return 0;
+}
+
+static int do_stats(const char *mnt, int argc, char **argv)
+{
+	long interval = 0, count = -1;
+	uint32_t id;
+	int c;
+
+	optind = 0;
+	while ((c = getopt(argc, argv, "+i:c:")) != -1) {
+		if (c == 'i')
+			interval = strtol(optarg, NULL, 10);
+		else if (c == 'c')
+			count = strtol(optarg, NULL, 10);
+		else
+			return 2;
+	}
+	if (conn_or_die(mnt, &id))
+		return 1;
+	do {
+		printf("connection %u", id);
+		print_counters(id);
+		fflush(stdout);
+		if (!interval || (count > 0 && --count == 0))
+			break;
+		sleep(interval);
+	} while (1);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	if (!cmd || !strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
+		usage(cmd ? stdout : stderr);
+		return cmd ? 0 : 2;
+	}
+	libbpf_set_strict_mode(LIBBPF_STRICT_ALL);
+	if (!strcmp(cmd, "attach") && argc == 4)
+		return do_attach(argv[2], argv[3]);
+	if (!strcmp(cmd, "detach") && argc == 3)
+		return do_detach(argv[2]);
+	if (!strcmp(cmd, "show") && argc <= 3)
+		return do_show(argc == 3 ? argv[2] : NULL);
+	if (!strcmp(cmd, "stats") && argc >= 3)
+		return do_stats(argv[2], argc - 2, argv + 2);
+	fprintf(stderr, PROG ": bad command line\n");
+	usage(stderr);
+	return 2;
+}

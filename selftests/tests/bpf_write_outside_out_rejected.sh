@@ -1,0 +1,19 @@
+#!/bin/bash
+# A fuse_bpf_ops program that stores anywhere but its answer (here: into
+# its arguments) does not load: the verifier refuses it with our message,
+# the loader fails with a clear error, and nothing gets attached.
+# TIMEOUT: 60
+. "$REPO/selftests/lib/common.sh"
+. "$REPO/selftests/lib/iomap.sh"
+. "$REPO/selftests/lib/bpf.sh"
+
+blockfs_setup
+rc=0
+"$LOADER" attach "$mnt" "$TESTBPF/write_outside_out.bpf.o" > "$T_TMP/out" 2>&1 || rc=$?
+expect_eq "loader exit status" "$rc" 1
+grep -q "may write only its answer" "$T_TMP/out" || fail "no verifier message: $(tail -n3 "$T_TMP/out")"
+grep -q "can't load .*write_outside_out.bpf.o: Permission denied" "$T_TMP/out" ||
+	fail "no loader error naming the object: $(tail -n1 "$T_TMP/out")"
+expect_eq "attached ops" "$(counter "$mnt" bpf_ops)" ""
+# The same program without the store loads, so it was the store.
+attach "$mnt" "$TESTBPF/no_answer.bpf.o"
