@@ -54,8 +54,13 @@ $(LIBBPF): $(KTREE)/.stamp
 # No LLVM/libbfd disassembler: we need bpftool for skeletons, BTF and
 # struct_ops inspection, and this keeps it from linking whatever LLVM
 # happens to own /usr/bin/llvm-config.
-$(BPFTOOL): $(KTREE)/.stamp $(wildcard bpftool/patches/*.patch)
+# Our patches (bpftool/patches/) go on pristine copies of the files they touch.
+BPFTOOL_PATCHES := $(wildcard bpftool/patches/*.patch)
+$(BPFTOOL): $(KTREE)/.stamp $(BPFTOOL_PATCHES)
 	mkdir -p $(B)/bpftool
+	cd $(KTREE) && for f in $$(sed -n 's|^+++ b/||p' $(addprefix $(CURDIR)/,$(BPFTOOL_PATCHES)) | cut -f1); do \
+		[ -f $$f.pristine ] || cp $$f $$f.pristine; cp $$f.pristine $$f; done
+	for p in $(BPFTOOL_PATCHES); do patch -s -p1 -d $(KTREE) < $$p || exit 1; done
 	$(MAKE) -s -C $(KTREE)/tools/bpf/bpftool OUTPUT=$(B)/bpftool/ \
 		CLANG=$(CLANG) LLVM_STRIP=$(LLVM_STRIP) \
 		feature-llvm=0 feature-libbfd=0 feature-libbfd-liberty=0 \
