@@ -81,11 +81,12 @@ kmod: $(KMOD)
 # The programs include our ABI header only: libbpf finds fuse_bpf_ops in the
 # module's BTF at load time by name.
 BPF_CFLAGS := -target bpf -O2 -g -Wall -Werror -I$(CURDIR)/include \
-	-I$(LIBBPF_DIR)/include -I/usr/include/$(shell gcc -dumpmachine)
+	-I$(LIBBPF_DIR)/include -I$(KTREE)/tools/include/uapi \
+	-I/usr/include/$(shell gcc -dumpmachine)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.bpf.o,$(wildcard bpf/*.bpf.c))
 TEST_BPF_OBJS := $(patsubst selftests/bpf/%.bpf.c,$(B)/testbpf/%.bpf.o,$(wildcard selftests/bpf/*.bpf.c))
 
-$(B)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard include/*.h) $(LIBBPF)
+$(B)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard include/*.h bpf/*.h) $(LIBBPF)
 	mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -99,6 +100,8 @@ $(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o $(BPFTOOL)
 bpf: $(BPF_OBJS) $(patsubst %.bpf.o,%.skel.h,$(BPF_OBJS)) $(TEST_BPF_OBJS)
 
 # --- userspace --------------------------------------------------------------
+LIBBPF_LIBS := $(LIBBPF) -lelf -lz
+BPF_USER_CFLAGS = -I$(LIBBPF_DIR)/include -I$(KTREE)/tools/include/uapi -I$(B)/bpf -I$(CURDIR)/bpf
 SERVER_COMMON := server/mount.c server/memns.c
 
 $(B)/server/fuse-iomap-memfs: server/memfs.c $(SERVER_COMMON) $(wildcard server/*.h include/*.h)
@@ -110,9 +113,9 @@ $(B)/server/fuse-iomap-blockfs: server/blockfs.c server/extents.c server/iomap_s
 	$(CC) $(CFLAGS_USER) $(FUSE_CFLAGS) -o $@ server/blockfs.c server/extents.c server/iomap_session.c $(SERVER_COMMON) $(FUSE_LIBS)
 
 EXT4_SRCS := server/ext4.c server/ext4_inode.c server/ext4_dir.c server/ext4_map.c
-$(B)/server/fuse-iomap-ext4: $(EXT4_SRCS) server/iomap_session.c $(SERVER_COMMON) $(wildcard server/*.h include/*.h)
+$(B)/server/fuse-iomap-ext4: $(EXT4_SRCS) server/bpf_extents.c server/iomap_session.c $(SERVER_COMMON) $(wildcard server/*.h include/*.h bpf/*.h) $(B)/bpf/extent_map.skel.h $(LIBBPF)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_USER) $(FUSE_CFLAGS) -o $@ $(EXT4_SRCS) server/iomap_session.c $(SERVER_COMMON) $(FUSE_LIBS) $(shell pkg-config --libs ext2fs com_err)
+	$(CC) $(CFLAGS_USER) $(FUSE_CFLAGS) $(BPF_USER_CFLAGS) -o $@ $(EXT4_SRCS) server/bpf_extents.c server/iomap_session.c $(SERVER_COMMON) $(FUSE_LIBS) $(shell pkg-config --libs ext2fs com_err) $(LIBBPF_LIBS)
 
 TEST_SERVERS := $(B)/testsrv/fuse-iomap-craft
 
@@ -120,7 +123,6 @@ $(B)/testsrv/fuse-iomap-craft: selftests/servers/craft.c server/iomap_session.c 
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_USER) $(FUSE_CFLAGS) -Iserver -o $@ selftests/servers/craft.c server/iomap_session.c $(SERVER_COMMON) $(FUSE_LIBS)
 
-LIBBPF_LIBS := $(LIBBPF) -lelf -lz
 
 $(LOADER): $(wildcard loader/*.c loader/*.h) $(wildcard include/*.h) $(LIBBPF)
 	mkdir -p $(@D)

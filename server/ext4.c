@@ -266,6 +266,10 @@ static void usage(FILE *f)
 "\n"
 "Options:\n"
 "  -r, --read-only   serve read-only (and open IMAGE read-only)\n"
+"  -b, --bpf         answer mappings inside the kernel too: load the\n"
+"                    extent_map BPF program, attach it to this mount, and\n"
+"                    keep each file's extents in its maps (a file's first\n"
+"                    read asks this server; later ones do not)\n"
 "  -l, --log FILE    append one line per FUSE_IOMAP_BEGIN/END to FILE\n"
 "  -d, --debug       print every request (libfuse debug output)\n"
 "  -h, --help        print this help and exit\n"
@@ -282,9 +286,11 @@ static void usage(FILE *f)
 
 static int ext4_ready(struct fuse_session *se, uint32_t cookie, uint64_t size, void *ctx)
 {
+	struct ext4srv *s = ctx;
+
 	(void)se, (void)size;
-	((struct ext4srv *)ctx)->cookie = cookie;
-	return 0;
+	s->cookie = cookie;
+	return s->bpf ? fi_bpf_start(s->bpf, "fuse-iomap-ext4", s->mountpoint) : 0;
 }
 
 /* Read-write: not clean while we serve (no journal), clean again when we stop. */
@@ -357,6 +363,7 @@ int main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "read-only", no_argument, NULL, 'r' },
+		{ "bpf", no_argument, NULL, 'b' },
 		{ "log", required_argument, NULL, 'l' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
@@ -388,6 +395,7 @@ int main(int argc, char *argv[])
 		.create = ext4_create,
 		.fallocate = ext4_fallocate,
 	};
+	struct fi_bpf bpf = { 0 };
 	struct ext4srv s = { .rw = true };
 	struct fi_iomap_server srv = {
 		.name = "fuse-iomap-ext4",
@@ -401,10 +409,13 @@ int main(int argc, char *argv[])
 	char extra[128];
 	int c, ret = 1;
 
-	while ((c = getopt_long(argc, argv, "rl:dh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "rbl:dh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			s.rw = false;
+			break;
+		case 'b':
+			s.bpf = &bpf;
 			break;
 		case 'l':
 			log = optarg;
@@ -426,7 +437,7 @@ int main(int argc, char *argv[])
 		return 2;
 	}
 	image = argv[optind];
-	srv.mount.mountpoint = argv[optind + 1];
+	srv.mount.mountpoint = s.mountpoint = argv[optind + 1];
 	srv.mount.fsname = image;
 	srv.mount.readonly = !s.rw;
 
@@ -448,6 +459,8 @@ int main(int argc, char *argv[])
 		 s.fs->blocksize);
 	srv.mount.extra_opts = extra;
 	ret = fi_iomap_serve(&srv) ? 1 : 0;
+	if (s.bpf)
+		fi_bpf_stop(s.bpf);
 	if (srv.log)
 		fclose(srv.log);
 out_dev:

@@ -13,6 +13,7 @@
 #include <ext2fs/ext2fs.h>
 #include <fuse_lowlevel.h>
 
+#include "bpf_extents.h"
 #include "iomap_session.h"
 
 /* How long the kernel may cache names and attributes: we are its only writer. */
@@ -26,6 +27,8 @@ struct ext4srv {
 	uint32_t cookie;	/* of the registered block device */
 	bool rw;
 	int dev_fd;		/* the registered device, for fsync */
+	const char *mountpoint;
+	struct fi_bpf *bpf;	/* --bpf: the extent_map tier, or NULL */
 	/* The kernel's lookup count per inode, and whether it is unlinked. */
 	struct ext4_ref **refs;
 	size_t nr_buckets;
@@ -50,6 +53,13 @@ static inline fuse_ino_t to_nodeid(ext2_ino_t ino)
 static inline struct ext2_inode *ext2(struct ext2_inode_large *inode)
 {
 	return (struct ext2_inode *)inode;
+}
+
+/* The BPF tier must not answer from @ino's extents while they change. */
+static inline void ext4_bpf_forget(struct ext4srv *s, ext2_ino_t ino)
+{
+	if (s->bpf)
+		fi_bpf_forget(s->bpf, to_nodeid(ino));
 }
 
 /* ext4_inode.c */

@@ -190,6 +190,7 @@ static int ext4_free_inode(struct ext4srv *s, ext2_ino_t ino)
 
 	if (err)
 		return err;
+	ext4_bpf_forget(s, ino);
 	if (ext2fs_inode_has_valid_blocks2(s->fs, ext2(&inode)))
 		err = to_errno(ext2fs_punch(s->fs, ino, ext2(&inode), NULL, 0, ~0ULL));
 	if (!err)
@@ -374,6 +375,7 @@ int ext4_set_size(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *in
 	int err;
 
 	if (size < EXT2_I_SIZE(inode) && ext2fs_inode_has_valid_blocks2(s->fs, ext2(inode))) {
+		ext4_bpf_forget(s, ino);
 		err = to_errno(ext2fs_punch(s->fs, ino, ext2(inode), NULL, keep, ~0ULL));
 		if (err)
 			return err;

@@ -14,6 +14,7 @@
  * FUSE_IOMAP_END also commits the size and the times.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <linux/falloc.h>
 
 #include "ext4.h"
@@ -169,6 +170,7 @@ static int alloc_hole(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large
 	blk64_t got;
 	int err;
 
+	ext4_bpf_forget(s, ino);
 	err = to_errno(ext2fs_fallocate(s->fs, EXT2_FALLOCATE_FORCE_INIT, ino, ext2(inode),
 					~0ULL, lblk, n));
 	if (!err)
@@ -212,6 +214,7 @@ static int begin_write(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_larg
 		return alloc_hole(s, ino, inode, lblk, n, out);
 	}
 	if (!err && cur.type == FUSE_IOMAP_TYPE_UNWRITTEN) {
+		ext4_bpf_forget(s, ino);
 		err = init_extent(s, ino, inode, lblk);
 		if (!err)
 			err = ext4_write_inode(s, ino, inode);
@@ -226,6 +229,48 @@ static int begin_write(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_larg
 	out->read.flags |= FUSE_IOMAP_F_WANT_IOMAP_END;
 	out->write.type = FUSE_IOMAP_TYPE_PURE_OVERWRITE;
 	return 0;
+}
+
+static int add_extent(struct fi_extent **v, uint32_t *n, uint32_t *cap, struct fi_extent e)
+{
+	if (*n == *cap) {
+		uint32_t ncap = *cap ? 2 * *cap : 64;
+		void *tmp = realloc(*v, ncap * sizeof(**v));
+
+		if (!tmp)
+			return ENOMEM;
+		*v = tmp;
+		*cap = ncap;
+	}
+	(*v)[(*n)++] = e;
+	return 0;
+}
+
+/* Hand the BPF tier the file's whole extent list, so that its next reads need no upcall. */
+static void publish_extents(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode)
+{
+	struct fi_extent *v = NULL;
+	uint32_t n = 0, cap = 0;
+	struct ext2fs_extent e;
+	ext2_extent_handle_t h;
+	errcode_t err;
+
+	if (!(inode->i_flags & EXT4_EXTENTS_FL) || ext2fs_extent_open2(s->fs, ino, ext2(inode), &h))
+		return;
+	for (err = ext2fs_extent_get(h, EXT2_EXTENT_ROOT, &e); !err;
+	     err = ext2fs_extent_get(h, EXT2_EXTENT_NEXT, &e)) {
+		if (!(e.e_flags & EXT2_EXTENT_FLAGS_LEAF) || !e.e_len)
+			continue;
+		if (add_extent(&v, &n, &cap, (struct fi_extent){
+				.lblk = e.e_lblk, .len = e.e_len, .pblk = e.e_pblk, .dev = s->cookie,
+				.type = e.e_flags & EXT2_EXTENT_FLAGS_UNINIT ?
+					FUSE_IOMAP_TYPE_UNWRITTEN : FUSE_IOMAP_TYPE_MAPPED }))
+			break;
+	}
+	ext2fs_extent_free(h);
+	if (err == EXT2_ET_EXTENT_NO_NEXT)
+		fi_bpf_publish(s->bpf, to_nodeid(ino), v, n);
+	free(v);
 }
 
 static int ext4_begin(void *ctx, uint64_t nodeid, const struct fuse_iomap_begin_in *in,
@@ -251,7 +296,11 @@ static int ext4_begin(void *ctx, uint64_t nodeid, const struct fuse_iomap_begin_
 			return begin_write(s, ino, &inode, lblk, want, out);
 	}
 	out->write.type = FUSE_IOMAP_TYPE_PURE_OVERWRITE;
-	return map_at(s, ino, &inode, lblk, want, &out->read);
+	err = map_at(s, ino, &inode, lblk, want, &out->read);
+	/* A read came here: the BPF tier had no answer.  Next time it will. */
+	if (!err && s->bpf && !(in->opflags & FUSE_IOMAP_OP_WRITE))
+		publish_extents(s, ino, &inode);
+	return err;
 }
 
 static int ext4_end(void *ctx, uint64_t nodeid, const struct fuse_iomap_end_in *in)
@@ -314,9 +363,11 @@ void ext4_fallocate(fuse_req_t req, fuse_ino_t nodeid, int mode, off_t offset, o
 	err = ext4_read_inode(s, ino, &inode);
 	if (!err && !(inode.i_flags & EXT4_EXTENTS_FL))
 		err = EOPNOTSUPP;
-	if (!err)
+	if (!err) {
+		ext4_bpf_forget(s, ino);
 		err = to_errno(ext2fs_fallocate(s->fs, EXT2_FALLOCATE_FORCE_UNINIT, ino,
 						ext2(&inode), ~0ULL, start, end - start));
+	}
 	if (!err && !(mode & FALLOC_FL_KEEP_SIZE) &&
 	    (uint64_t)(offset + length) > EXT2_I_SIZE(&inode))
 		err = to_errno(ext2fs_inode_size_set(s->fs, ext2(&inode), offset + length));

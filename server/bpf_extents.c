@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: GPL-2.0
+/* See bpf_extents.h and bpf/extent_map.h for the protocol. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bpf_extents.h"
+#include "extent_map.skel.h"
+
+/*
+ * The connection id of the mount at @mountpoint, from mountinfo: a stat()
+ * of the mountpoint would ask this very server, which is not serving yet.
+ */
+static int conn_id_of(const char *mountpoint, uint32_t *id)
+{
+	char line[4096], mnt[4096], want[PATH_MAX];
+	unsigned int ma, mi;
+	int found = 0;
+	FILE *f;
+
+	if (!realpath(mountpoint, want))
+		return -errno;
+	f = fopen("/proc/self/mountinfo", "r");
+	if (!f)
+		return -errno;
+	/* The last mount on the path is the one on top. */
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &ma, &mi, mnt) == 3 &&
+		    !strcmp(mnt, want)) {
+			*id = (uint32_t)makedev(ma, mi);
+			found = 1;
+		}
+	fclose(f);
+	return found ? 0 : -ENOENT;
+}
+
+int fi_bpf_start(struct fi_bpf *b, const char *name, const char *mountpoint)
+{
+	int err;
+
+	err = conn_id_of(mountpoint, &b->conn_id);
+	if (err) {
+		fprintf(stderr, "%s: can't find the mount at %s: %s\n", name, mountpoint, strerror(-err));
+		return err;
+	}
+	b->skel = extent_map_bpf__open();
+	if (!b->skel) {
+		err = -errno;
+		fprintf(stderr, "%s: can't open the extent_map BPF object: %s\n", name, strerror(-err));
+		return err;
+	}
+	if (!b->max_extents)
+		b->max_extents = 1 << 20;
+	b->skel->struct_ops.extent_map->conn_id = b->conn_id;
+	err = bpf_map__set_max_entries(b->skel->maps.extents, b->max_extents);
+	if (!err)
+		err = extent_map_bpf__load(b->skel);
+	if (err) {
+		fprintf(stderr, "%s: can't load extent_map: %s\n", name, strerror(-err));
+		goto fail;
+	}
+	b->link = bpf_map__attach_struct_ops(b->skel->maps.extent_map);
+	if (!b->link) {
+		err = -errno;
+		fprintf(stderr, "%s: can't attach extent_map to %s (connection %u): %s\n", name,
+			mountpoint, b->conn_id, strerror(-err));
+		goto fail;
+	}
+	return 0;
+fail:
+	extent_map_bpf__destroy(b->skel);
+	b->skel = NULL;
+	return err;
+}
+
+void fi_bpf_stop(struct fi_bpf *b)
+{
+	bpf_link__destroy(b->link);
+	extent_map_bpf__destroy(b->skel);
+	b->link = NULL;
+	b->skel = NULL;
+}
+
+static void delete_extents(struct fi_bpf *b, uint64_t nodeid, uint32_t gen, uint32_t n)
+{
+	int fd = bpf_map__fd(b->skel->maps.extents);
+
+	for (uint32_t i = 0; i < n; i++) {
+		struct fi_extent_key k = { .nodeid = nodeid, .gen = gen, .idx = i };
+
+		bpf_map_delete_elem(fd, &k);
+	}
+}
+
+void fi_bpf_forget(struct fi_bpf *b, uint64_t nodeid)
+{
+	int fd = bpf_map__fd(b->skel->maps.files);
+	struct fi_file_key k = { .nodeid = nodeid };
+	struct fi_file f;
+
+	if (bpf_map_lookup_elem(fd, &k, &f))
+		return;
+	/* The entry first: from here on the program has no answer for the file. */
+	bpf_map_delete_elem(fd, &k);
+	delete_extents(b, nodeid, f.gen, f.count);
+}
+
+int fi_bpf_publish(struct fi_bpf *b, uint64_t nodeid, const struct fi_extent *v, uint32_t n)
+{
+	struct fi_file_key fk = { .nodeid = nodeid };
+	struct fi_file f = { .gen = ++b->next_gen, .count = n };
+	struct fi_extent_key *keys;
+	uint32_t count = n;
+	int err = 0;
+
+	fi_bpf_forget(b, nodeid);
+	if (n > b->max_extents)
+		return -E2BIG;
+	keys = calloc(n ? n : 1, sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n; i++)
+		keys[i] = (struct fi_extent_key){ .nodeid = nodeid, .gen = f.gen, .idx = i };
+	if (n)
+		err = bpf_map_update_batch(bpf_map__fd(b->skel->maps.extents), keys, v, &count, NULL);
+	/* The file's entry last: the program sees all of the new list or none of it. */
+	if (!err)
+		err = bpf_map_update_elem(bpf_map__fd(b->skel->maps.files), &fk, &f, BPF_ANY);
+	if (err) {
+		err = -errno;
+		delete_extents(b, nodeid, f.gen, n);
+	}
+	free(keys);
+	return err;
+}
