@@ -320,6 +320,17 @@ static int ext4_open_fs(const char *image, struct ext4srv *s)
 			err == ENOENT ? strerror(ENOENT) : error_message(err));
 		return -1;
 	}
+	/*
+	 * No write-back cache in libext2fs: a metadata block it freed (an
+	 * extent tree block, say) and the kernel then filled with file data
+	 * must not be written over later by a cached copy.
+	 */
+	err = io_channel_set_options(s->fs->io, "cache=off");
+	if (err) {
+		fprintf(stderr, "fuse-iomap-ext4: can't turn off the block cache for %s: %s\n",
+			image, error_message(err));
+		goto out_close;
+	}
 	why = ext4_unsupported(s->fs, s->rw);
 	if (why) {
 		fprintf(stderr, "fuse-iomap-ext4: can't serve %s: %s\n", image, why);
