@@ -108,9 +108,9 @@ $(B)/server/fuse-iomap-memfs: server/memfs.c $(SERVER_COMMON) $(wildcard server/
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_USER) $(FUSE_CFLAGS) -o $@ server/memfs.c $(SERVER_COMMON) $(FUSE_LIBS)
 
-$(B)/server/fuse-iomap-blockfs: server/blockfs.c server/extents.c server/iomap_session.c $(SERVER_COMMON) $(wildcard server/*.h include/*.h)
+$(B)/server/fuse-iomap-blockfs: server/blockfs.c server/extents.c server/bpf_extents.c server/iomap_session.c $(SERVER_COMMON) $(wildcard server/*.h include/*.h bpf/*.h) $(B)/bpf/extent_map.skel.h $(LIBBPF)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_USER) $(FUSE_CFLAGS) -o $@ server/blockfs.c server/extents.c server/iomap_session.c $(SERVER_COMMON) $(FUSE_LIBS)
+	$(CC) $(CFLAGS_USER) $(FUSE_CFLAGS) $(BPF_USER_CFLAGS) -o $@ server/blockfs.c server/extents.c server/bpf_extents.c server/iomap_session.c $(SERVER_COMMON) $(FUSE_LIBS) $(LIBBPF_LIBS)
 
 EXT4_SRCS := server/ext4.c server/ext4_inode.c server/ext4_dir.c server/ext4_map.c
 $(B)/server/fuse-iomap-ext4: $(EXT4_SRCS) server/bpf_extents.c server/iomap_session.c $(SERVER_COMMON) $(wildcard server/*.h include/*.h bpf/*.h) $(B)/bpf/extent_map.skel.h $(LIBBPF)

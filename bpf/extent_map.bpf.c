@@ -73,6 +73,8 @@ int BPF_PROG(extent_map_begin, const struct fuse_bpf_iomap_begin_args *args,
 		return FUSE_BPF_NO_ANSWER;
 	write = (args->opflags & FUSE_IOMAP_OP_WRITE) &&
 		!(args->opflags & (FUSE_IOMAP_OP_ZERO | FUSE_IOMAP_OP_WRITEBACK));
+	if (write && (f->flags & FI_FILE_NO_WRITES))
+		return FUSE_BPF_NO_ANSWER;
 	lblk = args->pos >> bits;
 	hi = f->count;
 	/* Largest idx with extent lblk <= lblk, in [lo, hi). */

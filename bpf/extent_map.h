@@ -26,9 +26,14 @@ struct fi_file_key {
 	__u64 nodeid;
 };
 
+/* fi_file.flags */
+#define FI_FILE_NO_WRITES	(1U << 0)	/* every write asks the server (out of place) */
+
 struct fi_file {
 	__u32 gen;
 	__u32 count;		/* extents, 0 = the file is one hole */
+	__u32 flags;		/* FI_FILE_* */
+	__u32 reserved;
 };
 
 struct fi_extent_key {

@@ -28,6 +28,7 @@
 #include <linux/fs.h>
 #include <fuse_lowlevel.h>
 
+#include "bpf_extents.h"
 #include "extents.h"
 #include "iomap_session.h"
 #include "memns.h"
@@ -53,7 +54,16 @@ struct blockfs {
 	struct balloc alloc;
 	uint32_t cookie;		/* of the registered device */
 	bool out_of_place;
+	struct fi_bpf *bpf;		/* --bpf: the extent_map tier, or NULL */
+	const char *mountpoint;
 };
+
+/* The BPF tier must not answer from @n's extents while they change. */
+static void bfs_bpf_forget(struct blockfs *bfs, struct memns_node *n)
+{
+	if (bfs->bpf)
+		fi_bpf_forget(bfs->bpf, n->st.st_ino);
+}
 
 static struct blockfs *bfs_of(struct memns *ns)
 {
@@ -80,6 +90,7 @@ static int bfs_resize(struct memns *ns, struct memns_node *n, off_t size)
 
 	if (!f)
 		return ENOMEM;
+	bfs_bpf_forget(bfs, n);
 	if (ext_remove(&f->ext, keep, UINT64_MAX - keep, bfs_free_piece, &bfs->alloc))
 		return ENOMEM;
 	return 0;
@@ -93,6 +104,7 @@ static void bfs_free_data(struct memns *ns, struct memns_node *n)
 
 	if (!f)
 		return;
+	bfs_bpf_forget(bfs, n);
 	for (size_t i = 0; i < f->ext.nr; i++)
 		bfs_free_piece(&bfs->alloc, f->ext.v[i]);
 	for (p = f->pending; p; p = next) {
@@ -220,6 +232,22 @@ static int bfs_begin_write(struct blockfs *bfs, struct bfs_file *f, const struct
 	return 0;
 }
 
+static void bfs_publish(struct blockfs *bfs, struct memns_node *n, struct bfs_file *f)
+{
+	struct fi_extent *v = calloc(f->ext.nr ? f->ext.nr : 1, sizeof(*v));
+
+	if (!v)
+		return;
+	for (size_t i = 0; i < f->ext.nr; i++)
+		v[i] = (struct fi_extent){
+			.lblk = f->ext.v[i].lblk, .len = f->ext.v[i].len, .pblk = f->ext.v[i].pblk,
+			.dev = bfs->cookie, .type = FUSE_IOMAP_TYPE_MAPPED,
+		};
+	fi_bpf_publish(bfs->bpf, n->st.st_ino, v, f->ext.nr,
+		       bfs->out_of_place ? FI_FILE_NO_WRITES : 0);
+	free(v);
+}
+
 static int bfs_begin(void *ctx, uint64_t nodeid, const struct fuse_iomap_begin_in *in,
 		     struct fuse_iomap_begin_out *out)
 {
@@ -233,12 +261,17 @@ static int bfs_begin(void *ctx, uint64_t nodeid, const struct fuse_iomap_begin_i
 	if (!f)
 		return ENOMEM;
 	if ((in->opflags & FUSE_IOMAP_OP_WRITE) &&
-	    !(in->opflags & (FUSE_IOMAP_OP_ZERO | FUSE_IOMAP_OP_WRITEBACK)))
+	    !(in->opflags & (FUSE_IOMAP_OP_ZERO | FUSE_IOMAP_OP_WRITEBACK))) {
+		bfs_bpf_forget(bfs, n);
 		return bfs_begin_write(bfs, f, in, out);
+	}
 
 	/* Reads, reports, zeroing and writeback: what is there now. */
 	out->read = bfs_lookup(bfs, f, in->pos >> bfs->bbits);
 	out->write.type = FUSE_IOMAP_TYPE_PURE_OVERWRITE;
+	/* A read came here: the BPF tier had no answer.  Next time it will. */
+	if (bfs->bpf && !(in->opflags & FUSE_IOMAP_OP_WRITE) && !f->pending)
+		bfs_publish(bfs, n, f);
 	return 0;
 }
 
@@ -276,6 +309,7 @@ static int bfs_end(void *ctx, uint64_t nodeid, const struct fuse_iomap_end_in *i
 			break;
 	if (!p)
 		return 0;
+	bfs_bpf_forget(bfs, n);
 
 	/* The blocks the write touched keep the new data; the rest go back. */
 	pend = p->lblk + p->len;
@@ -479,6 +513,9 @@ static void usage(FILE *f)
 "                       there on exit (otherwise the file system starts empty\n"
 "                       and is forgotten)\n"
 "  -o, --out-of-place   write every overwrite to newly allocated blocks\n"
+"      --bpf            answer mappings inside the kernel too: load the\n"
+"                       extent_map BPF program, attach it to this mount and\n"
+"                       keep each file's extents in its maps\n"
 "  -l, --log FILE       append one line per FUSE_IOMAP_BEGIN/END to FILE\n"
 "  -d, --debug          print every request (libfuse debug output)\n"
 "  -h, --help           print this help and exit\n");
@@ -487,7 +524,7 @@ static void usage(FILE *f)
 struct bfs_opts {
 	unsigned int bs;
 	const char *meta, *log, *dev, *mnt;
-	bool oop, debug;
+	bool oop, debug, bpf;
 };
 
 static int bfs_parse(int argc, char *argv[], struct bfs_opts *o)
@@ -496,6 +533,7 @@ static int bfs_parse(int argc, char *argv[], struct bfs_opts *o)
 		{ "block-size", required_argument, NULL, 'b' },
 		{ "meta", required_argument, NULL, 'm' },
 		{ "out-of-place", no_argument, NULL, 'o' },
+		{ "bpf", no_argument, NULL, 'B' },
 		{ "log", required_argument, NULL, 'l' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
@@ -505,7 +543,7 @@ static int bfs_parse(int argc, char *argv[], struct bfs_opts *o)
 	int c;
 
 	*o = (struct bfs_opts){ .bs = 4096 };
-	while ((c = getopt_long(argc, argv, "b:m:ol:dh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "b:m:oBl:dh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'b':
 			errno = 0;
@@ -520,6 +558,9 @@ static int bfs_parse(int argc, char *argv[], struct bfs_opts *o)
 			break;
 		case 'o':
 			o->oop = true;
+			break;
+		case 'B':
+			o->bpf = true;
 			break;
 		case 'l':
 			o->log = optarg;
@@ -573,15 +614,18 @@ static int bfs_open_dev(struct blockfs *bfs, const char *path)
 
 static int bfs_ready(struct fuse_session *se, uint32_t cookie, uint64_t size, void *ctx)
 {
+	struct blockfs *bfs = ctx;
+
 	(void)se, (void)size;
-	((struct blockfs *)ctx)->cookie = cookie;
-	return 0;
+	bfs->cookie = cookie;
+	return bfs->bpf ? fi_bpf_start(bfs->bpf, "fuse-iomap-blockfs", bfs->mountpoint) : 0;
 }
 
 int main(int argc, char *argv[])
 {
 	struct fuse_lowlevel_ops ops = { .init = bfs_init };
 	struct blockfs bfs = { 0 };
+	struct fi_bpf bpf = { .max_extents = 1 << 20 };
 	struct fi_iomap_server srv = {
 		.name = "fuse-iomap-blockfs",
 		.mount = { .fsname = "fuse-iomap-blockfs", .subtype = "blockfs" },
@@ -600,6 +644,8 @@ int main(int argc, char *argv[])
 		return ret;
 	bfs.bbits = __builtin_ctz(o.bs);
 	bfs.out_of_place = o.oop;
+	bfs.bpf = o.bpf ? &bpf : NULL;
+	bfs.mountpoint = o.mnt;
 	if (memns_init(&bfs.ns, &bfs_backend, o.bs))
 		return 1;
 	ret = 1;
@@ -628,6 +674,8 @@ int main(int argc, char *argv[])
 	srv.mount.extra_opts = extra;
 	srv.debug = o.debug;
 	ret = fi_iomap_serve(&srv);
+	if (bfs.bpf)
+		fi_bpf_stop(bfs.bpf);
 	/* Saved once the last writeback is done: the file system is unmounted. */
 	if (ret >= 0 && o.meta) {
 		err = bfs_save(&bfs, o.meta);

@@ -110,10 +110,11 @@ void fi_bpf_forget(struct fi_bpf *b, uint64_t nodeid)
 	delete_extents(b, nodeid, f.gen, f.count);
 }
 
-int fi_bpf_publish(struct fi_bpf *b, uint64_t nodeid, const struct fi_extent *v, uint32_t n)
+int fi_bpf_publish(struct fi_bpf *b, uint64_t nodeid, const struct fi_extent *v, uint32_t n,
+		   uint32_t flags)
 {
 	struct fi_file_key fk = { .nodeid = nodeid };
-	struct fi_file f = { .gen = ++b->next_gen, .count = n };
+	struct fi_file f = { .gen = ++b->next_gen, .count = n, .flags = flags };
 	struct fi_extent_key *keys;
 	uint32_t count = n;
 	int err = 0;

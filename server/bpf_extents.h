@@ -30,6 +30,7 @@ void fi_bpf_stop(struct fi_bpf *b);
 /* @nodeid's extents are no longer to be used; harmless if it had none. */
 void fi_bpf_forget(struct fi_bpf *b, uint64_t nodeid);
 /* @nodeid's complete, sorted extent list; 0 or -errno (then none is published). */
-int fi_bpf_publish(struct fi_bpf *b, uint64_t nodeid, const struct fi_extent *v, uint32_t n);
+int fi_bpf_publish(struct fi_bpf *b, uint64_t nodeid, const struct fi_extent *v, uint32_t n,
+		   uint32_t flags);
 
 #endif

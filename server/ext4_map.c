@@ -269,7 +269,7 @@ static void publish_extents(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode
 	}
 	ext2fs_extent_free(h);
 	if (err == EXT2_ET_EXTENT_NO_NEXT)
-		fi_bpf_publish(s->bpf, to_nodeid(ino), v, n);
+		fi_bpf_publish(s->bpf, to_nodeid(ino), v, n, 0);
 	free(v);
 }
 

@@ -1,0 +1,58 @@
+#!/bin/bash
+# extent_map with a file of a million extents: fuse-iomap-blockfs --bpf
+# starts from a side file describing one file of 1,000,000 one-block
+# extents (every other block), publishes them after the first read, and
+# then 2,000 O_DIRECT reads at random places (extents and the holes between
+# them) make no upcall and return what the device holds at the mapped
+# block (a stamp per sampled block) or zeros.
+# TIMEOUT: 400
+. "$REPO/selftests/lib/common.sh"
+. "$REPO/selftests/lib/iomap.sh"
+. "$REPO/selftests/lib/bpf.sh"
+
+N=1000000
+fi_load
+make_dev $(((N + 64) * 4 / 1024 + 16))
+mnt=$T_TMP/mnt meta=$T_TMP/meta
+python3 - "$meta" "$dev" "$T_TMP/samples" $N <<'PY'
+import os, random, sys
+meta, dev, samples, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+with open(meta, "w") as f:
+    f.write("B 4096\nN 1 40755 0 0 0 0 0\nN 2 100644 0 0 %d 0 0\nD 1 2 %s\n" % (2 * n * 4096, b"big".hex()))
+    f.writelines("E 2 %d %d 1\n" % (2 * i, i + 16) for i in range(n))
+random.seed(4242)
+pick = random.sample(range(n), 2000)
+fd = os.open(dev, os.O_WRONLY)
+for i in pick:
+    os.pwrite(fd, (b"extent %d " % i).ljust(4096, b"."), (i + 16) * 4096)
+os.fsync(fd)
+os.close(fd)
+with open(samples, "w") as f:
+    f.write("\n".join(map(str, pick)) + "\n")
+PY
+[ "$(grep -c '^E ' "$meta")" = $N ] || fail "the side file does not hold $N extents"
+start_blockfs "$mnt" "$dev" --bpf --meta "$meta"
+dd if="$mnt/big" of=/dev/null bs=4096 count=1 iflag=direct status=none || fail "warm-up read failed"
+files_id=$("$BPFTOOL" map show | awk '$3 == "name" && $4 == "files" { sub(":", "", $1); print $1; exit }')
+"$BPFTOOL" -j map dump id "$files_id" > "$T_TMP/files" || fail "can't dump extent_map's files map"
+python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(d[0]["formatted"]["value"]["count"] != int(sys.argv[2]))' "$T_TMP/files" $N ||
+	fail "published count is not $N: $(head -c 300 "$T_TMP/files")"
+
+begins=$(counter "$mnt" iomap_begin_upcalls) hits=$(counter "$mnt" bpf_hits)
+python3 - "$mnt/big" "$T_TMP/samples" <<'PY' || fail "reads through the BPF tier returned wrong bytes"
+import mmap, os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECT)
+buf = mmap.mmap(-1, 4096)
+bad = 0
+for line in open(sys.argv[2]):
+    i = int(line)
+    os.preadv(fd, [buf], 2 * i * 4096)
+    if bytes(buf[:32]) != (b"extent %d " % i).ljust(32, b"."):
+        print("block %d: %r" % (2 * i, bytes(buf[:24])), file=sys.stderr); bad += 1
+    got = os.preadv(fd, [buf], (2 * i + 1) * 4096)
+    if got != 4096 or bytes(buf) != bytes(4096):
+        print("hole %d: read %d bytes: %r" % (2 * i + 1, got, bytes(buf[:24])), file=sys.stderr); bad += 1
+sys.exit(bad > 0)
+PY
+expect_eq "FUSE_IOMAP_BEGIN upcalls for 4000 reads" "$(counter "$mnt" iomap_begin_upcalls)" "$begins"
+[ "$(counter "$mnt" bpf_hits)" -ge $((hits + 4000)) ] || fail "only $(( $(counter "$mnt" bpf_hits) - hits )) BPF answers"
