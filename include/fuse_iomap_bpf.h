@@ -197,7 +197,10 @@ struct fuse_bpf_iomap_end_args {
 struct fuse_bpf_ops {
 	int (*iomap_begin)(const struct fuse_bpf_iomap_begin_args *args,
 			   struct fuse_iomap_begin_out *out);
-	/* Optional; only for mappings whose flags ask for iomap_end. */
+	/*
+	 * Optional: told of every mapping that asked for FUSE_IOMAP_END (by
+	 * BPF or by the server), before the END upcall, which still goes out.
+	 */
 	void (*iomap_end)(const struct fuse_bpf_iomap_end_args *args);
 	/* The connection to attach to: st_dev of the mountpoint (stat -c %d). */
 	__u32 conn_id;

@@ -359,6 +359,28 @@ static int fuse_iomap_begin(struct inode *inode, loff_t pos, loff_t count, unsig
 	return fuse_iomap_apply(inode, opflags, pos, &out, iomap, srcmap);
 }
 
+/* The BPF tier hears of the end too (if it wants to), before the server does. */
+static void fuse_iomap_bpf_end(struct inode *inode, const struct fuse_iomap_end_in *in)
+{
+	struct fuse_iomap_conn *ic = get_fuse_conn(inode)->iomap;
+	struct fuse_bpf_iomap_end_args args = {
+		.nodeid = get_node_id(inode),
+		.attr_ino = in->attr_ino,
+		.pos = in->pos,
+		.count = in->count,
+		.written = in->written,
+		.opflags = in->opflags,
+		.conn_id = ic->id,
+	};
+	struct fuse_bpf_ops *ops;
+
+	rcu_read_lock();
+	ops = rcu_dereference(ic->bpf_ops);
+	if (ops && ops->iomap_end)
+		ops->iomap_end(&args);
+	rcu_read_unlock();
+}
+
 static int fuse_iomap_end(struct inode *inode, loff_t pos, loff_t count, ssize_t written,
 			  unsigned int flags, struct iomap *iomap)
 {
@@ -383,6 +405,7 @@ static int fuse_iomap_end(struct inode *inode, loff_t pos, loff_t count, ssize_t
 
 	if (!(iomap->flags & IOMAP_F_PRIVATE))
 		return 0;
+	fuse_iomap_bpf_end(inode, &in);
 
 	args.opcode = FUSE_IOMAP_END;
 	args.nodeid = get_node_id(inode);
