@@ -38,6 +38,8 @@ files_id=$("$BPFTOOL" map show | awk '$3 == "name" && $4 == "files" { sub(":", "
 python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(d[0]["formatted"]["value"]["count"] != int(sys.argv[2]))' "$T_TMP/files" $N ||
 	fail "published count is not $N: $(head -c 300 "$T_TMP/files")"
 
+memlock=$("$BPFTOOL" map show name extents | awk '{ for (i = 1; i < NF; i++) if ($i == "memlock") print $(i + 1) }' | tr -d B)
+log "extents map: ${memlock:-?} bytes locked for 2^20 entries: $((${memlock:-0} / 1048576)) bytes per extent"
 begins=$(counter "$mnt" iomap_begin_upcalls) hits=$(counter "$mnt" bpf_hits)
 python3 - "$mnt/big" "$T_TMP/samples" <<'PY' || fail "reads through the BPF tier returned wrong bytes"
 import mmap, os, sys

@@ -3,6 +3,9 @@
 # rewriting a truncated file (new blocks), and after unlink and recreate
 # (the inode number comes back), no read, O_DIRECT or buffered, returns
 # old blocks; the BPF tier answered reads all along.  e2fsck -fn is clean.
+# Then fuse-iomap-blockfs --out-of-place --bpf: every rewrite moves the
+# blocks, and reads never see the old ones.  (Hole punching is supported
+# by neither server.)
 # TIMEOUT: 200
 . "$REPO/selftests/lib/common.sh"
 . "$REPO/selftests/lib/iomap.sh"
@@ -56,3 +59,15 @@ check "$ours/h" "$T_TMP/D2" "truncate to 100000 and back"
 [ "$(counter "$ours" bpf_hits)" -gt "$hits" ] || fail "BPF stopped answering"
 stop_server "$ours" "$SERVER_PID"
 e2fsck -fn "$img" > "$T_TMP/fsck.out" 2>&1 || fail "e2fsck -fn: $(grep -v '^Pass\|^e2fsck\|^$' "$T_TMP/fsck.out" | head -3 | tr '\n' ' ')"
+
+make_dev 64
+bmnt=$T_TMP/bmnt
+start_server "$bmnt" "$T_TMP/bfs.out" "$BLOCKFS" --out-of-place --bpf "$dev" "$bmnt"
+cp "$T_TMP/A" "$bmnt/f" && sync
+check "$bmnt/f" "$T_TMP/A" "out of place: first write"
+dd if="$T_TMP/B" of="$bmnt/f" bs=64k conv=notrunc oflag=direct status=none || fail "O_DIRECT rewrite failed"
+check "$bmnt/f" "$T_TMP/B" "out of place: O_DIRECT rewrite"
+dd if="$T_TMP/C" of="$bmnt/f" bs=64k conv=notrunc status=none && sync
+check "$bmnt/f" "$T_TMP/C" "out of place: buffered rewrite"
+[ "$(counter "$bmnt" bpf_hits)" -gt 0 ] || fail "BPF answered no read on blockfs"
+stop_server "$bmnt" "$SERVER_PID"
