@@ -99,11 +99,11 @@ static void delete_extents(struct fi_bpf *b, uint64_t nodeid, uint32_t gen, uint
 
 void fi_bpf_forget(struct fi_bpf *b, uint64_t nodeid)
 {
-	int fd = bpf_map__fd(b->skel->maps.files);
+	int fd = b->skel ? bpf_map__fd(b->skel->maps.files) : -1;
 	struct fi_file_key k = { .nodeid = nodeid };
 	struct fi_file f;
 
-	if (bpf_map_lookup_elem(fd, &k, &f))
+	if (!b->skel || bpf_map_lookup_elem(fd, &k, &f))
 		return;
 	/* The entry first: from here on the program has no answer for the file. */
 	bpf_map_delete_elem(fd, &k);
@@ -119,6 +119,8 @@ int fi_bpf_publish(struct fi_bpf *b, uint64_t nodeid, const struct fi_extent *v,
 	uint32_t count = n;
 	int err = 0;
 
+	if (!b->skel)
+		return -ENODEV;
 	fi_bpf_forget(b, nodeid);
 	if (n > b->max_extents)
 		return -E2BIG;

@@ -27,7 +27,7 @@ struct fi_bpf {
 /* Load and attach for the iomap mount at @mountpoint; 0 or -errno (after a message). */
 int fi_bpf_start(struct fi_bpf *b, const char *name, const char *mountpoint);
 void fi_bpf_stop(struct fi_bpf *b);
-/* @nodeid's extents are no longer to be used; harmless if it had none. */
+/* @nodeid's extents are no longer to be used; harmless if it had none, or after stop. */
 void fi_bpf_forget(struct fi_bpf *b, uint64_t nodeid);
 /* @nodeid's complete, sorted extent list; 0 or -errno (then none is published). */
 int fi_bpf_publish(struct fi_bpf *b, uint64_t nodeid, const struct fi_extent *v, uint32_t n,
