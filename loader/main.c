@@ -3,6 +3,7 @@
  * fuse-iomap-bpf: attach a fuse_bpf_ops object to an iomap mount, detach
  * it, and show what is attached where, with the connection's counters.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -203,22 +204,22 @@ static int show_one(uint32_t id)
 
 static int do_show(const char *mnt)
 {
-	char path[64];
+	struct dirent *de;
 	uint32_t id;
-	FILE *ls;
+	DIR *dir;
 
 	if (mnt)
 		return conn_or_die(mnt, &id) ? 1 : show_one(id);
-	/* Every connection under sysfs. */
-	ls = popen("ls " FI_SYSFS " 2>/dev/null", "r");
-	if (!ls) {
-		fprintf(stderr, PROG ": can't list " FI_SYSFS ": %s\n", strerror(errno));
+	dir = opendir(FI_SYSFS);
+	if (!dir) {
+		fprintf(stderr, PROG ": can't list " FI_SYSFS ": %s%s\n", strerror(errno),
+			errno == ENOENT ? " (is fuse_iomap.ko loaded?)" : "");
 		return 1;
 	}
-	while (fgets(path, sizeof(path), ls))
-		if (sscanf(path, "%u", &id) == 1)
+	while ((de = readdir(dir)))
+		if (sscanf(de->d_name, "%u", &id) == 1)
 			show_one(id);
-	pclose(ls);
+	closedir(dir);
 	return 0;
 }
 
