@@ -28,7 +28,7 @@ SERVERS := $(B)/server/fuse-iomap-memfs $(B)/server/fuse-iomap-blockfs $(B)/serv
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps check demo bench-seqread clean kmod userspace tools bpf
+.PHONY: all deps check demo bench bench-seqread clean kmod userspace tools bpf
 
 all: kmod tools bpf userspace
 
@@ -138,6 +138,12 @@ check: deps
 demo: deps
 	$(MAKE) all
 	selftests/vm/boot --timeout 300 -- demo/demo.sh
+
+# Side-by-side benchmark (one boot): build/bench/results.{tsv,md}, ratios.png.
+bench: deps
+	$(MAKE) all
+	selftests/vm/boot --timeout 3600 -- bench/bench.sh
+	python3 bench/report.py $(B)/bench
 
 # Sequential read MB/s: kernel ext4, fuse-iomap-ext4, fuse2fs (one boot).
 bench-seqread: deps
