@@ -48,7 +48,7 @@ def main():
         for wl in workloads:
             f.write(wl + " " + " ".join(cell[(wl, s)]["ratio_vs_ext4"] for s in systems) + "\n")
     plot = "\n".join([
-        "set terminal png size 1100,500",
+        "set terminal png size 1100,500 noenhanced",
         "set output '%s'" % os.path.join(d, "ratios.png"),
         "set title 'Throughput relative to the kernel ext4 driver (1.0 = equal)'",
         "set style data histograms", "set style histogram clustered gap 1",
