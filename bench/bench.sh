@@ -36,20 +36,40 @@ mke2fs -q -t ext4 -d "$W/tree" "$W/master.img" 1536M
 rm -rf "$W/tree"
 mkdir -p "$W/m"
 mount -o loop "$W/master.img" "$W/m"
-python3 - "$W/m/frag" <<'PY'
-import os, sys
-# 64 MiB in 64 KiB pieces: the even ones first, then the odd ones, each
-# synced on its own, so the kernel's ext4 allocates them apart (about one
-# extent per piece; interleaved appends do not, thanks to preallocation).
-fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o644)
-piece = 64 << 10
-for first in (0, 1):
-    for i in range(first, 1024, 2):
-        os.pwrite(fd, os.urandom(piece), i * piece)
-        os.fsync(fd)
-os.close(fd)
-PY
 head -c $((64 << 20)) /dev/urandom > "$W/m/rewrite"
+sync
+python3 - "$W/m" <<'PY'
+import errno, os, sys
+# A fragmented file, whatever ext4's allocator prefers: fill every free block
+# with 64 KiB files, free every other one, write "frag" (it can only land in
+# the 64 KiB holes), then free the rest.
+d = sys.argv[1]
+os.mkdir(d + "/fill")
+piece, n = 64 << 10, 0
+while True:
+    fd = os.open("%s/fill/%d" % (d, n), os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        os.posix_fallocate(fd, 0, piece)
+    except OSError as e:
+        if e.errno != errno.ENOSPC:
+            raise
+        break
+    finally:
+        os.close(fd)
+    n += 1
+for i in range(0, n + 1, 2):
+    os.unlink("%s/fill/%d" % (d, i))
+os.sync()
+with open(d + "/frag", "wb") as f:
+    for i in range(1024):
+        f.write(os.urandom(piece))
+    f.flush()
+    os.fsync(f.fileno())
+for i in range(1, n + 1, 2):
+    if os.path.exists("%s/fill/%d" % (d, i)):
+        os.unlink("%s/fill/%d" % (d, i))
+os.rmdir(d + "/fill")
+PY
 sync
 say "frag has $(xfs_io -r -c 'fiemap' "$W/m/frag" | grep -c 'data\|\.\.') extents"
 umount "$W/m"
