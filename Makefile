@@ -117,11 +117,11 @@ $(B)/server/fuse-iomap-ext4: $(EXT4_SRCS) server/bpf_extents.c server/iomap_sess
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_USER) $(FUSE_CFLAGS) $(BPF_USER_CFLAGS) -o $@ $(EXT4_SRCS) server/bpf_extents.c server/iomap_session.c $(SERVER_COMMON) $(FUSE_LIBS) $(shell pkg-config --libs ext2fs com_err) $(LIBBPF_LIBS)
 
-TEST_SERVERS := $(B)/testsrv/fuse-iomap-craft
+TEST_SERVERS := $(B)/testsrv/fuse-iomap-craft $(B)/testsrv/fuse-iomap-fuzz
 
-$(B)/testsrv/fuse-iomap-craft: selftests/servers/craft.c server/iomap_session.c $(SERVER_COMMON) $(wildcard server/*.h include/*.h)
+$(B)/testsrv/fuse-iomap-%: selftests/servers/%.c server/iomap_session.c $(SERVER_COMMON) $(wildcard server/*.h include/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_USER) $(FUSE_CFLAGS) -Iserver -o $@ selftests/servers/craft.c server/iomap_session.c $(SERVER_COMMON) $(FUSE_LIBS)
+	$(CC) $(CFLAGS_USER) $(FUSE_CFLAGS) -Iserver -o $@ $< server/iomap_session.c $(SERVER_COMMON) $(FUSE_LIBS)
 
 
 $(LOADER): $(wildcard loader/*.c loader/*.h) $(wildcard include/*.h) $(LIBBPF)

@@ -316,10 +316,8 @@ static int fuse_iomap_bpf_begin(struct inode *inode, u32 opflags, u64 pos, u64 c
 	if (!ops)
 		return FUSE_BPF_NO_ANSWER;
 	trace_fuse_iomap_bpf_begin(ic->id, args.nodeid, pos, count, opflags, ret);
-	if (ret == 0) {
-		atomic64_inc(&ic->bpf_hits);
+	if (ret == 0)
 		return 0;
-	}
 	if (ret == FUSE_BPF_NO_ANSWER) {
 		atomic64_inc(&ic->bpf_fallbacks);
 		return ret;
@@ -335,19 +333,22 @@ static int fuse_iomap_bpf_begin(struct inode *inode, u32 opflags, u64 pos, u64 c
 static int fuse_iomap_begin(struct inode *inode, loff_t pos, loff_t count, unsigned int flags,
 			    struct iomap *iomap, struct iomap *srcmap)
 {
+	struct fuse_iomap_conn *ic = get_fuse_conn(inode)->iomap;
 	u32 opflags = fuse_iomap_opflags(flags);
 	struct fuse_iomap_begin_out out;
 	int err;
 
 	if (fuse_is_bad(inode))
 		return -EIO;
+	/* Once the server is gone, no mapping of its (BPF's included) is used. */
+	if (!READ_ONCE(get_fuse_conn(inode)->connected))
+		return -ENOTCONN;
 	err = fuse_iomap_bpf_begin(inode, opflags, pos, count, &out);
 	if (err != FUSE_BPF_NO_ANSWER) {
 		if (err)
 			return err;
 		err = fuse_iomap_apply(inode, opflags, pos, &out, iomap, srcmap);
-		if (err)
-			atomic64_inc(&get_fuse_conn(inode)->iomap->bpf_rejected);
+		atomic64_inc(err ? &ic->bpf_rejected : &ic->bpf_hits);
 		return err;
 	}
 	/* An upcall always sleeps. */

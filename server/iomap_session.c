@@ -66,6 +66,8 @@ static int fi_handle(struct fuse_session *se, const struct fi_iomap_ops *ops, vo
 			fprintf(log, "BEGIN %" PRIu64 " %" PRIu64 " %" PRIu64 " 0x%x\n",
 				(uint64_t)ih->nodeid, (uint64_t)in->pos, (uint64_t)in->count,
 				in->opflags);
+		if (ops->begin_wire)
+			return ops->begin_wire(ctx, fuse_session_fd(se), ih->unique, in);
 		return fi_reply(se, ih->unique, ops->begin(ctx, ih->nodeid, in, &out),
 				&out, sizeof(out));
 	} else {

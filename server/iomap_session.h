@@ -20,6 +20,12 @@ struct fi_iomap_ops {
 	/* Fill *out for nodeid; return 0 or a positive errno. */
 	int (*begin)(void *ctx, uint64_t nodeid, const struct fuse_iomap_begin_in *in,
 		     struct fuse_iomap_begin_out *out);
+	/*
+	 * Optional, for test servers only: write the reply to FUSE_IOMAP_BEGIN
+	 * @unique on @fd yourself, well-formed or not, instead of begin().
+	 * Return 0 or -errno (which ends serving).
+	 */
+	int (*begin_wire)(void *ctx, int fd, uint64_t unique, const struct fuse_iomap_begin_in *in);
 	/* Optional; return 0 or a positive errno. */
 	int (*end)(void *ctx, uint64_t nodeid, const struct fuse_iomap_end_in *in);
 };

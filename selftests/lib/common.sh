@@ -56,7 +56,9 @@ fi_unload() {
 		umount "$FI_CTL" || fail "can't unmount $FI_CTL"
 	fi
 	module_loaded fuse_iomap || return 0
-	rmmod fuse_iomap || fail "rmmod fuse_iomap failed"
+	# A released struct_ops map lets go of the module after a grace period.
+	wait_for 10 rmmod fuse_iomap 2> "$T_TMP/rmmod.out" ||
+		fail "rmmod fuse_iomap failed: $(tail -n1 "$T_TMP/rmmod.out")"
 }
 
 # start_server MNT LOG CMD...: run CMD (a server that mounts MNT) in the

@@ -74,3 +74,35 @@ check_on_device() {
 
 # log_count WHAT: number of WHAT (BEGIN or END) lines in the server log.
 log_count() { grep -c "^$1 " "$T_TMP/blockfs.log" || true; }
+
+# craft_try NAME RULE OP CRAFT-OPTION...: serve $dev at $mnt with
+# fuse-iomap-craft and CRAFT-OPTIONs, and do OP on its file: read (one
+# O_DIRECT block), bread (buffered) or write (O_DIRECT).  RULE is the
+# rejection counter that must move (the op failing with EIO), or "none": the
+# op must work, and a read give the first 4 KiB of $CRAFT_WANT.
+craft_try() {
+	local name=$1 rule=$2 op=$3 out rc=0 total
+	shift 3
+	start_server "$mnt" "$T_TMP/$name.out" "$CRAFT" "$@" "$dev" "$mnt"
+	case $op in
+	read)	out=$(dd if="$mnt/f" of="$T_TMP/got" bs=4096 count=1 iflag=direct 2>&1) || rc=$? ;;
+	bread)	out=$(dd if="$mnt/f" of=/dev/null bs=4096 count=1 2>&1) || rc=$? ;;
+	write)	out=$(dd if=/dev/zero of="$mnt/f" bs=4096 count=1 oflag=direct conv=notrunc 2>&1) || rc=$? ;;
+	esac
+	total=$(counter "$mnt" mappings_rejected)
+	if [ "$rule" = none ]; then
+		[ $rc = 0 ] || fail "$name: a valid mapping failed: $out"
+		if [ "$op" = read ]; then
+			cmp -s "$T_TMP/got" <(head -c 4096 "$CRAFT_WANT") || fail "$name: bytes differ from the device's"
+		fi
+		expect_eq "$name: mappings rejected" "$total" 0
+	else
+		[ $rc != 0 ] || fail "$name: $op with an invalid mapping ($rule) succeeded"
+		grep -q "Input/output error" <<<"$out" || fail "$name: want EIO, got: $out"
+		# The page cache may retry a failed read: at least once, and only this rule.
+		[ "$total" -ge 1 ] || fail "$name: no mapping counted as rejected"
+		expect_eq "$name: rejected/$rule vs all rejections" "$(counter "$mnt" "rejected/$rule")" "$total"
+	fi
+	stop_server "$mnt" "$SERVER_PID"
+	log "$name: ok"
+}

@@ -1,0 +1,83 @@
+#!/bin/bash
+# Five minutes of parallel I/O on fuse-iomap-ext4 --bpf: fio with crc32c
+# verify (buffered and O_DIRECT random read/write, one run after another),
+# and three churn.py processes (writes, reads checked against a model,
+# truncates, renames, unlinks), while the BPF tier is detached and attached
+# again every few seconds.  Then: every fio run verified, every churn
+# model matched, e2fsck -fn clean, the kernel quiet (the runner), and the
+# kernel's unreclaimable slab back to its level from before insmod once
+# the module is gone.  STRESS_SECONDS changes the five minutes.
+# TIMEOUT: 720
+. "$REPO/selftests/lib/common.sh"
+. "$REPO/selftests/lib/iomap.sh"
+. "$REPO/selftests/lib/ext4.sh"
+. "$REPO/selftests/lib/bpf.sh"
+
+SECONDS_WANTED=${STRESS_SECONDS:-300}
+unreclaimable_kb() {
+	sync
+	echo 3 > /proc/sys/vm/drop_caches
+	sleep 1
+	awk '$1 == "SUnreclaim:" { print $2 }' /proc/meminfo
+}
+
+modprobe loop
+modprobe ext4
+img=$T_TMP/img ours=$T_TMP/ours
+mke2fs -q -F -t ext4 -b 4096 "$img" 256M || fail "mke2fs failed"
+fi_unload
+base=$(unreclaimable_kb)
+fi_load
+start_server "$ours" "$T_TMP/ext4.out" "$EXT4SRV" --bpf "$img" "$ours"
+mkdir "$ours/fio"
+
+end=$((SECONDS + SECONDS_WANTED))
+(
+	cd "$T_TMP"
+	while [ $SECONDS -lt $end ]; do
+		fio --minimal --verify_state_save=0 --directory="$ours/fio" --ioengine=psync \
+			--verify=crc32c --verify_fatal=1 --do_verify=1 --size=8M \
+			--name=direct --direct=1 --rw=randrw --bs=4k --filename=direct \
+			--name=buffered --rw=randrw --bs=16k --filename=buffered >> fio.out 2>&1 ||
+			{ touch fio.failed; exit 1; }
+		echo $((${runs:-0} + 1)) > fio.runs
+		runs=$(cat fio.runs)
+	done
+) &
+fio=$!
+defer "kill $fio 2>/dev/null"
+churn=()
+for i in 1 2 3; do
+	python3 "$REPO/selftests/lib/churn.py" "$ours/churn$i" "$SECONDS_WANTED" "$i" \
+		> "$T_TMP/churn$i.out" 2>&1 &
+	churn+=($!)
+	defer "kill ${churn[-1]} 2>/dev/null"
+done
+
+flips=0
+while [ $SECONDS -lt $end ] && [ ! -e "$T_TMP/fio.failed" ]; do
+	sleep 2
+	"$LOADER" detach "$ours" > "$T_TMP/flip.out" 2>&1 || fail "detach $flips: $(tail -n1 "$T_TMP/flip.out")"
+	sleep 1
+	"$LOADER" attach "$ours" "$BUILD/bpf/extent_map.bpf.o" > "$T_TMP/flip.out" 2>&1 ||
+		fail "attach $flips: $(tail -n1 "$T_TMP/flip.out")"
+	flips=$((flips + 1))
+done
+wait $fio || fail "fio failed: $(grep -i 'verify\|error\|bad' "$T_TMP/fio.out" | head -2 | tr '\n' ' ')"
+for i in 1 2 3; do
+	wait "${churn[i - 1]}" || fail "churn $i: $(tail -n1 "$T_TMP/churn$i.out")"
+	log "churn $i: $(cat "$T_TMP/churn$i.out")"
+done
+log "$SECONDS_WANTED s: $(cat "$T_TMP/fio.runs") fio runs verified, $flips detach/attach rounds;" \
+	"$(counter "$ours" iomap_begin_upcalls) BEGIN upcalls, $(counter "$ours" bpf_hits) BPF answers"
+"$LOADER" detach "$ours" > /dev/null
+stop_server "$ours" "$SERVER_PID"
+e2fsck -fn "$img" > "$T_TMP/fsck.out" 2>&1 ||
+	fail "e2fsck -fn: $(grep -v '^Pass\|^e2fsck\|^$' "$T_TMP/fsck.out" | head -3 | tr '\n' ' ')"
+
+fi_unload
+after=$(unreclaimable_kb)
+log "unreclaimable slab: $base kB before insmod, $after kB after rmmod"
+# A leak of one small object per I/O would be megabytes by now.
+[ $((after - base)) -le 2048 ] || fail "unreclaimable slab grew by $((after - base)) kB over the run"
+fi_load
