@@ -4,11 +4,11 @@
  * inode's extent tree (or block map): holes are HOLE, uninitialized
  * extents UNWRITTEN.  Writes never split an extent in the tree
  * (libext2fs's in-place split can misplace an extent at a leaf boundary):
- *  - a write into a hole allocates initialized blocks (ext2fs_fallocate)
- *    and hands out the first new extent as new (F_NEW: the kernel zeroes
- *    what the write does not cover); new blocks it does not hand out, and
- *    those a short write never reached (FUSE_IOMAP_END), are zeroed on
- *    disk, so no stale block is ever readable;
+ *  - a write into a hole allocates one extent of initialized blocks (at
+ *    most what the write covers) and hands it out as new (F_NEW: the
+ *    kernel zeroes what the write does not cover); the blocks a short
+ *    write never reached (FUSE_IOMAP_END) are zeroed on disk, so no stale
+ *    block is ever readable;
  *  - the first write into an uninitialized extent zeroes the whole extent
  *    on disk and marks it initialized in place.
  * FUSE_IOMAP_END also commits the size and the times.
@@ -110,33 +110,6 @@ static int zero_blocks(struct ext4srv *s, blk64_t pblk, blk64_t n)
 	return 0;
 }
 
-/* Zero the new blocks of [lblk, end) on disk: written later or never, they are the file's now. */
-static int zero_range(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode,
-		      blk64_t lblk, blk64_t end)
-{
-	struct fuse_iomap_io map;
-	blk64_t n;
-	int err;
-
-	while (lblk < end) {
-		err = map_extents(s, ino, inode, lblk, &map);
-		if (err)
-			return err;
-		n = ((map.offset + map.length) >> s->bbits) - lblk;
-
-		if (n > end - lblk)
-			n = end - lblk;
-		if (map.type == FUSE_IOMAP_TYPE_MAPPED) {
-			err = zero_blocks(s, (map.addr >> s->bbits) +
-					  (lblk - (map.offset >> s->bbits)), n);
-			if (err)
-				return err;
-		}
-		lblk += n;
-	}
-	return 0;
-}
-
 /* The first write into an uninitialized extent: zeros on disk, then initialized, whole. */
 static int init_extent(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode,
 		       blk64_t lblk)
@@ -162,33 +135,63 @@ static int init_extent(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_larg
 	return ret;
 }
 
-/* A write into the hole at @lblk: new initialized blocks, the first extent of them handed out. */
+/*
+ * New blocks for the hole [lblk, lblk + n): one extent as long as the free
+ * space at the goal allows (at least a block), uninitialized or not.  Not
+ * ext2fs_fallocate(): in a hole before a file's first extent it allocates
+ * up to that extent, whatever the length asked, and those blocks (not
+ * zeroed) would become readable.
+ */
+static int alloc_extent(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode,
+			blk64_t lblk, blk64_t n, bool uninit, blk64_t *pblk, blk64_t *len)
+{
+	blk64_t goal = ext2fs_find_inode_goal(s->fs, ino, ext2(inode), lblk);
+	struct ext2fs_extent e, cur;
+	ext2_extent_handle_t h;
+	errcode_t err;
+	int op;
+
+	err = ext2fs_new_range(s->fs, 0, goal, n, NULL, pblk, len);
+	if (err)
+		return to_errno(err);
+	/* Ours before the tree takes a block for a split. */
+	ext2fs_block_alloc_stats_range(s->fs, *pblk, *len, +1);
+	err = ext2fs_extent_open2(s->fs, ino, ext2(inode), &h);
+	if (!err) {
+		e = (struct ext2fs_extent){
+			.e_lblk = lblk, .e_pblk = *pblk, .e_len = *len,
+			.e_flags = uninit ? EXT2_EXTENT_FLAGS_UNINIT : 0,
+		};
+		/* After the extent before lblk; before the first if there is none. */
+		ext2fs_extent_goto(h, lblk);
+		op = EXT2_EXTENT_INSERT_AFTER;
+		if (!ext2fs_extent_get(h, EXT2_EXTENT_CURRENT, &cur) && cur.e_lblk > lblk)
+			op = 0;
+		err = ext2fs_extent_insert(h, op, &e);
+		if (!err)
+			err = ext2fs_extent_fix_parents(h);
+		ext2fs_extent_free(h);
+	}
+	if (!err)
+		err = ext2fs_iblk_add_blocks(s->fs, ext2(inode), *len);
+	if (err)
+		ext2fs_block_alloc_stats_range(s->fs, *pblk, *len, -1);
+	return to_errno(err);
+}
+
+/* A write into the hole at @lblk: one new extent of initialized blocks, handed out. */
 static int alloc_hole(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode,
 		      blk64_t lblk, blk64_t n, struct fuse_iomap_begin_out *out)
 {
-	struct fuse_iomap_io cur;
-	blk64_t got;
+	blk64_t pblk, got;
 	int err;
 
 	ext4_bpf_forget(s, ino);
-	err = to_errno(ext2fs_fallocate(s->fs, EXT2_FALLOCATE_FORCE_INIT, ino, ext2(inode),
-					~0ULL, lblk, n));
-	if (!err)
-		err = map_extents(s, ino, inode, lblk, &cur);
+	err = alloc_extent(s, ino, inode, lblk, n, false, &pblk, &got);
 	if (err)
 		return err;
-	if (cur.type != FUSE_IOMAP_TYPE_MAPPED)
-		return EIO;
-	got = ((cur.offset + cur.length) >> s->bbits) - lblk;
-	if (got < n) {
-		err = zero_range(s, ino, inode, lblk + got, lblk + n);
-		if (err)
-			return err;
-		n = got;
-	}
-	out->read = fi_iomap_hole(lblk << s->bbits, n << s->bbits);
-	out->write = extent_map(s, lblk, (cur.addr >> s->bbits) + (lblk - (cur.offset >> s->bbits)),
-				n, false);
+	out->read = fi_iomap_hole(lblk << s->bbits, got << s->bbits);
+	out->write = extent_map(s, lblk, pblk, got, false);
 	out->write.flags = FUSE_IOMAP_F_NEW | FUSE_IOMAP_F_WANT_IOMAP_END;
 	return ext4_write_inode(s, ino, inode);
 }
@@ -344,6 +347,33 @@ const struct fi_iomap_ops ext4_iomap_ops = {
 	.end = ext4_end,
 };
 
+/* Uninitialized extents over every hole of [lblk, end). */
+static int prealloc(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode,
+		    blk64_t lblk, blk64_t end)
+{
+	struct fuse_iomap_io map;
+	blk64_t next, pblk, got;
+	int err;
+
+	ext4_bpf_forget(s, ino);
+	while (lblk < end) {
+		err = map_extents(s, ino, inode, lblk, &map);
+		if (err)
+			return err;
+		next = (map.offset + map.length) >> s->bbits;
+		if (next > end)
+			next = end;
+		if (map.type == FUSE_IOMAP_TYPE_HOLE) {
+			err = alloc_extent(s, ino, inode, lblk, next - lblk, true, &pblk, &got);
+			if (err)
+				return err;
+			next = lblk + got;
+		}
+		lblk = next;
+	}
+	return 0;
+}
+
 /* Preallocation: uninitialized extents, read as zeros until written. */
 void ext4_fallocate(fuse_req_t req, fuse_ino_t nodeid, int mode, off_t offset, off_t length,
 		    struct fuse_file_info *fi)
@@ -363,11 +393,8 @@ void ext4_fallocate(fuse_req_t req, fuse_ino_t nodeid, int mode, off_t offset, o
 	err = ext4_read_inode(s, ino, &inode);
 	if (!err && !(inode.i_flags & EXT4_EXTENTS_FL))
 		err = EOPNOTSUPP;
-	if (!err) {
-		ext4_bpf_forget(s, ino);
-		err = to_errno(ext2fs_fallocate(s->fs, EXT2_FALLOCATE_FORCE_UNINIT, ino,
-						ext2(&inode), ~0ULL, start, end - start));
-	}
+	if (!err)
+		err = prealloc(s, ino, &inode, start, end);
 	if (!err && !(mode & FALLOC_FL_KEEP_SIZE) &&
 	    (uint64_t)(offset + length) > EXT2_I_SIZE(&inode))
 		err = to_errno(ext2fs_inode_size_set(s->fs, ext2(&inode), offset + length));
