@@ -119,9 +119,9 @@ $(B)/server/fuse-iomap-ext4: $(EXT4_SRCS) server/bpf_extents.c server/iomap_sess
 
 TEST_SERVERS := $(B)/testsrv/fuse-iomap-craft $(B)/testsrv/fuse-iomap-fuzz
 
-$(B)/testsrv/fuse-iomap-%: selftests/servers/%.c server/iomap_session.c $(SERVER_COMMON) $(wildcard server/*.h include/*.h)
+$(B)/testsrv/fuse-iomap-%: selftests/servers/%.c selftests/servers/onefile.c server/iomap_session.c $(SERVER_COMMON) $(wildcard server/*.h selftests/servers/*.h include/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_USER) $(FUSE_CFLAGS) -Iserver -o $@ $< server/iomap_session.c $(SERVER_COMMON) $(FUSE_LIBS)
+	$(CC) $(CFLAGS_USER) $(FUSE_CFLAGS) -Iserver -o $@ $< selftests/servers/onefile.c server/iomap_session.c $(SERVER_COMMON) $(FUSE_LIBS)
 
 
 $(LOADER): $(wildcard loader/*.c loader/*.h) $(wildcard include/*.h) $(LIBBPF)

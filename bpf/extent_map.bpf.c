@@ -4,8 +4,9 @@
  * maps (see extent_map.h): a bounded binary search over the file's sorted
  * extents, O(log n) map lookups.  Reads, zeroing and writeback get the
  * extent or hole at pos; writes only overwrites of written extents (with
- * FUSE_IOMAP_END, so the server still hears of the size); everything
- * else, and any file without an entry, falls back to the upcall.
+ * FUSE_IOMAP_END, so that the server hears of sizes and times: see
+ * want_end()); everything else, and any file without an entry, falls back
+ * to the upcall.
  */
 #include <stdbool.h>
 #include <linux/types.h>
@@ -32,6 +33,14 @@ struct {
 	__type(value, struct fi_extent);
 } extents SEC(".maps");
 
+/* The clock tick (jiffy) of recently written files' last FUSE_IOMAP_END for an overwrite. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u64);
+} end_tick SEC(".maps");
+
 static struct fi_extent *get(__u64 nodeid, __u32 gen, __u32 idx)
 {
 	struct fi_extent_key k = { .nodeid = nodeid, .gen = gen, .idx = idx };
@@ -53,6 +62,25 @@ static void set(struct fuse_iomap_io *m, __u64 lblk, __u64 end, const struct fi_
 		m->type = FUSE_IOMAP_TYPE_HOLE;
 		m->dev = FUSE_IOMAP_DEV_NULL;
 	}
+}
+
+/*
+ * An overwrite inside i_size changes only the file's times, and the
+ * kernel's own file systems take those from the coarse clock, which moves
+ * once a tick: one FUSE_IOMAP_END per file and tick tells the server what
+ * one per write would.  A write reaching past i_size always gets its END (the size).
+ */
+static bool want_end(const struct fuse_bpf_iomap_begin_args *args)
+{
+	__u64 now = bpf_jiffies64(), *last;
+
+	if (args->pos + args->count > args->i_size)
+		return true;
+	last = bpf_map_lookup_elem(&end_tick, &args->nodeid);
+	if (last && *last == now)
+		return false;
+	bpf_map_update_elem(&end_tick, &args->nodeid, &now, BPF_ANY);
+	return true;
 }
 
 SEC("struct_ops/iomap_begin")
@@ -98,7 +126,7 @@ int BPF_PROG(extent_map_begin, const struct fuse_bpf_iomap_begin_args *args,
 		if (write && e->type != FUSE_IOMAP_TYPE_MAPPED)
 			return FUSE_BPF_NO_ANSWER;
 		set(&out->read, lblk, e->lblk + e->len, e, bits);
-		if (write)
+		if (write && want_end(args))
 			out->read.flags = FUSE_IOMAP_F_WANT_IOMAP_END;
 		out->write.type = FUSE_IOMAP_TYPE_PURE_OVERWRITE;
 		return 0;

@@ -42,34 +42,44 @@ static long ops_offset(const struct bpf_map_info *info)
 	return off;
 }
 
+int fi_map_ops(int map_fd, struct fi_attached *a)
+{
+	struct bpf_map_info minfo = { 0 };
+	uint32_t mlen = sizeof(minfo);
+	char *value = NULL;
+	int err = -EINVAL;
+	long off;
+
+	if (bpf_map_get_info_by_fd(map_fd, &minfo, &mlen))
+		return -errno;
+	off = ops_offset(&minfo);
+	value = calloc(1, minfo.value_size);
+	if (off >= 0 && value && off + sizeof(struct fuse_bpf_ops) <= minfo.value_size &&
+	    !bpf_map_lookup_elem(map_fd, &(int){ 0 }, value)) {
+		a->map_id = minfo.id;
+		a->conn_id = ((struct fuse_bpf_ops *)(value + off))->conn_id;
+		memcpy(a->name, ((struct fuse_bpf_ops *)(value + off))->name, sizeof(a->name) - 1);
+		err = 0;
+	}
+	free(value);
+	return err;
+}
+
 static int visit(uint32_t link_id, int (*fn)(struct fi_attached *a, void *arg), void *arg)
 {
 	struct bpf_link_info linfo = { 0 };
-	struct bpf_map_info minfo = { 0 };
-	uint32_t llen = sizeof(linfo), mlen = sizeof(minfo);
+	uint32_t llen = sizeof(linfo);
 	struct fi_attached a = { .link_id = link_id, .link_fd = -1 };
 	int map_fd = -1, ret = 0;
-	char *value = NULL;
-	long off;
 
 	a.link_fd = bpf_link_get_fd_by_id(link_id);
 	if (a.link_fd < 0 || bpf_link_get_info_by_fd(a.link_fd, &linfo, &llen) ||
 	    linfo.type != BPF_LINK_TYPE_STRUCT_OPS)
 		goto out;
-	a.map_id = linfo.struct_ops.map_id;
-	map_fd = bpf_map_get_fd_by_id(a.map_id);
-	if (map_fd < 0 || bpf_map_get_info_by_fd(map_fd, &minfo, &mlen))
-		goto out;
-	off = ops_offset(&minfo);
-	value = calloc(1, minfo.value_size);
-	if (off < 0 || !value || off + sizeof(struct fuse_bpf_ops) > minfo.value_size ||
-	    bpf_map_lookup_elem(map_fd, &(int){ 0 }, value))
-		goto out;
-	a.conn_id = ((struct fuse_bpf_ops *)(value + off))->conn_id;
-	memcpy(a.name, ((struct fuse_bpf_ops *)(value + off))->name, sizeof(a.name) - 1);
-	ret = fn(&a, arg);
+	map_fd = bpf_map_get_fd_by_id(linfo.struct_ops.map_id);
+	if (map_fd >= 0 && !fi_map_ops(map_fd, &a))
+		ret = fn(&a, arg);
 out:
-	free(value);
 	if (map_fd >= 0)
 		close(map_fd);
 	if (a.link_fd >= 0)

@@ -24,5 +24,7 @@ int fi_conn_counter(uint32_t id, const char *name, long long *value);
 
 /* links.c: calls @fn for every attached fuse_bpf_ops; stops at nonzero. */
 int fi_for_each_attached(int (*fn)(struct fi_attached *a, void *arg), void *arg);
+/* The fuse_bpf_ops in struct_ops map @map_fd (map_id, conn_id, name); -EINVAL if none. */
+int fi_map_ops(int map_fd, struct fi_attached *a);
 
 #endif

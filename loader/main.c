@@ -26,7 +26,7 @@ static const char *const counters[] = {
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: " PROG " attach MOUNTPOINT OBJECT\n"
+"usage: " PROG " attach MOUNTPOINT OBJECT|map:ID\n"
 "       " PROG " detach MOUNTPOINT\n"
 "       " PROG " show [MOUNTPOINT]\n"
 "       " PROG " stats MOUNTPOINT [-i SECONDS [-c COUNT]]\n"
@@ -35,7 +35,11 @@ static void usage(FILE *f)
 "        .struct_ops.link map) for the iomap mount at MOUNTPOINT and attach\n"
 "        it; the link is pinned at " FI_PIN_DIR "/fuse-iomap-<conn> so it\n"
 "        stays attached after this command exits.  A connection takes one\n"
-"        fuse_bpf_ops at a time (EBUSY otherwise).\n"
+"        fuse_bpf_ops at a time (EBUSY otherwise).  With map:ID, attach\n"
+"        the ops already loaded in struct_ops map ID (say a server's, after\n"
+"        a detach: 'detach' and 'show' print the map id) to the same\n"
+"        connection again; the program answers from its own maps, as\n"
+"        filled by their owner.\n"
 "detach  detach every fuse_bpf_ops attached to MOUNTPOINT's connection,\n"
 "        ours or a server's, and remove the pin.\n"
 "show    per iomap connection: mountpoint, attached ops (name, link and map\n"
@@ -57,6 +61,71 @@ static int conn_or_die(const char *mnt, uint32_t *id)
 	return err;
 }
 
+/* Pin a new link at the connection's pin path; the caller closes @link_fd. */
+static int pin_link(int link_fd, uint32_t id, char *pin, size_t size)
+{
+	snprintf(pin, size, FI_PIN_DIR "/fuse-iomap-%u", id);
+	if (!bpf_obj_pin(link_fd, pin))
+		return 0;
+	fprintf(stderr, PROG ": attached, but can't pin the link at %s: %s; detaching\n", pin,
+		strerror(errno));
+	return -1;
+}
+
+/*
+ * Attach again ops that are loaded already (a server's, after a detach):
+ * a new link for their struct_ops map, which keeps the maps the program
+ * answers from, and whoever fills them.
+ */
+static int attach_map(const char *mnt, const char *spec)
+{
+	struct fi_attached a = { 0 };
+	char pin[128], *end;
+	int map_fd, link_fd;
+	unsigned long map_id;
+	uint32_t id;
+
+	map_id = strtoul(spec, &end, 10);
+	if (!*spec || *end || !map_id || map_id > UINT32_MAX) {
+		fprintf(stderr, PROG ": map:%s: not a map id\n", spec);
+		return 2;
+	}
+	if (conn_or_die(mnt, &id))
+		return 1;
+	map_fd = bpf_map_get_fd_by_id(map_id);
+	if (map_fd < 0) {
+		fprintf(stderr, PROG ": BPF map %lu: %s\n", map_id, strerror(errno));
+		return 1;
+	}
+	if (fi_map_ops(map_fd, &a)) {
+		fprintf(stderr, PROG ": BPF map %lu holds no fuse_bpf_ops\n", map_id);
+		goto fail;
+	}
+	if (a.conn_id != id) {
+		fprintf(stderr, PROG ": %s (map %lu) is for connection %u, not %s's (%u)\n", a.name,
+			map_id, a.conn_id, mnt, id);
+		goto fail;
+	}
+	link_fd = bpf_link_create(map_fd, 0, BPF_STRUCT_OPS, NULL);
+	if (link_fd < 0) {
+		fprintf(stderr, PROG ": can't attach %s (map %lu) to %s (connection %u): %s\n", a.name,
+			map_id, mnt, id, strerror(errno));
+		goto fail;
+	}
+	if (pin_link(link_fd, id, pin, sizeof(pin))) {
+		close(link_fd);
+		goto fail;
+	}
+	printf("attached %s (map %lu) to %s, connection %u, link pinned at %s\n", a.name, map_id,
+	       mnt, id, pin);
+	close(link_fd);
+	close(map_fd);
+	return 0;
+fail:
+	close(map_fd);
+	return 1;
+}
+
 static int do_attach(const char *mnt, const char *path)
 {
 	struct bpf_object *obj;
@@ -68,6 +137,8 @@ static int do_attach(const char *mnt, const char *path)
 	size_t size;
 	int err;
 
+	if (!strncmp(path, "map:", 4))
+		return attach_map(mnt, path + 4);
 	if (conn_or_die(mnt, &id))
 		return 1;
 	obj = bpf_object__open_file(path, NULL);
@@ -101,11 +172,7 @@ static int do_attach(const char *mnt, const char *path)
 			id, strerror(err), err == EBUSY ? " (it has fuse_bpf_ops attached; detach first)" : "");
 		goto fail;
 	}
-	snprintf(pin, sizeof(pin), FI_PIN_DIR "/fuse-iomap-%u", id);
-	err = bpf_link__pin(link, pin);
-	if (err) {
-		fprintf(stderr, PROG ": attached, but can't pin the link at %s: %s; detaching\n",
-			pin, strerror(-err));
+	if (pin_link(bpf_link__fd(link), id, pin, sizeof(pin))) {
 		bpf_link__destroy(link);
 		goto fail;
 	}
@@ -131,7 +198,8 @@ static int detach_one(struct fi_attached *a, void *arg)
 			strerror(errno));
 		return -1;
 	}
-	printf("detached %s (link %u) from connection %u\n", a->name, a->link_id, a->conn_id);
+	printf("detached %s (link %u, map %u) from connection %u\n", a->name, a->link_id,
+	       a->map_id, a->conn_id);
 	id[1]++;
 	return 0;
 }

@@ -44,14 +44,14 @@ ext4_build_image() {
 	mke2fs -q -F -t ext4 -b 4096 -d "$src" "$img" 512M || fail "mke2fs -d failed"
 
 	# The kernel's ext4 adds what mke2fs does not make: fragmentation from
-	# interleaved appends, a 1 GiB sparse file, unwritten extents.
+	# interleaved appends, a 256 MiB sparse file, unwritten extents.
 	mount -o loop "$img" "$scratch" || fail "kernel ext4 can't mount $img"
 	for i in $(seq 0 23); do
 		dd if=/dev/urandom of="$scratch/frag1" bs=8192 count=1 oflag=append conv=notrunc,fsync status=none
 		dd if=/dev/urandom of="$scratch/frag2" bs=4096 count=1 oflag=append conv=notrunc,fsync status=none
 	done
-	truncate -s 1G "$scratch/large_sparse"
-	for i in 0 1000 65536 200000 262142; do
+	truncate -s 256M "$scratch/large_sparse"
+	for i in 0 1000 16384 50000 65534; do
 		dd if=/dev/urandom of="$scratch/large_sparse" bs=4096 count=2 seek=$i conv=notrunc status=none
 	done
 	fallocate -l $((1 << 20)) "$scratch/unwritten"
@@ -104,7 +104,7 @@ ext4_workload() (
 	# Into holes: sparse files, past EOF, and over unwritten extents.
 	dd if="$blob" of=sparse bs=4096 count=20 seek=100 skip=60 conv=notrunc status=none
 	dd if="$blob" of=sparse bs=1234 count=5 seek=7777 skip=3 conv=notrunc status=none
-	dd if="$blob" of=large_sparse bs=64k count=4 seek=8000 skip=9 oflag=direct conv=notrunc status=none
+	dd if="$blob" of=large_sparse bs=64k count=4 seek=3000 skip=9 oflag=direct conv=notrunc status=none
 	dd if="$blob" of=unwritten bs=555 count=20 seek=300 skip=70 conv=notrunc status=none
 	dd if="$blob" of=unwritten bs=4096 count=3 seek=100 skip=80 oflag=direct conv=notrunc status=none
 	dd if="$blob" of=new_gap bs=4096 count=2 seek=1000 skip=90 status=none

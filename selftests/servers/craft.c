@@ -10,7 +10,6 @@
  * FUSE_IOMAP_NULL_ADDR.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -21,9 +20,7 @@
 #include <sys/ioctl.h>
 #include <fuse_lowlevel.h>
 
-#include "iomap_session.h"
-#include "memns.h"
-#include "mount.h"
+#include "onefile.h"
 
 struct craft {
 	struct memns ns;		/* first: the session's userdata */
@@ -31,22 +28,6 @@ struct craft {
 	bool dev_reg[2];		/* read/write DEV was "reg" */
 	uint32_t cookie;
 	bool unregister;		/* --unregister: drop the device at once */
-};
-
-static int craft_resize(struct memns *ns, struct memns_node *n, off_t size)
-{
-	(void)ns, (void)n, (void)size;
-	return 0;
-}
-
-static void craft_free(struct memns *ns, struct memns_node *n)
-{
-	(void)ns, (void)n;
-}
-
-static const struct memns_backend craft_backend = {
-	.resize = craft_resize,
-	.free_data = craft_free,
 };
 
 static int craft_begin(void *ctx, uint64_t nodeid, const struct fuse_iomap_begin_in *in,
@@ -147,19 +128,16 @@ int main(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct fuse_lowlevel_ops ops = { 0 };
 	struct craft c = { 0 };
 	struct fi_iomap_server srv = {
 		.name = "fuse-iomap-craft",
 		.mount = { .fsname = "fuse-iomap-craft", .subtype = "craft", .extra_opts = "iomap" },
-		.ops = &ops,
 		.iomap = &craft_ops,
 		.ctx = &c,
 		.ready = craft_ready,
 	};
 	bool ro = false;
 	off_t size = 1 << 20;
-	struct memns_node *f;
 	int opt, ret;
 
 	c.out.read = fi_iomap_hole(0, FUSE_IOMAP_MAX_END);
@@ -198,25 +176,9 @@ int main(int argc, char *argv[])
 	if (optind != argc - 2)
 		goto bad;
 
-	srv.dev_fd = open(argv[optind], (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (srv.dev_fd < 0) {
-		fprintf(stderr, "fuse-iomap-craft: can't open %s: %s\n", argv[optind], strerror(errno));
-		return 1;
-	}
-	if (memns_init(&c.ns, &craft_backend, 4096))
-		return 1;
-	f = memns_new_node(&c.ns, S_IFREG | 0644, NULL);
-	if (!f || memns_link_name(memns_node(&c.ns, FUSE_ROOT_ID), "f", f))
-		return 1;
-	f->st.st_size = size;
-
-	memns_fill_ops(&ops);
-	srv.mount.mountpoint = argv[optind + 1];
-	ret = fi_iomap_serve(&srv) ? 1 : 0;
+	ret = fi_onefile_serve(&srv, &c.ns, argv[optind], ro, size, argv[optind + 1]);
 	if (srv.log)
 		fclose(srv.log);
-	close(srv.dev_fd);
-	memns_destroy(&c.ns);
 	return ret;
 bad:
 	usage(stderr);

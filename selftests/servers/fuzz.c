@@ -13,7 +13,6 @@
  * kernel's answer to each stray write, since only it sees that.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -25,9 +24,7 @@
 #include <linux/fuse.h>
 #include <fuse_lowlevel.h>
 
-#include "iomap_session.h"
-#include "memns.h"
-#include "mount.h"
+#include "onefile.h"
 
 #define FZ_SUPPORTED_FLAGS (FUSE_IOMAP_F_NEW | FUSE_IOMAP_F_DIRTY | FUSE_IOMAP_F_SHARED | \
 			    FUSE_IOMAP_F_MERGED | FUSE_IOMAP_F_WANT_IOMAP_END)
@@ -61,22 +58,6 @@ static bool chance(struct fuzz *z, unsigned int percent)
 {
 	return below(z, 100) < percent;
 }
-
-static int fz_resize(struct memns *ns, struct memns_node *n, off_t size)
-{
-	(void)ns, (void)n, (void)size;
-	return 0;
-}
-
-static void fz_free(struct memns *ns, struct memns_node *n)
-{
-	(void)ns, (void)n;
-}
-
-static const struct memns_backend fz_backend = {
-	.resize = fz_resize,
-	.free_data = fz_free,
-};
 
 /* A mapping that passes every rule for @pos, of @type. */
 static struct fuse_iomap_io valid_io(struct fuzz *z, uint64_t pos, uint16_t type)
@@ -396,19 +377,16 @@ int main(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct fuse_lowlevel_ops ops = { 0 };
 	struct fuzz z = { .rng = 1, .blksize = 4096, .cookie = 1 };
 	struct fi_iomap_server srv = {
 		.name = "fuse-iomap-fuzz",
 		.mount = { .fsname = "fuse-iomap-fuzz", .subtype = "fuzz", .extra_opts = "iomap" },
-		.ops = &ops,
 		.iomap = &fz_ops,
 		.ctx = &z,
 		.ready = fz_ready,
 	};
 	off_t size = 64 << 20;
 	unsigned long plan_n = 0;
-	struct memns_node *f;
 	int opt, ret;
 
 	while ((opt = getopt_long(argc, argv, "S:s:l:Vp:D:c:h", longopts, NULL)) != -1) {
@@ -453,25 +431,9 @@ int main(int argc, char *argv[])
 	if (optind != argc - 2 || !z.log)
 		goto bad;
 
-	srv.dev_fd = open(argv[optind], O_RDWR | O_CLOEXEC);
-	if (srv.dev_fd < 0) {
-		fprintf(stderr, "fuse-iomap-fuzz: can't open %s: %s\n", argv[optind], strerror(errno));
-		return 1;
-	}
-	if (memns_init(&z.ns, &fz_backend, z.blksize))
-		return 1;
-	f = memns_new_node(&z.ns, S_IFREG | 0644, NULL);
-	if (!f || memns_link_name(memns_node(&z.ns, FUSE_ROOT_ID), "f", f))
-		return 1;
-	f->st.st_size = size;
-
-	memns_fill_ops(&ops);
-	srv.mount.mountpoint = argv[optind + 1];
-	ret = fi_iomap_serve(&srv) ? 1 : 0;
+	ret = fi_onefile_serve(&srv, &z.ns, argv[optind], false, size, argv[optind + 1]);
 	fprintf(z.log, "STRAYS %lu %lu\n", z.strays, z.stray_surprises);
 	fclose(z.log);
-	close(srv.dev_fd);
-	memns_destroy(&z.ns);
 	return ret;
 bad:
 	usage(stderr);

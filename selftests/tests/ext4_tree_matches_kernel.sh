@@ -17,7 +17,7 @@ python3 "$REPO/selftests/lib/tree.py" "$ours" > "$T_TMP/ours.manifest"
 [ "$(wc -l < "$T_TMP/kern.manifest")" -ge 15 ] || fail "the kernel sees only $(wc -l < "$T_TMP/kern.manifest") entries"
 diff "$T_TMP/kern.manifest" "$T_TMP/ours.manifest" > "$T_TMP/diff" ||
 	fail "tree differs from the kernel's: $(grep '^[<>]' "$T_TMP/diff" | head -2 | tr '\n' ' ')"
-grep -q '^large_sparse file .* size=1073741824 ' "$T_TMP/ours.manifest" || fail "no 1 GiB sparse file in the tree"
+grep -q '^large_sparse file .* size=268435456 ' "$T_TMP/ours.manifest" || fail "no 256 MiB sparse file in the tree"
 grep -q 'user.colour=626c7565' "$T_TMP/ours.manifest" || fail "xattr user.colour missing"
 grep -q '^dir/hard_link file .* nlink=3 ' "$T_TMP/ours.manifest" || fail "hard link count is not 3"
 stop_server "$ours" "$SERVER_PID"

@@ -3,9 +3,9 @@
 # verify (buffered and O_DIRECT random read/write, one run after another),
 # and three churn.py processes (writes, reads checked against a model,
 # truncates, renames, unlinks), while the BPF tier is detached and attached
-# again every few seconds (the first detach takes the server's extent_map;
-# the loader's fresh ones have empty maps, so the server answers behind
-# them: what is stressed is attaching and detaching under I/O).  Then:
+# again every few seconds (the loader detaches the server's extent_map and
+# attaches it again by its map id, so that it answers from the extents
+# the server keeps publishing).  Then:
 # every fio run verified, every churn model matched, e2fsck -fn clean, the
 # kernel quiet (the runner), and the kernel's unreclaimable slab back to
 # its level from before insmod once the module is gone.
@@ -34,6 +34,8 @@ base=$(unreclaimable_kb)
 fi_load
 start_server "$ours" "$T_TMP/ext4.out" "$EXT4SRV" --bpf "$img" "$ours"
 mkdir "$ours/fio"
+ops_map=$("$LOADER" show "$ours" | sed -n 's/.*ops extent_map link [0-9]* map \([0-9]*\).*/\1/p')
+[ -n "$ops_map" ] || fail "no map id for the server's extent_map: $("$LOADER" show "$ours")"
 
 end=$((SECONDS + SECONDS_WANTED))
 (
@@ -63,7 +65,7 @@ while [ $SECONDS -lt $end ] && [ ! -e "$T_TMP/fio.failed" ]; do
 	sleep 2
 	"$LOADER" detach "$ours" > "$T_TMP/flip.out" 2>&1 || fail "detach $flips: $(tail -n1 "$T_TMP/flip.out")"
 	sleep 1
-	"$LOADER" attach "$ours" "$BUILD/bpf/extent_map.bpf.o" > "$T_TMP/flip.out" 2>&1 ||
+	"$LOADER" attach "$ours" "map:$ops_map" > "$T_TMP/flip.out" 2>&1 ||
 		fail "attach $flips: $(tail -n1 "$T_TMP/flip.out")"
 	flips=$((flips + 1))
 done
@@ -74,6 +76,7 @@ for i in 1 2 3; do
 done
 log "$SECONDS_WANTED s: $(cat "$T_TMP/fio.runs") fio runs verified, $flips detach/attach rounds;" \
 	"$(counter "$ours" iomap_begin_upcalls) BEGIN upcalls, $(counter "$ours" bpf_hits) BPF answers"
+[ "$(counter "$ours" bpf_hits)" -gt 0 ] || fail "the BPF tier answered nothing"
 "$LOADER" detach "$ours" > /dev/null
 stop_server "$ours" "$SERVER_PID"
 e2fsck -fn "$img" > "$T_TMP/fsck.out" 2>&1 ||
