@@ -72,14 +72,14 @@ static void set(struct fuse_iomap_io *m, __u64 lblk, __u64 end, const struct fi_
  */
 static bool want_end(const struct fuse_bpf_iomap_begin_args *args)
 {
-	__u64 now = bpf_jiffies64(), *last;
+	__u64 now = bpf_jiffies64(), nodeid = args->nodeid, *last;
 
 	if (args->pos + args->count > args->i_size)
 		return true;
-	last = bpf_map_lookup_elem(&end_tick, &args->nodeid);
+	last = bpf_map_lookup_elem(&end_tick, &nodeid);
 	if (last && *last == now)
 		return false;
-	bpf_map_update_elem(&end_tick, &args->nodeid, &now, BPF_ANY);
+	bpf_map_update_elem(&end_tick, &nodeid, &now, BPF_ANY);
 	return true;
 }
 

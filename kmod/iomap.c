@@ -333,7 +333,7 @@ static int fuse_iomap_bpf_begin(struct inode *inode, u32 opflags, u64 pos, u64 c
 static int fuse_iomap_begin(struct inode *inode, loff_t pos, loff_t count, unsigned int flags,
 			    struct iomap *iomap, struct iomap *srcmap)
 {
-	struct fuse_iomap_conn *ic = get_fuse_conn(inode)->iomap;
+	struct fuse_conn *fc = get_fuse_conn(inode);
 	u32 opflags = fuse_iomap_opflags(flags);
 	struct fuse_iomap_begin_out out;
 	int err;
@@ -341,14 +341,14 @@ static int fuse_iomap_begin(struct inode *inode, loff_t pos, loff_t count, unsig
 	if (fuse_is_bad(inode))
 		return -EIO;
 	/* Once the server is gone, no mapping of its (BPF's included) is used. */
-	if (!READ_ONCE(get_fuse_conn(inode)->connected))
+	if (!READ_ONCE(fc->connected))
 		return -ENOTCONN;
 	err = fuse_iomap_bpf_begin(inode, opflags, pos, count, &out);
 	if (err != FUSE_BPF_NO_ANSWER) {
 		if (err)
 			return err;
 		err = fuse_iomap_apply(inode, opflags, pos, &out, iomap, srcmap);
-		atomic64_inc(err ? &ic->bpf_rejected : &ic->bpf_hits);
+		atomic64_inc(err ? &fc->iomap->bpf_rejected : &fc->iomap->bpf_hits);
 		return err;
 	}
 	/* An upcall always sleeps. */

@@ -18,6 +18,7 @@
 #include <linux/falloc.h>
 
 #include "ext4.h"
+#include <ext2fs/ext3_extents.h>	/* EXT_*_MAX_LEN; needs ext2fs.h first */
 
 /* At most this many blocks per write mapping: bounds the work of one upcall. */
 #define EXT4_MAP_MAX_ALLOC	2048
@@ -151,6 +152,8 @@ static int alloc_extent(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_lar
 	errcode_t err;
 	int op;
 
+	if (n > (uninit ? EXT_UNINIT_MAX_LEN : EXT_INIT_MAX_LEN))
+		n = uninit ? EXT_UNINIT_MAX_LEN : EXT_INIT_MAX_LEN;
 	err = ext2fs_new_range(s->fs, 0, goal, n, NULL, pblk, len);
 	if (err)
 		return to_errno(err);
