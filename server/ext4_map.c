@@ -159,26 +159,35 @@ static int alloc_extent(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_lar
 		return to_errno(err);
 	/* Ours before the tree takes a block for a split. */
 	ext2fs_block_alloc_stats_range(s->fs, *pblk, *len, +1);
-	err = ext2fs_extent_open2(s->fs, ino, ext2(inode), &h);
-	if (!err) {
-		e = (struct ext2fs_extent){
-			.e_lblk = lblk, .e_pblk = *pblk, .e_len = *len,
-			.e_flags = uninit ? EXT2_EXTENT_FLAGS_UNINIT : 0,
-		};
-		/* After the extent before lblk; before the first if there is none. */
-		ext2fs_extent_goto(h, lblk);
-		op = EXT2_EXTENT_INSERT_AFTER;
-		if (!ext2fs_extent_get(h, EXT2_EXTENT_CURRENT, &cur) && cur.e_lblk > lblk)
-			op = 0;
-		err = ext2fs_extent_insert(h, op, &e);
-		if (!err)
-			err = ext2fs_extent_fix_parents(h);
-		ext2fs_extent_free(h);
-	}
-	if (!err)
-		err = ext2fs_iblk_add_blocks(s->fs, ext2(inode), *len);
-	if (err)
+	err = ext2fs_iblk_add_blocks(s->fs, ext2(inode), *len);
+	if (err) {
 		ext2fs_block_alloc_stats_range(s->fs, *pblk, *len, -1);
+		return to_errno(err);
+	}
+	err = ext2fs_extent_open2(s->fs, ino, ext2(inode), &h);
+	if (err)
+		goto out_unclaim;
+	e = (struct ext2fs_extent){
+		.e_lblk = lblk, .e_pblk = *pblk, .e_len = *len,
+		.e_flags = uninit ? EXT2_EXTENT_FLAGS_UNINIT : 0,
+	};
+	/* After the extent before lblk; before the first if there is none. */
+	ext2fs_extent_goto(h, lblk);
+	op = EXT2_EXTENT_INSERT_AFTER;
+	if (!ext2fs_extent_get(h, EXT2_EXTENT_CURRENT, &cur) && cur.e_lblk > lblk)
+		op = 0;
+	err = ext2fs_extent_insert(h, op, &e);
+	if (err) {
+		ext2fs_extent_free(h);
+		goto out_unclaim;
+	}
+	/* Inserted, the blocks are the file's, whatever happens next. */
+	err = ext2fs_extent_fix_parents(h);
+	ext2fs_extent_free(h);
+	return to_errno(err);
+out_unclaim:
+	ext2fs_iblk_sub_blocks(s->fs, ext2(inode), *len);
+	ext2fs_block_alloc_stats_range(s->fs, *pblk, *len, -1);
 	return to_errno(err);
 }
 

@@ -21,6 +21,19 @@ start_blockfs() {
 	start_server "$mnt" "$T_TMP/blockfs.out" "$BLOCKFS" -l "$T_TMP/blockfs.log" "$@" "$dev" "$mnt"
 }
 
+# refused_without_rawio WHAT MNT CMD...: CMD, a server that mounts MNT with
+# iomap, run without CAP_SYS_RAWIO, must fail with EPERM and leave MNT
+# unmounted.
+refused_without_rawio() {
+	local what=$1 mnt=$2 rc=0
+	shift 2
+	mkdir -p "$mnt"
+	setpriv --bounding-set -sys_rawio --inh-caps -sys_rawio -- "$@" > "$T_TMP/out" 2>&1 || rc=$?
+	[ $rc != 0 ] || fail "$what mounted with iomap without CAP_SYS_RAWIO"
+	grep -q "Operation not permitted" "$T_TMP/out" || fail "want EPERM, $what said: $(cat "$T_TMP/out")"
+	! is_mounted "$mnt" || fail "$mnt is mounted"
+}
+
 # blockfs_setup [OPTION...]: load the module, make a 64 MiB device ($dev)
 # and serve it with blockfs and OPTIONs at $mnt.
 blockfs_setup() {

@@ -8,13 +8,7 @@
 fi_load
 make_dev 16
 mnt=$T_TMP/mnt
-mkdir -p "$mnt"
-rc=0
-setpriv --bounding-set -sys_rawio --inh-caps -sys_rawio -- \
-	"$BLOCKFS" "$dev" "$mnt" > "$T_TMP/out" 2>&1 || rc=$?
-[ $rc != 0 ] || fail "the server mounted with iomap without CAP_SYS_RAWIO"
-grep -q "Operation not permitted" "$T_TMP/out" || fail "want EPERM, server said: $(cat "$T_TMP/out")"
-! is_mounted "$mnt" || fail "$mnt is mounted"
+refused_without_rawio "the server" "$mnt" "$BLOCKFS" "$dev" "$mnt"
 dmesg | grep -q "iomap mount by .* refused: needs CAP_SYS_RAWIO" || fail "no kernel message saying why"
 
 # The raw syscall, too: EPERM from mount(2) itself.

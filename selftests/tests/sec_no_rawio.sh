@@ -13,13 +13,7 @@ fi_load
 modprobe loop
 mke2fs -q -F -t ext4 -b 4096 "$T_TMP/img" 32M || fail "mke2fs failed"
 mnt=$T_TMP/mnt
-mkdir -p "$mnt"
-rc=0
-setpriv --bounding-set -sys_rawio --inh-caps -sys_rawio -- \
-	"$EXT4SRV" "$T_TMP/img" "$mnt" > "$T_TMP/out" 2>&1 || rc=$?
-[ $rc != 0 ] || fail "fuse-iomap-ext4 mounted with iomap without CAP_SYS_RAWIO"
-grep -q "Operation not permitted" "$T_TMP/out" || fail "want EPERM, the server said: $(cat "$T_TMP/out")"
-! is_mounted "$mnt" || fail "$mnt is mounted"
+refused_without_rawio fuse-iomap-ext4 "$mnt" "$EXT4SRV" "$T_TMP/img" "$mnt"
 e2fsck -fn "$T_TMP/img" > "$T_TMP/fsck.out" 2>&1 || fail "the refused server left the image unclean"
 make_dev 16
 
