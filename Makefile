@@ -7,6 +7,7 @@
 #   make clean   remove build/
 
 KREL := $(shell awk '$$1 == "KREL" { print $$2 }' deps.pins)
+VERSION := $(shell cat VERSION)
 KSRC_TARBALL := /usr/src/linux-source-6.12.tar.xz
 KHEADERS := /usr/src/linux-headers-$(KREL)
 CLANG := clang-19
@@ -71,9 +72,10 @@ tools: $(LIBBPF) $(BPFTOOL)
 # --- the module -------------------------------------------------------------
 KMOD_SRCS := $(wildcard kmod/*.c kmod/*.h kmod/patches/*.patch) kmod/Kbuild kmod/prepare-src
 
-$(KMOD): $(KMOD_SRCS) $(wildcard include/*.h) $(KSRC_TARBALL)
+$(KMOD): $(KMOD_SRCS) $(wildcard include/*.h) $(KSRC_TARBALL) VERSION
 	kmod/prepare-src $(KSRC_TARBALL) $(B)/kmod
-	$(MAKE) -s -C $(KHEADERS) M=$(B)/kmod FI_INCLUDE=$(CURDIR)/include modules
+	$(MAKE) -s -C $(KHEADERS) M=$(B)/kmod FI_INCLUDE=$(CURDIR)/include \
+		FI_VERSION=$(VERSION) modules
 
 kmod: $(KMOD)
 

@@ -111,28 +111,41 @@ struct fuse_iomap_end_in {
 };
 
 /*
- * Why a mapping was refused.  Each rule has a counter in
- * /sys/fs/fuseiomap/iomap/<conn>/rejected/<name> and is the "rule" field of
- * the fuse_iomap:fuse_iomap_mapping_rejected tracepoint.
+ * Why a mapping was refused: X(ENUM_SUFFIX, name), in enum order.  Each
+ * rule has a counter in /sys/fs/fuseiomap/iomap/<conn>/rejected/<name> and
+ * is the "rule" field of the fuse_iomap:fuse_iomap_mapping_rejected
+ * tracepoint.  This list is the only place the rules are written down.
  */
+#define FUSE_IOMAP_RULE_LIST(X)						\
+	X(TYPE, type)			/* unknown type */			\
+	X(FLAGS, flags)			/* unknown flag, or one this kernel	\
+					   cannot honour */			\
+	X(LENGTH, length)		/* zero length */			\
+	X(ALIGN, align)			/* offset, length or addr not block	\
+					   aligned */				\
+	X(OVERFLOW, overflow)		/* offset+length or addr+length wraps */	\
+	X(MAXBYTES, maxbytes)		/* offset at or past the file size limit */ \
+	X(NEED_DEV, need_dev)		/* MAPPED/UNWRITTEN without device or	\
+					   address */				\
+	X(UNEXPECTED_DEV, unexpected_dev) /* HOLE/DELALLOC with a device or	\
+					   address */				\
+	X(PURE_OVERWRITE, pure_overwrite) /* PURE_OVERWRITE as the read mapping */ \
+	X(POS, pos)			/* does not cover pos */		\
+	X(DEV_UNKNOWN, dev_unknown)	/* cookie not (or no longer) registered */ \
+	X(DEV_RANGE, dev_range)		/* [addr, addr+length) outside the device */ \
+	X(DEV_READONLY, dev_readonly)	/* write mapping to a device opened	\
+					   read-only */				\
+	X(WRITE_TYPE, write_type)	/* type unusable for this write (e.g.	\
+					   HOLE for O_DIRECT) */		\
+	X(INLINE, inline)		/* INLINE: no way to pass the data on	\
+					   this ABI */
+
+#define FUSE_IOMAP_RULE_ENUM_(up, name)	FUSE_IOMAP_RULE_##up,
 enum fuse_iomap_rule {
-	FUSE_IOMAP_RULE_TYPE,		/* unknown type */
-	FUSE_IOMAP_RULE_FLAGS,		/* unknown flag, or one this kernel cannot honour */
-	FUSE_IOMAP_RULE_LENGTH,		/* zero length */
-	FUSE_IOMAP_RULE_ALIGN,		/* offset, length or addr not block aligned */
-	FUSE_IOMAP_RULE_OVERFLOW,	/* offset+length or addr+length wraps */
-	FUSE_IOMAP_RULE_MAXBYTES,	/* offset at or past the file size limit */
-	FUSE_IOMAP_RULE_NEED_DEV,	/* MAPPED/UNWRITTEN without device or address */
-	FUSE_IOMAP_RULE_UNEXPECTED_DEV,	/* HOLE/DELALLOC with a device or address */
-	FUSE_IOMAP_RULE_PURE_OVERWRITE,	/* PURE_OVERWRITE as the read mapping */
-	FUSE_IOMAP_RULE_POS,		/* does not cover pos */
-	FUSE_IOMAP_RULE_DEV_UNKNOWN,	/* cookie not (or no longer) registered */
-	FUSE_IOMAP_RULE_DEV_RANGE,	/* [addr, addr+length) outside the device */
-	FUSE_IOMAP_RULE_DEV_READONLY,	/* write mapping to a device opened read-only */
-	FUSE_IOMAP_RULE_WRITE_TYPE,	/* type unusable for this write (e.g. HOLE for O_DIRECT) */
-	FUSE_IOMAP_RULE_INLINE,		/* INLINE: no way to pass the data on this ABI */
+	FUSE_IOMAP_RULE_LIST(FUSE_IOMAP_RULE_ENUM_)
 	FUSE_IOMAP_NR_RULES,
 };
+#undef FUSE_IOMAP_RULE_ENUM_
 
 /*
  * Device registration, ioctls on the server's /dev/fuse-iomap fd after the
@@ -202,9 +215,26 @@ struct fuse_bpf_ops {
 	 * BPF or by the server), before the END upcall, which still goes out.
 	 */
 	void (*iomap_end)(const struct fuse_bpf_iomap_end_args *args);
-	/* The connection to attach to: st_dev of the mountpoint (stat -c %d). */
+	/* The connection to attach to: st_dev of the mountpoint (stat -c %d), */
 	__u32 conn_id;
-	char name[FUSE_BPF_OPS_NAME_LEN];
+	__u32 reserved;
+	/*
+	 * and its generation (/sys/fs/fuseiomap/iomap/<conn_id>/generation),
+	 * never reused while the module is loaded: st_dev is reused by the
+	 * next mount, and ops meant for a mount that is gone must not
+	 * attach to a new one.  Attaching fails with ENODEV unless both match.
+	 */
+	__u64 conn_gen;
+	char name[FUSE_BPF_OPS_NAME_LEN];	/* not empty */
 };
+
+/* The wire layouts: a change here is an ABI break, not an edit. */
+_Static_assert(sizeof(struct fuse_iomap_io) == 32, "fuse_iomap_io is ABI");
+_Static_assert(sizeof(struct fuse_iomap_begin_in) == 32, "fuse_iomap_begin_in is ABI");
+_Static_assert(sizeof(struct fuse_iomap_begin_out) == 64, "fuse_iomap_begin_out is ABI");
+_Static_assert(sizeof(struct fuse_iomap_end_in) == 72, "fuse_iomap_end_in is ABI");
+_Static_assert(sizeof(struct fuse_iomap_dev_register) == 40, "fuse_iomap_dev_register is ABI");
+_Static_assert(sizeof(struct fuse_bpf_iomap_begin_args) == 56, "fuse_bpf_iomap_begin_args is ABI");
+_Static_assert(sizeof(struct fuse_bpf_iomap_end_args) == 48, "fuse_bpf_iomap_end_args is ABI");
 
 #endif /* FUSE_IOMAP_BPF_H */

@@ -7,8 +7,9 @@
  * through the same validation as a server's reply (iomap.c).
  *
  * Attachment is by BPF link: reg() finds the connection named by conn_id
- * (iomap_conn.c) and publishes the ops under RCU; unreg() unpublishes and
- * waits for the readers.  The struct_ops map holds a module reference, so
+ * and conn_gen among the mounted ones (iomap_conn.c adds and removes them)
+ * and publishes the ops under RCU; unreg() unpublishes and waits for the
+ * readers.  The struct_ops map holds a module reference, so
  * the module cannot go while ops exist.
  */
 #include "fuse_i.h"
@@ -52,6 +53,21 @@ static const struct bpf_verifier_ops fuse_bpf_verifier_ops = {
 	.btf_struct_access = fuse_bpf_btf_struct_access,
 };
 
+/*
+ * The hooks run under rcu_read_lock(), and for IOMAP_NOWAIT I/O, where
+ * nothing may sleep: a sleepable program can never be called.  The
+ * verifier logs "attach to unsupported member" for the refused member.
+ */
+static int fuse_bpf_ops_check_member(const struct btf_type *t, const struct btf_member *member,
+				     const struct bpf_prog *prog)
+{
+	if (!prog->sleepable)
+		return 0;
+	pr_info_ratelimited("fuse_bpf_ops: %s refused: sleepable, but called under RCU where nothing may sleep\n",
+			    prog->aux->name);
+	return -EINVAL;
+}
+
 /* The members that are not programs come from user space, checked here. */
 static int fuse_bpf_ops_init_member(const struct btf_type *t, const struct btf_member *member,
 				    void *kdata, const void *udata)
@@ -63,8 +79,12 @@ static int fuse_bpf_ops_init_member(const struct btf_type *t, const struct btf_m
 	case offsetof(struct fuse_bpf_ops, conn_id):
 		ops->conn_id = uops->conn_id;
 		return 1;
+	case offsetof(struct fuse_bpf_ops, conn_gen):
+		ops->conn_gen = uops->conn_gen;
+		return 1;
 	case offsetof(struct fuse_bpf_ops, name):
-		if (!memchr(uops->name, 0, sizeof(uops->name)))
+		/* Named, for show, sysfs and every message about it. */
+		if (!uops->name[0] || !memchr(uops->name, 0, sizeof(uops->name)))
 			return -EINVAL;
 		memcpy(ops->name, uops->name, sizeof(ops->name));
 		return 1;
@@ -79,14 +99,65 @@ static int fuse_bpf_ops_validate(void *kdata)
 	return ops->iomap_begin ? 0 : -EINVAL;
 }
 
+/* Mounted iomap connections, for attaching ops by connection id and generation. */
+static LIST_HEAD(fuse_bpf_conns);
+static DEFINE_MUTEX(fuse_bpf_conns_lock);
+
+void fuse_bpf_conn_add(struct fuse_iomap_conn *ic)
+{
+	mutex_lock(&fuse_bpf_conns_lock);
+	list_add(&ic->node, &fuse_bpf_conns);
+	mutex_unlock(&fuse_bpf_conns_lock);
+}
+
+/* From here on no ops attach to @ic, and the ones attached are dropped. */
+void fuse_bpf_conn_del(struct fuse_iomap_conn *ic)
+{
+	mutex_lock(&fuse_bpf_conns_lock);
+	list_del_init(&ic->node);
+	RCU_INIT_POINTER(ic->bpf_ops, NULL);
+	mutex_unlock(&fuse_bpf_conns_lock);
+}
+
 static int fuse_bpf_ops_reg(void *kdata, struct bpf_link *link)
 {
-	return fuse_iomap_bpf_attach(kdata);
+	struct fuse_bpf_ops *cur, *ops = kdata;
+	struct fuse_iomap_conn *ic;
+	int err = -ENODEV;
+
+	mutex_lock(&fuse_bpf_conns_lock);
+	list_for_each_entry(ic, &fuse_bpf_conns, node) {
+		if (ic->id != ops->conn_id || ic->gen != ops->conn_gen)
+			continue;
+		cur = rcu_dereference_protected(ic->bpf_ops, lockdep_is_held(&fuse_bpf_conns_lock));
+		if (cur) {
+			pr_info_ratelimited("conn %u: fuse_bpf_ops '%s' refused: '%s' is attached\n",
+					    ic->id, ops->name, cur->name);
+			err = -EBUSY;
+		} else {
+			rcu_assign_pointer(ic->bpf_ops, ops);
+			err = 0;
+		}
+		break;
+	}
+	mutex_unlock(&fuse_bpf_conns_lock);
+	if (err == -ENODEV)
+		pr_info_ratelimited("fuse_bpf_ops '%s' refused: no iomap connection %u generation %llu (unmounted?)\n",
+				    ops->name, ops->conn_id, ops->conn_gen);
+	return err;
 }
 
 static void fuse_bpf_ops_unreg(void *kdata, struct bpf_link *link)
 {
-	fuse_iomap_bpf_detach(kdata);
+	struct fuse_iomap_conn *ic;
+
+	mutex_lock(&fuse_bpf_conns_lock);
+	list_for_each_entry(ic, &fuse_bpf_conns, node)
+		if (rcu_access_pointer(ic->bpf_ops) == kdata)
+			RCU_INIT_POINTER(ic->bpf_ops, NULL);
+	mutex_unlock(&fuse_bpf_conns_lock);
+	/* No mapping call may still run the program once we return. */
+	synchronize_rcu();
 }
 
 /* Never called: their types are what the trampolines are built from. */
@@ -105,9 +176,15 @@ static struct fuse_bpf_ops fuse_bpf_ops_stubs = {
 	.iomap_end = fuse_bpf_iomap_end_stub,
 };
 
+/*
+ * No .update: a link then cannot swap ops in place, so that replacing a
+ * connection's program is detach then attach, each checked for its
+ * connection (an in-place update could move the link to another one).
+ */
 static struct bpf_struct_ops fuse_bpf_struct_ops = {
 	.verifier_ops = &fuse_bpf_verifier_ops,
 	.init = fuse_bpf_ops_init,
+	.check_member = fuse_bpf_ops_check_member,
 	.init_member = fuse_bpf_ops_init_member,
 	.validate = fuse_bpf_ops_validate,
 	.reg = fuse_bpf_ops_reg,

@@ -48,6 +48,7 @@ ssize_t fuse_iomap_read_iter(struct kiocb *iocb, struct iov_iter *to);
 ssize_t fuse_iomap_write_iter(struct kiocb *iocb, struct iov_iter *from);
 int fuse_iomap_mmap(struct file *file, struct vm_area_struct *vma);
 loff_t fuse_iomap_lseek(struct file *file, loff_t offset, int whence);
+int fuse_iomap_fsync(struct file *file, loff_t start, loff_t end, int datasync);
 
 /* dir.c */
 int fuse_iomap_fiemap(struct inode *inode, struct fiemap_extent_info *fieinfo,
@@ -76,9 +77,10 @@ struct fuse_iomap_dev {
 
 struct fuse_iomap_conn {
 	struct kobject kobj;		/* /sys/fs/fuseiomap/iomap/<id> */
-	struct list_head node;		/* fuse_iomap_conns, while mounted */
+	struct list_head node;		/* fuse_bpf_conns (bpf_ops.c), while mounted */
 	struct fuse_bpf_ops __rcu *bpf_ops;	/* attached BPF tier, or NULL */
 	u32 id;				/* st_dev of the mount, as stat() reports it */
+	u64 gen;			/* never reused, unlike id */
 	unsigned int blkbits;		/* file system block size, fixed at mount */
 
 	struct mutex dev_lock;		/* serializes (un)registration */
@@ -94,14 +96,17 @@ struct fuse_iomap_conn {
 	atomic64_t bpf_errors;		/* BPF failed the I/O */
 };
 
+/* iomap_conn.c */
 const char *fuse_iomap_rule_name(enum fuse_iomap_rule rule);
-struct fuse_iomap_dev *fuse_iomap_dev_lookup(struct fuse_iomap_conn *ic, u32 cookie);
 
-int fuse_iomap_bpf_attach(struct fuse_bpf_ops *ops);
-void fuse_iomap_bpf_detach(struct fuse_bpf_ops *ops);
+/* iomap_dev.c */
+struct fuse_iomap_dev *fuse_iomap_dev_lookup(struct fuse_iomap_conn *ic, u32 cookie);
+void fuse_iomap_devs_free(struct fuse_iomap_conn *ic);
 
 /* bpf_ops.c */
 int fuse_bpf_ops_register(void);
+void fuse_bpf_conn_add(struct fuse_iomap_conn *ic);
+void fuse_bpf_conn_del(struct fuse_iomap_conn *ic);
 
 /* iomap.c */
 extern const struct iomap_ops fuse_iomap_map_ops;

@@ -114,12 +114,15 @@ static u16 fuse_iomap_flags_from_kernel(u16 flags)
 
 /*
  * Every rule a mapping must pass before the kernel uses it.  @write_map:
- * it will be written to.  Returns FUSE_IOMAP_RULE_NONE, or the first rule
- * it breaks; on success *devp is its device (NULL for HOLE/DELALLOC).
+ * it will be written to.  @need_mapped: the data will be written to the
+ * device right away (O_DIRECT, writeback), so only a MAPPED range will
+ * do: fs/iomap cannot write a hole and we do not convert unwritten extents
+ * after the I/O.  Returns FUSE_IOMAP_RULE_NONE, or the first rule it
+ * breaks; on success *devp is its device (NULL for HOLE/DELALLOC).
  */
 static int fuse_iomap_check(struct inode *inode, struct fuse_iomap_conn *ic,
 			    const struct fuse_iomap_io *map, u64 pos, bool write_map,
-			    struct fuse_iomap_dev **devp)
+			    bool need_mapped, struct fuse_iomap_dev **devp)
 {
 	u64 mask = (1ULL << ic->blkbits) - 1;
 	struct fuse_iomap_dev *dev;
@@ -152,6 +155,8 @@ static int fuse_iomap_check(struct inode *inode, struct fuse_iomap_conn *ic,
 		return FUSE_IOMAP_RULE_ALIGN;
 	if (pos < map->offset || pos >= end)
 		return FUSE_IOMAP_RULE_POS;
+	if (need_mapped && map->type != FUSE_IOMAP_TYPE_MAPPED)
+		return FUSE_IOMAP_RULE_WRITE_TYPE;
 
 	if (map->type == FUSE_IOMAP_TYPE_HOLE || map->type == FUSE_IOMAP_TYPE_DELALLOC) {
 		if (map->dev != FUSE_IOMAP_DEV_NULL || map->addr != FUSE_IOMAP_NULL_ADDR)
@@ -201,12 +206,7 @@ static void fuse_iomap_to_kernel(const struct fuse_iomap_io *map, struct fuse_io
 	iomap->private = (void *)(uintptr_t)map->dev;
 }
 
-/*
- * Check @map and, if good, fill @iomap from it.  @need_mapped: the data
- * will be written to the device right away (O_DIRECT, writeback), so only
- * a MAPPED range will do: fs/iomap cannot write a hole and we do not
- * convert unwritten extents after the I/O.
- */
+/* Check @map (see fuse_iomap_check) and, if good, fill @iomap from it. */
 static int fuse_iomap_use(struct inode *inode, struct fuse_iomap_conn *ic, u64 pos,
 			  const struct fuse_iomap_io *map, bool write_map, bool need_mapped,
 			  struct iomap *iomap)
@@ -214,9 +214,7 @@ static int fuse_iomap_use(struct inode *inode, struct fuse_iomap_conn *ic, u64 p
 	struct fuse_iomap_dev *dev;
 	int rule;
 
-	rule = fuse_iomap_check(inode, ic, map, pos, write_map, &dev);
-	if (rule == FUSE_IOMAP_RULE_NONE && need_mapped && map->type != FUSE_IOMAP_TYPE_MAPPED)
-		rule = FUSE_IOMAP_RULE_WRITE_TYPE;
+	rule = fuse_iomap_check(inode, ic, map, pos, write_map, need_mapped, &dev);
 	if (rule != FUSE_IOMAP_RULE_NONE)
 		return fuse_iomap_reject(inode, ic, pos, write_map, rule, map);
 	trace_fuse_iomap_mapping_accepted(ic->id, get_node_id(inode), pos, write_map,
@@ -382,8 +380,8 @@ static void fuse_iomap_bpf_end(struct inode *inode, const struct fuse_iomap_end_
 	rcu_read_unlock();
 }
 
-static int fuse_iomap_end(struct inode *inode, loff_t pos, loff_t count, ssize_t written,
-			  unsigned int flags, struct iomap *iomap)
+static int fuse_iomap_upcall_end(struct inode *inode, loff_t pos, loff_t count,
+				 ssize_t written, unsigned int flags, const struct iomap *iomap)
 {
 	struct fuse_mount *fm = get_fuse_mount(inode);
 	struct fuse_iomap_conn *ic = fm->fc->iomap;
@@ -404,8 +402,6 @@ static int fuse_iomap_end(struct inode *inode, loff_t pos, loff_t count, ssize_t
 	};
 	FUSE_ARGS(args);
 
-	if (!(iomap->flags & IOMAP_F_PRIVATE))
-		return 0;
 	fuse_iomap_bpf_end(inode, &in);
 
 	args.opcode = FUSE_IOMAP_END;
@@ -417,6 +413,14 @@ static int fuse_iomap_end(struct inode *inode, loff_t pos, loff_t count, ssize_t
 	atomic64_inc(&ic->end_upcalls);
 	trace_fuse_iomap_upcall_end(ic->id, args.nodeid, pos, count, written, in.opflags);
 	return fuse_simple_request(fm, &args);
+}
+
+static int fuse_iomap_end(struct inode *inode, loff_t pos, loff_t count, ssize_t written,
+			  unsigned int flags, struct iomap *iomap)
+{
+	if (!(iomap->flags & IOMAP_F_PRIVATE))
+		return 0;
+	return fuse_iomap_upcall_end(inode, pos, count, written, flags, iomap);
 }
 
 const struct iomap_ops fuse_iomap_map_ops = {

@@ -1,13 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Per-connection iomap state: the "iomap" mount option, the registered
- * block devices, and the counters in /sys/fs/fuseiomap/iomap/<id>/.
+ * Per-connection iomap state: the "iomap" mount option, the connection's
+ * lifetime, and its counters in /sys/fs/fuseiomap/iomap/<id>/.  Devices
+ * are in iomap_dev.c, the BPF tier's attachment in bpf_ops.c.
  *
- * Only a mounter with CAP_SYS_RAWIO may enable iomap, and only a caller
- * with CAP_SYS_RAWIO may register a device: a server of an iomap mount
- * steers kernel I/O to raw device blocks.  Devices are never freed before
- * the connection, so a struct iomap handed to fs/iomap (which keeps the
- * bdev pointer until the I/O completes) cannot outlive its device.
+ * Only a mounter with CAP_SYS_RAWIO may enable iomap: a server of an
+ * iomap mount steers kernel I/O to raw device blocks.
  */
 #include "fuse_i.h"
 
@@ -20,29 +18,18 @@
 
 #define FUSE_IOMAP_DEFAULT_BLKSIZE	4096
 
+/* The description is in patches/0001 (inode.c has fuse's MODULE_* lines). */
+MODULE_VERSION(FUSE_IOMAP_VERSION);
+
 static struct kobject *fuse_iomap_kobj;	/* /sys/fs/fuseiomap/iomap */
 
-/* Mounted iomap connections, for attaching BPF ops by connection id. */
-static LIST_HEAD(fuse_iomap_conns);
-static DEFINE_MUTEX(fuse_iomap_conns_lock);
+static atomic64_t fuse_iomap_last_gen;
 
+#define FUSE_IOMAP_RULE_NAME_(up, name)	[FUSE_IOMAP_RULE_##up] = #name,
 static const char *const fuse_iomap_rule_names[FUSE_IOMAP_NR_RULES] = {
-	[FUSE_IOMAP_RULE_TYPE]		 = "type",
-	[FUSE_IOMAP_RULE_FLAGS]		 = "flags",
-	[FUSE_IOMAP_RULE_LENGTH]	 = "length",
-	[FUSE_IOMAP_RULE_ALIGN]		 = "align",
-	[FUSE_IOMAP_RULE_OVERFLOW]	 = "overflow",
-	[FUSE_IOMAP_RULE_MAXBYTES]	 = "maxbytes",
-	[FUSE_IOMAP_RULE_NEED_DEV]	 = "need_dev",
-	[FUSE_IOMAP_RULE_UNEXPECTED_DEV] = "unexpected_dev",
-	[FUSE_IOMAP_RULE_PURE_OVERWRITE] = "pure_overwrite",
-	[FUSE_IOMAP_RULE_POS]		 = "pos",
-	[FUSE_IOMAP_RULE_DEV_UNKNOWN]	 = "dev_unknown",
-	[FUSE_IOMAP_RULE_DEV_RANGE]	 = "dev_range",
-	[FUSE_IOMAP_RULE_DEV_READONLY]	 = "dev_readonly",
-	[FUSE_IOMAP_RULE_WRITE_TYPE]	 = "write_type",
-	[FUSE_IOMAP_RULE_INLINE]	 = "inline",
+	FUSE_IOMAP_RULE_LIST(FUSE_IOMAP_RULE_NAME_)
 };
+#undef FUSE_IOMAP_RULE_NAME_
 
 const char *fuse_iomap_rule_name(enum fuse_iomap_rule rule)
 {
@@ -129,6 +116,11 @@ static ssize_t bpf_ops_show(struct kobject *kobj, struct kobj_attribute *a, char
 	return len;
 }
 
+static ssize_t generation_show(struct kobject *kobj, struct kobj_attribute *a, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", to_ic(kobj)->gen);
+}
+
 static ssize_t blksize_show(struct kobject *kobj, struct kobj_attribute *a, char *buf)
 {
 	return sysfs_emit(buf, "%u\n", 1U << to_ic(kobj)->blkbits);
@@ -155,6 +147,7 @@ static struct kobj_attribute fuse_iomap_attr_end = __ATTR(iomap_end_upcalls, 044
 static struct kobj_attribute fuse_iomap_attr_rejected = __ATTR(mappings_rejected, 0444,
 							       rejected_total_show, NULL);
 static struct kobj_attribute fuse_iomap_attr_blksize = __ATTR_RO(blksize);
+static struct kobj_attribute fuse_iomap_attr_generation = __ATTR_RO(generation);
 static struct kobj_attribute fuse_iomap_attr_devices = __ATTR_RO(devices);
 static struct kobj_attribute fuse_iomap_attr_bpf_ops = __ATTR_RO(bpf_ops);
 static struct kobj_attribute fuse_iomap_attr_bpf_hits = __ATTR_RO(bpf_hits);
@@ -167,6 +160,7 @@ static struct attribute *fuse_iomap_conn_attrs[] = {
 	&fuse_iomap_attr_end.attr,
 	&fuse_iomap_attr_rejected.attr,
 	&fuse_iomap_attr_blksize.attr,
+	&fuse_iomap_attr_generation.attr,
 	&fuse_iomap_attr_devices.attr,
 	&fuse_iomap_attr_bpf_ops.attr,
 	&fuse_iomap_attr_bpf_hits.attr,
@@ -258,50 +252,6 @@ void fuse_iomap_module_exit(void)
 	kobject_put(fuse_iomap_kobj);
 }
 
-/* --- the BPF tier's attachment -------------------------------------------- */
-
-int fuse_iomap_bpf_attach(struct fuse_bpf_ops *ops)
-{
-	struct fuse_iomap_conn *ic;
-	struct fuse_bpf_ops *cur;
-	int err = -ENODEV;
-
-	mutex_lock(&fuse_iomap_conns_lock);
-	list_for_each_entry(ic, &fuse_iomap_conns, node) {
-		if (ic->id != ops->conn_id)
-			continue;
-		cur = rcu_dereference_protected(ic->bpf_ops,
-						lockdep_is_held(&fuse_iomap_conns_lock));
-		if (cur) {
-			pr_info_ratelimited("conn %u: fuse_bpf_ops '%s' refused: '%s' is attached\n",
-					    ic->id, ops->name, cur->name);
-			err = -EBUSY;
-		} else {
-			rcu_assign_pointer(ic->bpf_ops, ops);
-			err = 0;
-		}
-		break;
-	}
-	mutex_unlock(&fuse_iomap_conns_lock);
-	if (err == -ENODEV)
-		pr_info_ratelimited("fuse_bpf_ops '%s' refused: no iomap connection %u\n",
-				    ops->name, ops->conn_id);
-	return err;
-}
-
-void fuse_iomap_bpf_detach(struct fuse_bpf_ops *ops)
-{
-	struct fuse_iomap_conn *ic;
-
-	mutex_lock(&fuse_iomap_conns_lock);
-	list_for_each_entry(ic, &fuse_iomap_conns, node)
-		if (rcu_access_pointer(ic->bpf_ops) == ops)
-			RCU_INIT_POINTER(ic->bpf_ops, NULL);
-	mutex_unlock(&fuse_iomap_conns_lock);
-	/* No mapping call may still run the program once we return. */
-	synchronize_rcu();
-}
-
 /* --- connection lifetime -------------------------------------------------- */
 
 int fuse_iomap_conn_init(struct fuse_conn *fc, struct fuse_fs_context *ctx,
@@ -318,6 +268,7 @@ int fuse_iomap_conn_init(struct fuse_conn *fc, struct fuse_fs_context *ctx,
 		return -ENOMEM;
 	/* The same number stat() gives as st_dev for the mountpoint. */
 	ic->id = new_encode_dev(fc->dev);
+	ic->gen = atomic64_inc_return(&fuse_iomap_last_gen);
 	ic->blkbits = ilog2(ctx->iomap_blksize);
 	mutex_init(&ic->dev_lock);
 	idr_init(&ic->devs);
@@ -330,9 +281,7 @@ int fuse_iomap_conn_init(struct fuse_conn *fc, struct fuse_fs_context *ctx,
 		return err;
 	}
 	fc->iomap = ic;
-	mutex_lock(&fuse_iomap_conns_lock);
-	list_add(&ic->node, &fuse_iomap_conns);
-	mutex_unlock(&fuse_iomap_conns_lock);
+	fuse_bpf_conn_add(ic);
 	/*
 	 * fuse counts finished writeback itself, for its WRITE requests, and
 	 * turns the generic counting off.  Ours is plain block I/O ending in
@@ -360,137 +309,18 @@ void fuse_iomap_sb_destroy(struct super_block *sb)
 	if (fc->connected)
 		sync_filesystem(sb);
 	/* No I/O from here on: the BPF tier lets go of the connection. */
-	mutex_lock(&fuse_iomap_conns_lock);
-	list_del_init(&fc->iomap->node);
-	RCU_INIT_POINTER(fc->iomap->bpf_ops, NULL);
-	mutex_unlock(&fuse_iomap_conns_lock);
+	fuse_bpf_conn_del(fc->iomap);
 	kobject_del(&fc->iomap->kobj);
 }
 
 void fuse_iomap_conn_free(struct fuse_conn *fc)
 {
 	struct fuse_iomap_conn *ic = fc->iomap;
-	struct fuse_iomap_dev *dev, *next;
 
 	if (!ic)
 		return;
 	fc->iomap = NULL;
-	mutex_lock(&fuse_iomap_conns_lock);
-	list_del_init(&ic->node);
-	mutex_unlock(&fuse_iomap_conns_lock);
-	list_for_each_entry_safe(dev, next, &ic->all_devs, all) {
-		fput(dev->file);
-		kfree(dev);
-	}
-	idr_destroy(&ic->devs);
+	fuse_bpf_conn_del(ic);
+	fuse_iomap_devs_free(ic);
 	kobject_put(&ic->kobj);
-}
-
-/* --- device registration ---------------------------------------------------- */
-
-struct fuse_iomap_dev *fuse_iomap_dev_lookup(struct fuse_iomap_conn *ic, u32 cookie)
-{
-	struct fuse_iomap_dev *dev;
-
-	rcu_read_lock();
-	dev = idr_find(&ic->devs, cookie);
-	rcu_read_unlock();
-	return dev;
-}
-
-static int fuse_iomap_dev_register(struct fuse_iomap_conn *ic,
-				   struct fuse_iomap_dev_register __user *argp)
-{
-	struct fuse_iomap_dev_register arg;
-	struct fuse_iomap_dev *dev;
-	struct file *file;
-	int id, err;
-
-	if (copy_from_user(&arg, argp, sizeof(arg)))
-		return -EFAULT;
-	if (arg.flags || arg.reserved[0] || arg.reserved[1])
-		return -EINVAL;
-
-	file = fget(arg.fd);
-	if (!file)
-		return -EBADF;
-	err = -ENOTBLK;
-	if (!S_ISBLK(file_inode(file)->i_mode))
-		goto out_fput;
-	err = -EBADF;
-	if (!(file->f_mode & FMODE_READ))
-		goto out_fput;
-
-	err = -ENOMEM;
-	dev = kzalloc(sizeof(*dev), GFP_KERNEL);
-	if (!dev)
-		goto out_fput;
-	dev->file = file;
-	dev->bdev = I_BDEV(file->f_mapping->host);
-	dev->size = bdev_nr_bytes(dev->bdev);
-	dev->writable = file->f_mode & FMODE_WRITE;
-	/* fs/iomap issues I/O in file system blocks. */
-	err = -EINVAL;
-	if (bdev_logical_block_size(dev->bdev) > (1U << ic->blkbits))
-		goto out_free;
-
-	mutex_lock(&ic->dev_lock);
-	id = idr_alloc(&ic->devs, dev, 1, INT_MAX, GFP_KERNEL);
-	if (id < 0) {
-		mutex_unlock(&ic->dev_lock);
-		err = id;
-		goto out_free;
-	}
-	dev->cookie = id;
-	list_add_tail(&dev->all, &ic->all_devs);
-	mutex_unlock(&ic->dev_lock);
-
-	arg.cookie = id;
-	arg.logical_block_size = bdev_logical_block_size(dev->bdev);
-	arg.size = dev->size;
-	/* Registered either way; the server learns its cookie from the list. */
-	if (copy_to_user(argp, &arg, sizeof(arg)))
-		return -EFAULT;
-	return 0;
-
-out_free:
-	kfree(dev);
-out_fput:
-	fput(file);
-	return err;
-}
-
-static int fuse_iomap_dev_unregister(struct fuse_iomap_conn *ic, u32 __user *argp)
-{
-	struct fuse_iomap_dev *dev;
-	u32 cookie;
-
-	if (get_user(cookie, argp))
-		return -EFAULT;
-	mutex_lock(&ic->dev_lock);
-	dev = idr_remove(&ic->devs, cookie);
-	mutex_unlock(&ic->dev_lock);
-	/* The file stays open in all_devs until the connection ends. */
-	return dev ? 0 : -ENOENT;
-}
-
-long fuse_iomap_dev_ioctl(struct fuse_dev *fud, unsigned int cmd, void __user *argp)
-{
-	struct fuse_iomap_conn *ic;
-
-	if (!capable(CAP_SYS_RAWIO))
-		return -EPERM;
-	if (!fud)
-		return -EINVAL;
-	ic = fud->fc->iomap;
-	if (!ic)
-		return -EOPNOTSUPP;
-
-	switch (cmd) {
-	case FUSE_IOMAP_IOC_DEV_REGISTER:
-		return fuse_iomap_dev_register(ic, argp);
-	case FUSE_IOMAP_IOC_DEV_UNREGISTER:
-		return fuse_iomap_dev_unregister(ic, argp);
-	}
-	return -ENOTTY;
 }

@@ -67,16 +67,35 @@ static int fuse_iomap_zero_eof(struct inode *inode, loff_t newsize)
 }
 
 /*
+ * The buffered part of an O_DIRECT write did not reach the device: drop
+ * what it left in the page cache (write(2) will not count it, and a read
+ * must not see it) and any growth of i_size past what write(2) returns.
+ */
+static void fuse_iomap_fallback_failed(struct inode *inode, loff_t oldsize, loff_t pos,
+				       loff_t end)
+{
+	filemap_invalidate_lock(inode->i_mapping);
+	truncate_inode_pages_range(inode->i_mapping, pos, end);
+	if (i_size_read(inode) > max(oldsize, pos)) {
+		i_size_write(inode, max(oldsize, pos));
+		truncate_pagecache(inode, max(oldsize, pos));
+	}
+	filemap_invalidate_unlock(inode->i_mapping);
+}
+
+/*
  * fs/iomap stops an O_DIRECT write short when a mapping asks for it (the
  * server answering ENOTBLK, say for a partial block it cannot write in
- * place): write the rest through the page cache and flush it, as ext4 does.
+ * place): write the rest through the page cache and flush it, as ext4
+ * does.  *@buffered says whether that happened: the caller must then sync
+ * an O_SYNC write itself, since fs/iomap synced the direct part only.
  */
-static ssize_t fuse_iomap_dio_write(struct kiocb *iocb, struct iov_iter *from, bool extending)
+static ssize_t fuse_iomap_dio_write(struct kiocb *iocb, struct iov_iter *from, bool extending,
+				    loff_t oldsize, bool *buffered)
 {
-	struct address_space *mapping = iocb->ki_filp->f_mapping;
+	struct inode *inode = file_inode(iocb->ki_filp);
 	ssize_t done, ret;
 	loff_t pos;
-	int err;
 
 	/* Extending: wait, so that i_size moves only once the data is there. */
 	done = iomap_dio_rw(iocb, from, &fuse_iomap_map_ops, NULL,
@@ -86,15 +105,16 @@ static ssize_t fuse_iomap_dio_write(struct kiocb *iocb, struct iov_iter *from, b
 	if (done < 0 || !iov_iter_count(from))
 		return done;
 
+	*buffered = true;
 	pos = iocb->ki_pos;
 	ret = iomap_file_buffered_write(iocb, from, &fuse_iomap_map_ops, NULL);
 	if (ret <= 0)
 		return done ?: ret;
-	err = filemap_write_and_wait_range(mapping, pos, pos + ret - 1);
-	if (err)
-		return done ?: err;
-	invalidate_mapping_pages(mapping, pos >> PAGE_SHIFT, (pos + ret - 1) >> PAGE_SHIFT);
-	return done + ret;
+	/* On a writeback error it puts ki_pos back to @pos and counts @done only. */
+	done = direct_write_fallback(iocb, from, done, ret);
+	if (iocb->ki_pos == pos)
+		fuse_iomap_fallback_failed(inode, oldsize, pos, pos + ret - 1);
+	return done;
 }
 
 ssize_t fuse_iomap_write_iter(struct kiocb *iocb, struct iov_iter *from)
@@ -102,7 +122,8 @@ ssize_t fuse_iomap_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	struct file *file = iocb->ki_filp;
 	struct inode *inode = file_inode(file);
 	struct fuse_inode *fi = get_fuse_inode(inode);
-	bool extending;
+	bool extending, buffered = false;
+	loff_t oldsize;
 	ssize_t ret;
 
 	if (iocb->ki_flags & IOCB_NOWAIT) {
@@ -119,17 +140,20 @@ ssize_t fuse_iomap_write_iter(struct kiocb *iocb, struct iov_iter *from)
 		goto out_unlock;
 
 	/* A GETATTR reply from before the write must not shrink i_size under us. */
-	extending = iocb->ki_pos + iov_iter_count(from) > i_size_read(inode);
+	oldsize = i_size_read(inode);
+	extending = iocb->ki_pos + iov_iter_count(from) > oldsize;
 	if (extending)
 		set_bit(FUSE_I_SIZE_UNSTABLE, &fi->state);
 	ret = fuse_iomap_zero_eof(inode, iocb->ki_pos);
 	if (ret)
 		goto out_unstable;
 
-	if (iocb->ki_flags & IOCB_DIRECT)
-		ret = fuse_iomap_dio_write(iocb, from, extending);
-	else
+	if (iocb->ki_flags & IOCB_DIRECT) {
+		ret = fuse_iomap_dio_write(iocb, from, extending, oldsize, &buffered);
+	} else {
+		buffered = true;
 		ret = iomap_file_buffered_write(iocb, from, &fuse_iomap_map_ops, NULL);
+	}
 	if (ret > 0)
 		fuse_write_update_attr(inode, iocb->ki_pos, ret);
 
@@ -138,9 +162,41 @@ out_unstable:
 		clear_bit(FUSE_I_SIZE_UNSTABLE, &fi->state);
 out_unlock:
 	inode_unlock(inode);
-	if (ret > 0)
+	/*
+	 * fs/iomap synced an O_SYNC direct write when it completed (fsync
+	 * takes no i_rwsem on an iomap file: see fuse_iomap_fsync); page
+	 * cache writes are synced here, with the lock dropped.
+	 */
+	if (ret > 0 && buffered)
 		ret = generic_write_sync(iocb, ret);
 	return ret;
+}
+
+/*
+ * fuse_fsync() holds i_rwsem to keep fuse's own writeback requests from
+ * racing the FSYNC.  An iomap file's writeback is plain block I/O that
+ * filemap_write_and_wait waits for, and fs/iomap syncs an O_SYNC direct
+ * write from its completion while the writer holds i_rwsem: like the
+ * kernel's iomap file systems, sync without it.
+ */
+int fuse_iomap_fsync(struct file *file, loff_t start, loff_t end, int datasync)
+{
+	struct inode *inode = file_inode(file);
+	struct fuse_conn *fc = get_fuse_conn(inode);
+	int err;
+
+	err = file_write_and_wait_range(file, start, end);
+	if (err)
+		return err;
+	err = sync_inode_metadata(inode, 1);
+	if (err || fc->no_fsync)
+		return err;
+	err = fuse_fsync_common(file, start, end, datasync, FUSE_FSYNC);
+	if (err == -ENOSYS) {
+		fc->no_fsync = 1;
+		err = 0;
+	}
+	return err;
 }
 
 /*

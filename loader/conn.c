@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Connections: a mountpoint's iomap connection id is st_dev of the
- * mountpoint, the name of its directory under /sys/fs/fuseiomap/iomap.
+ * mountpoint, the name of its directory under /sys/fs/fuseiomap/iomap,
+ * whose "generation" tells it from earlier mounts that had the same st_dev.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,16 +13,18 @@
 
 #include "loader.h"
 
-int fi_conn_of(const char *mountpoint, uint32_t *id)
+int fi_conn_of(const char *mountpoint, struct fi_conn *c)
 {
-	char path[128];
 	struct stat st;
+	long long gen;
 
 	if (stat(mountpoint, &st) < 0)
 		return -errno;
-	*id = (uint32_t)st.st_dev;
-	snprintf(path, sizeof(path), FI_SYSFS "/%u", *id);
-	return access(path, F_OK) == 0 ? 0 : -ENODEV;
+	c->id = (uint32_t)st.st_dev;
+	if (fi_conn_counter(c->id, "generation", &gen))
+		return -ENODEV;
+	c->gen = gen;
+	return 0;
 }
 
 /* Where connection @id is mounted, from /proc/self/mountinfo ("major:minor" field). */

@@ -58,6 +58,7 @@ int fi_map_ops(int map_fd, struct fi_attached *a)
 	    !bpf_map_lookup_elem(map_fd, &(int){ 0 }, value)) {
 		a->map_id = minfo.id;
 		a->conn_id = ((struct fuse_bpf_ops *)(value + off))->conn_id;
+		a->conn_gen = ((struct fuse_bpf_ops *)(value + off))->conn_gen;
 		memcpy(a->name, ((struct fuse_bpf_ops *)(value + off))->name, sizeof(a->name) - 1);
 		err = 0;
 	}

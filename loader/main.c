@@ -50,9 +50,9 @@ static void usage(FILE *f)
 "Needs root (CAP_BPF and CAP_SYS_ADMIN) and fuse_iomap.ko loaded.\n");
 }
 
-static int conn_or_die(const char *mnt, uint32_t *id)
+static int conn_or_die(const char *mnt, struct fi_conn *c)
 {
-	int err = fi_conn_of(mnt, id);
+	int err = fi_conn_of(mnt, c);
 
 	if (err == -ENODEV)
 		fprintf(stderr, PROG ": %s is not an iomap mount of fuse_iomap.ko\n", mnt);
@@ -83,14 +83,14 @@ static int attach_map(const char *mnt, const char *spec)
 	char pin[128], *end;
 	int map_fd, link_fd;
 	unsigned long map_id;
-	uint32_t id;
+	struct fi_conn c;
 
 	map_id = strtoul(spec, &end, 10);
 	if (!*spec || *end || !map_id || map_id > UINT32_MAX) {
 		fprintf(stderr, PROG ": map:%s: not a map id\n", spec);
 		return 2;
 	}
-	if (conn_or_die(mnt, &id))
+	if (conn_or_die(mnt, &c))
 		return 1;
 	map_fd = bpf_map_get_fd_by_id(map_id);
 	if (map_fd < 0) {
@@ -101,23 +101,26 @@ static int attach_map(const char *mnt, const char *spec)
 		fprintf(stderr, PROG ": BPF map %lu holds no fuse_bpf_ops\n", map_id);
 		goto fail;
 	}
-	if (a.conn_id != id) {
+	if (a.conn_id != c.id) {
 		fprintf(stderr, PROG ": %s (map %lu) is for connection %u, not %s's (%u)\n", a.name,
-			map_id, a.conn_id, mnt, id);
+			map_id, a.conn_id, mnt, c.id);
 		goto fail;
 	}
+	/* The kernel checks the generation too: this one is for the report. */
 	link_fd = bpf_link_create(map_fd, 0, BPF_STRUCT_OPS, NULL);
 	if (link_fd < 0) {
-		fprintf(stderr, PROG ": can't attach %s (map %lu) to %s (connection %u): %s\n", a.name,
-			map_id, mnt, id, strerror(errno));
+		fprintf(stderr, PROG ": can't attach %s (map %lu) to %s (connection %u): %s%s\n",
+			a.name, map_id, mnt, c.id, strerror(errno),
+			a.conn_gen != c.gen ? ": it was loaded for an earlier mount with the same "
+					      "connection id, which is gone" : "");
 		goto fail;
 	}
-	if (pin_link(link_fd, id, pin, sizeof(pin))) {
+	if (pin_link(link_fd, c.id, pin, sizeof(pin))) {
 		close(link_fd);
 		goto fail;
 	}
 	printf("attached %s (map %lu) to %s, connection %u, link pinned at %s\n", a.name, map_id,
-	       mnt, id, pin);
+	       mnt, c.id, pin);
 	close(link_fd);
 	close(map_fd);
 	return 0;
@@ -132,14 +135,14 @@ static int do_attach(const char *mnt, const char *path)
 	struct bpf_map *map, *ops_map = NULL;
 	struct bpf_link *link;
 	struct fuse_bpf_ops *ops;
+	struct fi_conn c;
 	char pin[128];
-	uint32_t id;
 	size_t size;
 	int err;
 
 	if (!strncmp(path, "map:", 4))
 		return attach_map(mnt, path + 4);
-	if (conn_or_die(mnt, &id))
+	if (conn_or_die(mnt, &c))
 		return 1;
 	obj = bpf_object__open_file(path, NULL);
 	if (!obj) {
@@ -159,7 +162,8 @@ static int do_attach(const char *mnt, const char *path)
 			bpf_map__name(ops_map));
 		goto fail;
 	}
-	ops->conn_id = id;
+	ops->conn_id = c.id;
+	ops->conn_gen = c.gen;
 	err = bpf_object__load(obj);
 	if (err) {
 		fprintf(stderr, PROG ": can't load %s: %s\n", path, strerror(-err));
@@ -169,15 +173,15 @@ static int do_attach(const char *mnt, const char *path)
 	if (!link) {
 		err = errno;
 		fprintf(stderr, PROG ": can't attach %s to %s (connection %u): %s%s\n", path, mnt,
-			id, strerror(err), err == EBUSY ? " (it has fuse_bpf_ops attached; detach first)" : "");
+			c.id, strerror(err), err == EBUSY ? " (it has fuse_bpf_ops attached; detach first)" : "");
 		goto fail;
 	}
-	if (pin_link(bpf_link__fd(link), id, pin, sizeof(pin))) {
+	if (pin_link(bpf_link__fd(link), c.id, pin, sizeof(pin))) {
 		bpf_link__destroy(link);
 		goto fail;
 	}
 	printf("attached %s (%s) to %s, connection %u, link pinned at %s\n", path, ops->name,
-	       mnt, id, pin);
+	       mnt, c.id, pin);
 	bpf_link__disconnect(link);
 	bpf_link__destroy(link);
 	bpf_object__close(obj);
@@ -187,11 +191,16 @@ fail:
 	return 1;
 }
 
+struct detach_conn {
+	struct fi_conn conn;
+	int detached;
+};
+
 static int detach_one(struct fi_attached *a, void *arg)
 {
-	uint32_t *id = arg;
+	struct detach_conn *d = arg;
 
-	if (a->conn_id != *id)
+	if (a->conn_id != d->conn.id || a->conn_gen != d->conn.gen)
 		return 0;
 	if (bpf_link_detach(a->link_fd)) {
 		fprintf(stderr, PROG ": can't detach link %u (%s): %s\n", a->link_id, a->name,
@@ -200,20 +209,20 @@ static int detach_one(struct fi_attached *a, void *arg)
 	}
 	printf("detached %s (link %u, map %u) from connection %u\n", a->name, a->link_id,
 	       a->map_id, a->conn_id);
-	id[1]++;
+	d->detached++;
 	return 0;
 }
 
 static int do_detach(const char *mnt)
 {
-	uint32_t id[2] = { 0, 0 };	/* connection, detached count */
+	struct detach_conn d = { 0 };
 	char pin[128];
 	int err;
 
-	if (conn_or_die(mnt, &id[0]))
+	if (conn_or_die(mnt, &d.conn))
 		return 1;
-	err = fi_for_each_attached(detach_one, id);
-	snprintf(pin, sizeof(pin), FI_PIN_DIR "/fuse-iomap-%u", id[0]);
+	err = fi_for_each_attached(detach_one, &d);
+	snprintf(pin, sizeof(pin), FI_PIN_DIR "/fuse-iomap-%u", d.conn.id);
 	if (unlink(pin) && errno != ENOENT)
 		fprintf(stderr, PROG ": can't remove %s: %s\n", pin, strerror(errno));
 	if (err) {
@@ -221,7 +230,7 @@ static int do_detach(const char *mnt)
 			fprintf(stderr, PROG ": can't list BPF links: %s\n", strerror(-err));
 		return 1;
 	}
-	if (!id[1]) {
+	if (!d.detached) {
 		fprintf(stderr, PROG ": no fuse_bpf_ops attached to %s\n", mnt);
 		return 1;
 	}
@@ -239,7 +248,7 @@ static void print_counters(uint32_t id)
 }
 
 struct show_conn {
-	uint32_t id;
+	struct fi_conn conn;
 	int found;
 };
 
@@ -247,7 +256,7 @@ static int show_ops(struct fi_attached *a, void *arg)
 {
 	struct show_conn *c = arg;
 
-	if (a->conn_id != c->id)
+	if (a->conn_id != c->conn.id || a->conn_gen != c->conn.gen)
 		return 0;
 	printf("  ops %s link %u map %u\n", a->name, a->link_id, a->map_id);
 	c->found++;
@@ -256,9 +265,13 @@ static int show_ops(struct fi_attached *a, void *arg)
 
 static int show_one(uint32_t id)
 {
-	struct show_conn c = { .id = id };
+	struct show_conn c = { .conn.id = id };
 	char mnt[4096];
+	long long gen;
 
+	if (fi_conn_counter(id, "generation", &gen))
+		return 0;	/* unmounted since it was listed */
+	c.conn.gen = gen;
 	if (fi_conn_mountpoint(id, mnt, sizeof(mnt)))
 		snprintf(mnt, sizeof(mnt), "?");
 	printf("connection %u %s\n", id, mnt);
@@ -272,12 +285,13 @@ static int show_one(uint32_t id)
 
 static int do_show(const char *mnt)
 {
+	struct fi_conn c;
 	struct dirent *de;
 	uint32_t id;
 	DIR *dir;
 
 	if (mnt)
-		return conn_or_die(mnt, &id) ? 1 : show_one(id);
+		return conn_or_die(mnt, &c) ? 1 : show_one(c.id);
 	dir = opendir(FI_SYSFS);
 	if (!dir) {
 		fprintf(stderr, PROG ": can't list " FI_SYSFS ": %s%s\n", strerror(errno),
@@ -294,7 +308,7 @@ static int do_show(const char *mnt)
 static int do_stats(const char *mnt, int argc, char **argv)
 {
 	long interval = 0, count = -1;
-	uint32_t id;
+	struct fi_conn conn;
 	int c;
 
 	optind = 0;
@@ -306,11 +320,11 @@ static int do_stats(const char *mnt, int argc, char **argv)
 		else
 			return 2;
 	}
-	if (conn_or_die(mnt, &id))
+	if (conn_or_die(mnt, &conn))
 		return 1;
 	do {
-		printf("connection %u", id);
-		print_counters(id);
+		printf("connection %u", conn.id);
+		print_counters(conn.id);
 		fflush(stdout);
 		if (!interval || (count > 0 && --count == 0))
 			break;

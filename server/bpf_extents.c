@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* See bpf_extents.h and bpf/extent_map.h for the protocol. */
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,13 +40,36 @@ static int conn_id_of(const char *mountpoint, uint32_t *id)
 	return found ? 0 : -ENOENT;
 }
 
+/* The generation that tells connection @id from an earlier mount with the same st_dev. */
+static int conn_gen_of(uint32_t id, uint64_t *gen)
+{
+	char path[128];
+	FILE *f;
+	int ok;
+
+	snprintf(path, sizeof(path), "/sys/fs/fuseiomap/iomap/%u/generation", id);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	ok = fscanf(f, "%" SCNu64, gen) == 1;
+	fclose(f);
+	return ok ? 0 : -EINVAL;
+}
+
 int fi_bpf_start(struct fi_bpf *b, const char *name, const char *mountpoint)
 {
+	uint64_t gen;
 	int err;
 
 	err = conn_id_of(mountpoint, &b->conn_id);
 	if (err) {
 		fprintf(stderr, "%s: can't find the mount at %s: %s\n", name, mountpoint, strerror(-err));
+		return err;
+	}
+	err = conn_gen_of(b->conn_id, &gen);
+	if (err) {
+		fprintf(stderr, "%s: can't read the generation of connection %u: %s\n", name,
+			b->conn_id, strerror(-err));
 		return err;
 	}
 	b->skel = extent_map_bpf__open();
@@ -57,6 +81,7 @@ int fi_bpf_start(struct fi_bpf *b, const char *name, const char *mountpoint)
 	if (!b->max_extents)
 		b->max_extents = 1 << 20;
 	b->skel->struct_ops.extent_map->conn_id = b->conn_id;
+	b->skel->struct_ops.extent_map->conn_gen = gen;
 	err = bpf_map__set_max_entries(b->skel->maps.extents, b->max_extents);
 	if (!err)
 		err = extent_map_bpf__load(b->skel);

@@ -38,8 +38,8 @@ def abi():
         expr = re.sub(r"(?<=[0-9a-fA-F])[uUlL]+\b", "", expr)
         if re.fullmatch(r"[()~0-9a-fA-FxX <]+", expr):
             c[name] = eval(expr) & (2 ** 64 - 1)
-    body = re.search(r"enum fuse_iomap_rule \{(.*?)\};", text, re.S).group(1)
-    rules = [r.lower() for r in re.findall(r"FUSE_IOMAP_RULE_(\w+),", body)]
+    body = re.search(r"#define FUSE_IOMAP_RULE_LIST\(X\)(.*?)\n\n", text, re.S).group(1)
+    rules = re.findall(r"X\(\w+, (\w+)\)", body)
     return c, rules
 
 

@@ -10,6 +10,7 @@
  * FUSE_IOMAP_NULL_ADDR.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -25,9 +26,15 @@
 struct craft {
 	struct memns ns;		/* first: the session's userdata */
 	struct fuse_iomap_begin_out out;
+	struct fuse_iomap_io writeback;	/* --writeback: the write mapping for writeback */
+	bool writeback_set, writeback_reg, writeback_old;
+	uint64_t fallback_from;		/* --direct-fallback: ENOTBLK from here on */
+	bool fallback;
 	bool dev_reg[2];		/* read/write DEV was "reg" */
-	uint32_t cookie;
+	bool dev_old[2];		/* read/write DEV was "old" */
+	uint32_t cookie, old_cookie;
 	bool unregister;		/* --unregister: drop the device at once */
+	const char *reregister;		/* --reregister: drop it, register this again */
 };
 
 static int craft_begin(void *ctx, uint64_t nodeid, const struct fuse_iomap_begin_in *in,
@@ -35,12 +42,27 @@ static int craft_begin(void *ctx, uint64_t nodeid, const struct fuse_iomap_begin
 {
 	struct craft *c = ctx;
 
-	(void)nodeid, (void)in;
+	(void)nodeid;
+	if (c->fallback && (in->opflags & FUSE_IOMAP_OP_DIRECT) &&
+	    (in->opflags & FUSE_IOMAP_OP_WRITE) && in->pos >= c->fallback_from)
+		return ENOTBLK;
 	*out = c->out;
+	if (c->writeback_set && (in->opflags & FUSE_IOMAP_OP_WRITEBACK)) {
+		out->write = c->writeback;
+		if (c->writeback_reg)
+			out->write.dev = c->cookie;
+		if (c->writeback_old)
+			out->write.dev = c->old_cookie;
+		return 0;
+	}
 	if (c->dev_reg[0])
 		out->read.dev = c->cookie;
 	if (c->dev_reg[1])
 		out->write.dev = c->cookie;
+	if (c->dev_old[0])
+		out->read.dev = c->old_cookie;
+	if (c->dev_old[1])
+		out->write.dev = c->old_cookie;
 	return 0;
 }
 
@@ -48,11 +70,42 @@ static const struct fi_iomap_ops craft_ops = {
 	.begin = craft_begin,
 };
 
+/* Unregister @c's device and register @path in its place: a new cookie. */
+static int craft_reregister(struct fuse_session *se, struct craft *c)
+{
+	struct fuse_iomap_dev_register reg = { 0 };
+	int err = 0;
+
+	if (ioctl(fuse_session_fd(se), FUSE_IOMAP_IOC_DEV_UNREGISTER, &c->cookie))
+		return -errno;
+	reg.fd = open(c->reregister, O_RDWR);
+	if (reg.fd < 0)
+		return -errno;
+	if (ioctl(fuse_session_fd(se), FUSE_IOMAP_IOC_DEV_REGISTER, &reg))
+		err = -errno;
+	close(reg.fd);
+	if (err)
+		return err;
+	c->old_cookie = c->cookie;
+	c->cookie = reg.cookie;
+	printf("old cookie %u new cookie %u\n", c->old_cookie, c->cookie);
+	return 0;
+}
+
 static int craft_ready(struct fuse_session *se, uint32_t cookie, uint64_t size, void *ctx)
 {
 	struct craft *c = ctx;
+	int err;
 
 	c->cookie = cookie;
+	if (c->reregister) {
+		err = craft_reregister(se, c);
+		if (err) {
+			fprintf(stderr, "fuse-iomap-craft: can't register %s again: %s\n",
+				c->reregister, strerror(-err));
+			return err;
+		}
+	}
 	if (c->unregister && ioctl(fuse_session_fd(se), FUSE_IOMAP_IOC_DEV_UNREGISTER, &cookie)) {
 		fprintf(stderr, "fuse-iomap-craft: can't unregister: %s\n", strerror(errno));
 		return -errno;
@@ -62,7 +115,7 @@ static int craft_ready(struct fuse_session *se, uint32_t cookie, uint64_t size, 
 	return 0;
 }
 
-static int parse_map(const char *spec, struct fuse_iomap_io *m, bool *dev_reg)
+static int parse_map(const char *spec, struct fuse_iomap_io *m, bool *dev_reg, bool *dev_old)
 {
 	char buf[256], *f[6] = { 0 }, *save = NULL;
 	int n = 0;
@@ -91,7 +144,8 @@ static int parse_map(const char *spec, struct fuse_iomap_io *m, bool *dev_reg)
 	m->length = strtoull(f[2], NULL, 0);
 	m->addr = strcmp(f[3], "null") ? strtoull(f[3], NULL, 0) : FUSE_IOMAP_NULL_ADDR;
 	*dev_reg = !strcmp(f[4], "reg");
-	m->dev = *dev_reg ? 0 : strtoul(f[4], NULL, 0);
+	*dev_old = !strcmp(f[4], "old");
+	m->dev = *dev_reg || *dev_old ? 0 : strtoul(f[4], NULL, 0);
 	m->flags = f[5] ? strtoul(f[5], NULL, 0) : 0;
 	return 0;
 }
@@ -109,11 +163,18 @@ static void usage(FILE *f)
 "  -s, --size BYTES      size of 'f' (default 1 MiB)\n"
 "  -R, --readonly-dev    register DEVICE opened read-only\n"
 "  -u, --unregister      unregister DEVICE right after registering it\n"
+"  -e, --reregister DEV  unregister DEVICE right after registering it, then\n"
+"                        register block device DEV (DEVICE again, say)\n"
+"  -F, --direct-fallback OFFSET\n"
+"                        answer O_DIRECT write mappings at or past OFFSET\n"
+"                        with ENOTBLK (fs/iomap falls back to the page cache)\n"
+"  -B, --writeback MAP   the write mapping for writeback (default: --write)\n"
 "  -l, --log FILE        append one line per FUSE_IOMAP_BEGIN/END to FILE\n"
 "  -h, --help\n"
 "MAP is TYPE,OFFSET,LENGTH,ADDR,DEV[,FLAGS]: TYPE hole, delalloc, mapped,\n"
 "unwritten, inline, overwrite or a number; ADDR a number or null; DEV a\n"
-"number or reg (the registered cookie).\n");
+"number, reg (the registered cookie) or old (DEVICE's cookie after\n"
+"--reregister).\n");
 }
 
 int main(int argc, char *argv[])
@@ -124,6 +185,9 @@ int main(int argc, char *argv[])
 		{ "size", required_argument, NULL, 's' },
 		{ "readonly-dev", no_argument, NULL, 'R' },
 		{ "unregister", no_argument, NULL, 'u' },
+		{ "reregister", required_argument, NULL, 'e' },
+		{ "direct-fallback", required_argument, NULL, 'F' },
+		{ "writeback", required_argument, NULL, 'B' },
 		{ "log", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -142,14 +206,14 @@ int main(int argc, char *argv[])
 
 	c.out.read = fi_iomap_hole(0, FUSE_IOMAP_MAX_END);
 	c.out.write.type = FUSE_IOMAP_TYPE_PURE_OVERWRITE;
-	while ((opt = getopt_long(argc, argv, "r:w:s:Rul:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "r:w:s:Rue:F:B:l:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'r':
-			if (parse_map(optarg, &c.out.read, &c.dev_reg[0]))
+			if (parse_map(optarg, &c.out.read, &c.dev_reg[0], &c.dev_old[0]))
 				goto bad;
 			break;
 		case 'w':
-			if (parse_map(optarg, &c.out.write, &c.dev_reg[1]))
+			if (parse_map(optarg, &c.out.write, &c.dev_reg[1], &c.dev_old[1]))
 				goto bad;
 			break;
 		case 's':
@@ -160,6 +224,18 @@ int main(int argc, char *argv[])
 			break;
 		case 'u':
 			c.unregister = true;
+			break;
+		case 'e':
+			c.reregister = optarg;
+			break;
+		case 'F':
+			c.fallback = true;
+			c.fallback_from = strtoull(optarg, NULL, 0);
+			break;
+		case 'B':
+			if (parse_map(optarg, &c.writeback, &c.writeback_reg, &c.writeback_old))
+				goto bad;
+			c.writeback_set = true;
 			break;
 		case 'l':
 			srv.log = fopen(optarg, "a");
