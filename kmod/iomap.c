@@ -220,6 +220,14 @@ static int fuse_iomap_use(struct inode *inode, struct fuse_iomap_conn *ic, u64 p
 	trace_fuse_iomap_mapping_accepted(ic->id, get_node_id(inode), pos, write_map,
 					  FUSE_IOMAP_RULE_NONE, map);
 	fuse_iomap_to_kernel(map, dev, iomap);
+	/*
+	 * An O_DSYNC direct write skips the sync after a FUA write unless
+	 * the mapping says metadata must be committed too: new blocks, a
+	 * server that wants to hear the end, or a size that grows.
+	 */
+	if (write_map && ((map->flags & (FUSE_IOMAP_F_NEW | FUSE_IOMAP_F_WANT_IOMAP_END)) ||
+			  map->offset + map->length > i_size_read(inode)))
+		iomap->flags |= IOMAP_F_DIRTY;
 	return 0;
 }
 

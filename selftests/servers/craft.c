@@ -37,6 +37,13 @@ struct craft {
 	const char *reregister;		/* --reregister: drop it, register this again */
 };
 
+/* @m ends at @end at the latest. */
+static void clip(struct fuse_iomap_io *m, uint64_t end)
+{
+	if (m->offset < end && m->offset + m->length > end)
+		m->length = end - m->offset;
+}
+
 static int craft_begin(void *ctx, uint64_t nodeid, const struct fuse_iomap_begin_in *in,
 		       struct fuse_iomap_begin_out *out)
 {
@@ -47,6 +54,11 @@ static int craft_begin(void *ctx, uint64_t nodeid, const struct fuse_iomap_begin
 	    (in->opflags & FUSE_IOMAP_OP_WRITE) && in->pos >= c->fallback_from)
 		return ENOTBLK;
 	*out = c->out;
+	if (c->fallback && (in->opflags & FUSE_IOMAP_OP_DIRECT)) {
+		/* Direct up to the fallback offset, so that the write goes on past it. */
+		clip(&out->read, c->fallback_from);
+		clip(&out->write, c->fallback_from);
+	}
 	if (c->writeback_set && (in->opflags & FUSE_IOMAP_OP_WRITEBACK)) {
 		out->write = c->writeback;
 		if (c->writeback_reg)
@@ -167,7 +179,8 @@ static void usage(FILE *f)
 "                        register block device DEV (DEVICE again, say)\n"
 "  -F, --direct-fallback OFFSET\n"
 "                        answer O_DIRECT write mappings at or past OFFSET\n"
-"                        with ENOTBLK (fs/iomap falls back to the page cache)\n"
+"                        with ENOTBLK (fs/iomap falls back to the page\n"
+"                        cache), and end O_DIRECT mappings at OFFSET\n"
 "  -B, --writeback MAP   the write mapping for writeback (default: --write)\n"
 "  -l, --log FILE        append one line per FUSE_IOMAP_BEGIN/END to FILE\n"
 "  -h, --help\n"

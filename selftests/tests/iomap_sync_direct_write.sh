@@ -20,7 +20,7 @@ bounded() {
 	wait_for "$secs" eval "! kill -0 $pid 2>/dev/null" ||
 		fail "$what: still running after ${secs} s (hung?): $(tail -n1 "$T_TMP/bounded.out")"
 	wait $pid || rc=$?
-	cat "$T_TMP/bounded.out" >> "$T_TMP/writes.log"
+	cat "$T_TMP/bounded.out" >> "$T_TMP/writes.$kind.$mode.log"
 	[ $rc = 0 ] || fail "$what: $(tail -n1 "$T_TMP/bounded.out")"
 }
 
@@ -74,7 +74,7 @@ for kind in blockfs ext4; do
 			e2fsck -fn "$T_TMP/$kind.$mode.img" > "$T_TMP/fsck.out" 2>&1 ||
 				fail "$kind/$mode: e2fsck -fn: $(grep -v '^Pass\|^e2fsck\|^$' "$T_TMP/fsck.out" | head -n1)"
 		fi
-		log "$kind/$mode: $(wc -l < "$T_TMP/writes.log") lines of writes, all returned, all there after a remount"
+		log "$kind/$mode: $(grep -c ' bytes in ' "$T_TMP/writes.$kind.$mode.log") synchronous writes (slowest $(grep -o '[0-9.]* s$' "$T_TMP/writes.$kind.$mode.log" | sort -n | tail -n1)), two fio jobs, all returned, all there after a remount"
 		seed=$((seed + 1))
 	done
 done
