@@ -112,17 +112,10 @@ static u16 fuse_iomap_flags_from_kernel(u16 flags)
 	return f;
 }
 
-/*
- * Every rule a mapping must pass before the kernel uses it.  @write_map:
- * it will be written to.  @need_mapped: the data will be written to the
- * device right away (O_DIRECT, writeback), so only a MAPPED range will
- * do: fs/iomap cannot write a hole and we do not convert unwritten extents
- * after the I/O.  Returns FUSE_IOMAP_RULE_NONE, or the first rule it
- * breaks; on success *devp is its device (NULL for HOLE/DELALLOC).
- */
-static int fuse_iomap_check(struct inode *inode, struct fuse_iomap_conn *ic,
-			    const struct fuse_iomap_io *map, u64 pos, bool write_map,
-			    bool need_mapped, struct fuse_iomap_dev **devp)
+/* The rules of fuse_iomap_check() that hold for any use of a mapping. */
+static int fuse_iomap_check_map(struct inode *inode, struct fuse_iomap_conn *ic,
+				const struct fuse_iomap_io *map, u64 pos, bool write_map,
+				struct fuse_iomap_dev **devp)
 {
 	u64 mask = (1ULL << ic->blkbits) - 1;
 	struct fuse_iomap_dev *dev;
@@ -155,8 +148,6 @@ static int fuse_iomap_check(struct inode *inode, struct fuse_iomap_conn *ic,
 		return FUSE_IOMAP_RULE_ALIGN;
 	if (pos < map->offset || pos >= end)
 		return FUSE_IOMAP_RULE_POS;
-	if (need_mapped && map->type != FUSE_IOMAP_TYPE_MAPPED)
-		return FUSE_IOMAP_RULE_WRITE_TYPE;
 
 	if (map->type == FUSE_IOMAP_TYPE_HOLE || map->type == FUSE_IOMAP_TYPE_DELALLOC) {
 		if (map->dev != FUSE_IOMAP_DEV_NULL || map->addr != FUSE_IOMAP_NULL_ADDR)
@@ -204,6 +195,26 @@ static void fuse_iomap_to_kernel(const struct fuse_iomap_io *map, struct fuse_io
 	iomap->bdev = dev ? dev->bdev : NULL;
 	/* The cookie, for FUSE_IOMAP_END to hand back. */
 	iomap->private = (void *)(uintptr_t)map->dev;
+}
+
+/*
+ * Every rule a mapping must pass before the kernel uses it.  @write_map:
+ * it will be written to.  @need_mapped: the data will be written to the
+ * device right away (O_DIRECT, writeback), so only a MAPPED range will
+ * do: fs/iomap cannot write a hole and we do not convert unwritten extents
+ * after the I/O; a mapping is judged by that only once it is sound.
+ * Returns FUSE_IOMAP_RULE_NONE, or the first rule it breaks; on success
+ * *devp is its device (NULL for HOLE/DELALLOC).
+ */
+static int fuse_iomap_check(struct inode *inode, struct fuse_iomap_conn *ic,
+			    const struct fuse_iomap_io *map, u64 pos, bool write_map,
+			    bool need_mapped, struct fuse_iomap_dev **devp)
+{
+	int rule = fuse_iomap_check_map(inode, ic, map, pos, write_map, devp);
+
+	if (rule == FUSE_IOMAP_RULE_NONE && need_mapped && map->type != FUSE_IOMAP_TYPE_MAPPED)
+		return FUSE_IOMAP_RULE_WRITE_TYPE;
+	return rule;
 }
 
 /* Check @map (see fuse_iomap_check) and, if good, fill @iomap from it. */

@@ -19,7 +19,7 @@ import time
 
 KIB = 1024
 SIZES = (4 * KIB, 64 * KIB, 1024 * KIB)
-FILE_SIZE = 4 * 1024 * KIB
+FILE_SIZE = 2 * 1024 * KIB
 MODES = {
     "o_sync": (os.O_DIRECT | os.O_SYNC, 0),
     "o_dsync": (os.O_DIRECT | os.O_DSYNC, 0),

@@ -46,13 +46,13 @@ serve() {
 
 fi_load
 modprobe loop
-make_dev 256
+make_dev 64
 seed=1
 for kind in blockfs ext4; do
 	for mode in upcall bpf; do
 		mnt=$T_TMP/$kind.$mode ref=$T_TMP/ref.$kind.$mode
 		mkdir -p "$ref"
-		[ $kind = ext4 ] && { mke2fs -q -F -t ext4 -b 4096 "$T_TMP/$kind.$mode.img" 256M || fail "mke2fs failed"; }
+		[ $kind = ext4 ] && { mke2fs -q -F -t ext4 -b 4096 "$T_TMP/$kind.$mode.img" 64M || fail "mke2fs failed"; }
 		[ $kind = blockfs ] && dd if=/dev/zero of="$dev" bs=1M count=1 status=none
 		serve $kind $mode "$mnt"
 		bounded "$kind/$mode: synchronous writes" 300 python3 "$REPO/selftests/lib/syncwrite.py" "$mnt" "$ref" $seed
