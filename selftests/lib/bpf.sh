@@ -4,6 +4,15 @@ LOADER=$BUILD/loader/fuse-iomap-bpf
 TESTBPF=$BUILD/testbpf
 BPFTOOL=$BUILD/bpftool/bpftool
 
+# attach_refused MNT OBJECT: the loader fails (exit 1) to attach OBJECT and
+# nothing is attached; what it said is in $T_TMP/out.
+attach_refused() {
+	local rc=0
+	"$LOADER" attach "$1" "$2" > "$T_TMP/out" 2>&1 || rc=$?
+	expect_eq "loader exit status for ${2##*/}" "$rc" 1
+	expect_eq "attached ops" "$(counter "$1" bpf_ops)" ""
+}
+
 # attach MNT OBJECT: attach with the loader; detached again at exit.
 attach() {
 	"$LOADER" attach "$1" "$2" > "$T_TMP/attach.out" 2>&1 ||
