@@ -3,6 +3,7 @@
 #   make deps    install the pinned Debian packages (root; idempotent)
 #   make all     module, libbpf, bpftool, userspace
 #   make check   boot the guest and run every test (T="a b" for some)
+#   make check-long  the same, with the stress tests' long variants
 #   make demo    boot the guest and show it working
 #   make clean   remove build/
 
@@ -29,7 +30,7 @@ SERVERS := $(B)/server/fuse-iomap-memfs $(B)/server/fuse-iomap-blockfs $(B)/serv
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps check demo bench bench-seqread clean kmod userspace tools bpf
+.PHONY: all deps check check-long demo bench bench-seqread clean kmod userspace tools bpf
 
 all: kmod tools bpf userspace
 
@@ -136,6 +137,10 @@ userspace: $(SERVERS) $(TEST_SERVERS) $(LOADER)
 check: deps
 	$(MAKE) all
 	selftests/run $(if $(T),$(T))
+
+check-long: deps
+	$(MAKE) all
+	STRESS_LONG=1 selftests/run $(if $(T),$(T))
 
 demo: deps
 	$(MAKE) all

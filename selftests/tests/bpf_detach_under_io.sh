@@ -4,7 +4,7 @@
 # server's extent_map first, then each fresh extent_map it attaches, whose
 # empty maps send every mapping to the server): fio passes, every attach
 # works, the kernel stays quiet, e2fsck is clean.
-# TIMEOUT: 400
+# TIMEOUT: 600
 . "$REPO/selftests/lib/common.sh"
 . "$REPO/selftests/lib/iomap.sh"
 . "$REPO/selftests/lib/ext4.sh"
@@ -31,7 +31,10 @@ start_server "$ours" "$T_TMP/ext4.out" "$EXT4SRV" --bpf "$img" "$ours"
 ) &
 fio=$!
 defer "touch '$T_TMP/stop'; kill $fio 2>/dev/null"
-sleep 2
+# Rounds before fio's I/O has begun (slow to start on a busy machine) would
+# detach and attach under no I/O at all.
+wait_for 60 eval "[ -e '$T_TMP/failed' ] || [ \$(counter '$ours' bpf_hits) -gt 0 ]" ||
+	log "no BPF answer to fio in 60 s"
 for i in $(seq 20); do
 	[ ! -e "$T_TMP/failed" ] || break
 	"$LOADER" detach "$ours" > /dev/null || fail "detach $i failed"

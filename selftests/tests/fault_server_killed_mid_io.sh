@@ -22,7 +22,13 @@ for mode in upcall bpf; do
 		--name=buffered --rw=randrw --bs=16k --filename=buffered > "$T_TMP/$mode.fio" 2>&1 &
 	fio=$!
 	defer "kill -9 $fio 2>/dev/null"
-	sleep 4
+	# fio is slow to start on a busy machine: wait until its I/O reaches
+	# the tier under test (or fio ends), not for a fixed time.
+	tier=iomap_begin_upcalls
+	[ $mode = upcall ] || tier=bpf_hits
+	before=$(counter "$ours" $tier)
+	wait_for 60 eval "! kill -0 $fio 2>/dev/null || [ \$(counter '$ours' $tier) -gt $before ]" ||
+		log "$mode: no $tier from fio in 60 s"
 	kill -0 $fio 2>/dev/null || fail "$mode: fio ended before the kill: $(tail -n3 "$T_TMP/$mode.fio")"
 	if [ $mode = bpf ]; then
 		[ "$(counter "$ours" bpf_hits)" -gt 0 ] || fail "bpf: the BPF tier answered nothing"
