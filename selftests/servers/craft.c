@@ -28,6 +28,7 @@ struct craft {
 	bool dev_reg[2];		/* read/write DEV was "reg" */
 	uint32_t cookie;
 	bool unregister;		/* --unregister: drop the device at once */
+	int begin_ret;			/* --begin-returns: what craft_begin returns */
 };
 
 static int craft_begin(void *ctx, uint64_t nodeid, const struct fuse_iomap_begin_in *in,
@@ -41,7 +42,7 @@ static int craft_begin(void *ctx, uint64_t nodeid, const struct fuse_iomap_begin
 		out->read.dev = c->cookie;
 	if (c->dev_reg[1])
 		out->write.dev = c->cookie;
-	return 0;
+	return c->begin_ret;
 }
 
 static const struct fi_iomap_ops craft_ops = {
@@ -109,6 +110,8 @@ static void usage(FILE *f)
 "  -s, --size BYTES      size of 'f' (default 1 MiB)\n"
 "  -R, --readonly-dev    register DEVICE opened read-only\n"
 "  -u, --unregister      unregister DEVICE right after registering it\n"
+"  -e, --begin-returns N make the BEGIN callback return N, any int, sign\n"
+"                        and range unchecked (default 0)\n"
 "  -l, --log FILE        append one line per FUSE_IOMAP_BEGIN/END to FILE\n"
 "  -h, --help\n"
 "MAP is TYPE,OFFSET,LENGTH,ADDR,DEV[,FLAGS]: TYPE hole, delalloc, mapped,\n"
@@ -124,6 +127,7 @@ int main(int argc, char *argv[])
 		{ "size", required_argument, NULL, 's' },
 		{ "readonly-dev", no_argument, NULL, 'R' },
 		{ "unregister", no_argument, NULL, 'u' },
+		{ "begin-returns", required_argument, NULL, 'e' },
 		{ "log", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -142,7 +146,7 @@ int main(int argc, char *argv[])
 
 	c.out.read = fi_iomap_hole(0, FUSE_IOMAP_MAX_END);
 	c.out.write.type = FUSE_IOMAP_TYPE_PURE_OVERWRITE;
-	while ((opt = getopt_long(argc, argv, "r:w:s:Rul:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "r:w:s:Rue:l:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'r':
 			if (parse_map(optarg, &c.out.read, &c.dev_reg[0]))
@@ -160,6 +164,9 @@ int main(int argc, char *argv[])
 			break;
 		case 'u':
 			c.unregister = true;
+			break;
+		case 'e':
+			c.begin_ret = strtol(optarg, NULL, 0);
 			break;
 		case 'l':
 			srv.log = fopen(optarg, "a");
