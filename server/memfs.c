@@ -130,7 +130,7 @@ static void usage(FILE *f)
 "and is lost when it exits; it does no iomap.\n"
 "\n"
 "By default it mounts a 'fuseiomap.memfs' file system through %s,\n"
-"which needs fuse_iomap.ko loaded.\n"
+"which needs root and fuse_iomap.ko loaded.\n"
 "\n"
 "Options:\n"
 "  --stock      mount on the kernel's own fuse through /dev/fuse instead\n"
