@@ -105,7 +105,7 @@ bpf: $(BPF_OBJS) $(patsubst %.bpf.o,%.skel.h,$(BPF_OBJS)) $(TEST_BPF_OBJS)
 # --- userspace --------------------------------------------------------------
 LIBBPF_LIBS := $(LIBBPF) -lelf -lz
 BPF_USER_CFLAGS = -I$(LIBBPF_DIR)/include -I$(KTREE)/tools/include/uapi -I$(B)/bpf -I$(CURDIR)/bpf
-SERVER_COMMON := server/mount.c server/memns.c
+SERVER_COMMON := server/mount.c server/memns.c server/claim.c
 
 $(B)/server/fuse-iomap-memfs: server/memfs.c $(SERVER_COMMON) $(wildcard server/*.h include/*.h)
 	@mkdir -p $(@D)

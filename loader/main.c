@@ -6,6 +6,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,10 +52,39 @@ static void usage(FILE *f)
 "Needs root (CAP_BPF and CAP_SYS_ADMIN) and fuse_iomap.ko loaded.\n");
 }
 
+/* libbpf's own messages go out as ours, like every other line we print. */
+static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	fputs(PROG ": ", stderr);
+	return vfprintf(stderr, fmt, ap);
+}
+
+/* libbpf's own errors (from 4000 up) have no strerror() text. */
+static const char *bpf_errstr(int err, char *buf, size_t size)
+{
+	if (libbpf_strerror(err, buf, size) < 0)
+		snprintf(buf, size, "%s", strerror(err));
+	return buf;
+}
+
+/* Every command reads the module's sysfs: say plainly when it is missing. */
+static int module_loaded(void)
+{
+	if (access("/sys/module/fuse_iomap", F_OK) == 0)
+		return 1;
+	fprintf(stderr, PROG ": fuse_iomap.ko is not loaded (insmod it first)\n");
+	return 0;
+}
+
 static int conn_or_die(const char *mnt, struct fi_conn *c)
 {
-	int err = fi_conn_of(mnt, c);
+	int err;
 
+	if (!module_loaded())
+		return -ENOENT;
+	err = fi_conn_of(mnt, c);
 	if (err == -ENODEV)
 		fprintf(stderr, PROG ": %s is not an iomap mount of fuse_iomap.ko\n", mnt);
 	else if (err)
@@ -136,7 +167,7 @@ static int do_attach(const char *mnt, const char *path)
 	struct bpf_link *link;
 	struct fuse_bpf_ops *ops;
 	struct fi_conn c;
-	char pin[128];
+	char pin[128], msg[128];
 	size_t size;
 	int err;
 
@@ -146,7 +177,8 @@ static int do_attach(const char *mnt, const char *path)
 		return 1;
 	obj = bpf_object__open_file(path, NULL);
 	if (!obj) {
-		fprintf(stderr, PROG ": can't open %s: %s\n", path, strerror(errno));
+		fprintf(stderr, PROG ": can't open %s: %s\n", path,
+			bpf_errstr(errno, msg, sizeof(msg)));
 		return 1;
 	}
 	bpf_object__for_each_map(map, obj)
@@ -166,14 +198,15 @@ static int do_attach(const char *mnt, const char *path)
 	ops->conn_gen = c.gen;
 	err = bpf_object__load(obj);
 	if (err) {
-		fprintf(stderr, PROG ": can't load %s: %s\n", path, strerror(-err));
+		fprintf(stderr, PROG ": can't load %s: %s\n", path,
+			bpf_errstr(-err, msg, sizeof(msg)));
 		goto fail;
 	}
 	link = bpf_map__attach_struct_ops(ops_map);
 	if (!link) {
 		err = errno;
 		fprintf(stderr, PROG ": can't attach %s to %s (connection %u): %s%s\n", path, mnt,
-			c.id, strerror(err), err == EBUSY ? " (it has fuse_bpf_ops attached; detach first)" : "");
+			c.id, bpf_errstr(err, msg, sizeof(msg)), err == EBUSY ? " (it has fuse_bpf_ops attached; detach first)" : "");
 		goto fail;
 	}
 	if (pin_link(bpf_link__fd(link), c.id, pin, sizeof(pin))) {
@@ -292,10 +325,11 @@ static int do_show(const char *mnt)
 
 	if (mnt)
 		return conn_or_die(mnt, &c) ? 1 : show_one(c.id);
+	if (!module_loaded())
+		return 1;
 	dir = opendir(FI_SYSFS);
 	if (!dir) {
-		fprintf(stderr, PROG ": can't list " FI_SYSFS ": %s%s\n", strerror(errno),
-			errno == ENOENT ? " (is fuse_iomap.ko loaded?)" : "");
+		fprintf(stderr, PROG ": can't list " FI_SYSFS ": %s\n", strerror(errno));
 		return 1;
 	}
 	while ((de = readdir(dir)))
@@ -305,6 +339,22 @@ static int do_show(const char *mnt)
 	return 0;
 }
 
+/* A whole number from @min to @max for option -@opt, else -1 after a message. */
+static long parse_count(int opt, const char *arg, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v < min || v > max) {
+		fprintf(stderr, PROG ": -%c %s: want a whole number from %ld to %ld\n", opt, arg,
+			min, max);
+		return -1;
+	}
+	return v;
+}
+
 static int do_stats(const char *mnt, int argc, char **argv)
 {
 	long interval = 0, count = -1;
@@ -312,13 +362,20 @@ static int do_stats(const char *mnt, int argc, char **argv)
 	int c;
 
 	optind = 0;
-	while ((c = getopt(argc, argv, "+i:c:")) != -1) {
-		if (c == 'i')
-			interval = strtol(optarg, NULL, 10);
-		else if (c == 'c')
-			count = strtol(optarg, NULL, 10);
-		else
+	while ((c = getopt(argc, argv, "+:i:c:")) != -1) {
+		long *v = c == 'i' ? &interval : c == 'c' ? &count : NULL;
+
+		if (!v) {
+			fprintf(stderr, PROG ": stats: bad option -%c, or it lacks a value\n", optopt);
 			return 2;
+		}
+		*v = parse_count(c, optarg, 1, c == 'i' ? 86400 : LONG_MAX);
+		if (*v < 0)
+			return 2;
+	}
+	if (optind != argc) {
+		fprintf(stderr, PROG ": stats: unexpected '%s'\n", argv[optind]);
+		return 2;
 	}
 	if (conn_or_die(mnt, &conn))
 		return 1;
@@ -342,6 +399,7 @@ int main(int argc, char **argv)
 		return cmd ? 0 : 2;
 	}
 	libbpf_set_strict_mode(LIBBPF_STRICT_ALL);
+	libbpf_set_print(print_libbpf);
 	if (!strcmp(cmd, "attach") && argc == 4)
 		return do_attach(argv[2], argv[3]);
 	if (!strcmp(cmd, "detach") && argc == 3)

@@ -29,6 +29,7 @@
 #include <fuse_lowlevel.h>
 
 #include "bpf_extents.h"
+#include "claim.h"
 #include "extents.h"
 #include "iomap_session.h"
 #include "memns.h"
@@ -505,15 +506,18 @@ static void usage(FILE *f)
 "this server only where file ranges live on DEVICE and moves the data\n"
 "itself.  Metadata (names, attributes, extents) lives in memory.  Runs in\n"
 "the foreground until MOUNTPOINT is unmounted (or SIGINT/SIGTERM/SIGHUP).\n"
-"Needs CAP_SYS_RAWIO.\n"
+"Needs root (CAP_SYS_ADMIN and CAP_SYS_RAWIO).  DEVICE is held open\n"
+"exclusively while served, so the kernel refuses to mount it; a DEVICE\n"
+"that is mounted or held open exclusively is refused.\n"
 "\n"
 "Options:\n"
-"  -b, --block-size N   file system block size, 512..4096 (default 4096)\n"
+"  -s, --block-size N   file system block size, 512..4096 (default 4096)\n"
 "  -m, --meta FILE      load the metadata from FILE if it exists, save it\n"
 "                       there on exit (otherwise the file system starts empty\n"
-"                       and is forgotten)\n"
+"                       and is forgotten); refused at start if FILE.tmp\n"
+"                       can't be created next to it\n"
 "  -o, --out-of-place   write every overwrite to newly allocated blocks\n"
-"      --bpf            answer mappings inside the kernel too: load the\n"
+"  -b, --bpf            answer mappings inside the kernel too: load the\n"
 "                       extent_map BPF program, attach it to this mount and\n"
 "                       keep each file's extents in its maps\n"
 "  -l, --log FILE       append one line per FUSE_IOMAP_BEGIN/END to FILE\n"
@@ -530,10 +534,10 @@ struct bfs_opts {
 static int bfs_parse(int argc, char *argv[], struct bfs_opts *o)
 {
 	static const struct option longopts[] = {
-		{ "block-size", required_argument, NULL, 'b' },
+		{ "block-size", required_argument, NULL, 's' },
 		{ "meta", required_argument, NULL, 'm' },
 		{ "out-of-place", no_argument, NULL, 'o' },
-		{ "bpf", no_argument, NULL, 'B' },
+		{ "bpf", no_argument, NULL, 'b' },
 		{ "log", required_argument, NULL, 'l' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
@@ -543,9 +547,9 @@ static int bfs_parse(int argc, char *argv[], struct bfs_opts *o)
 	int c;
 
 	*o = (struct bfs_opts){ .bs = 4096 };
-	while ((c = getopt_long(argc, argv, "b:m:oBl:dh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:m:obl:dh", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'b':
+		case 's':
 			errno = 0;
 			o->bs = strtoul(optarg, &end, 0);
 			if (errno || *end || o->bs < 512 || o->bs > 4096 || (o->bs & (o->bs - 1))) {
@@ -559,7 +563,7 @@ static int bfs_parse(int argc, char *argv[], struct bfs_opts *o)
 		case 'o':
 			o->oop = true;
 			break;
-		case 'B':
+		case 'b':
 			o->bpf = true;
 			break;
 		case 'l':
@@ -586,30 +590,73 @@ static int bfs_parse(int argc, char *argv[], struct bfs_opts *o)
 	return -1;
 }
 
-/* Open @path and size the allocator from it. */
+/* Open @path (claimed: see claim.h) and size the allocator from it. */
 static int bfs_open_dev(struct blockfs *bfs, const char *path)
 {
-	struct stat st;
 	uint64_t bytes;
 	int fd, err;
 
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
+	fd = fi_claim_bdev("fuse-iomap-blockfs", path, true);
+	if (fd < 0)
+		return fd;
+	if (ioctl(fd, BLKGETSIZE64, &bytes)) {
 		err = errno;
-		fprintf(stderr, "fuse-iomap-blockfs: can't open %s: %s\n", path, strerror(err));
-		return -err;
-	}
-	if (fstat(fd, &st) || !S_ISBLK(st.st_mode) || ioctl(fd, BLKGETSIZE64, &bytes)) {
-		fprintf(stderr, "fuse-iomap-blockfs: %s is not a block device\n", path);
+		fprintf(stderr, "fuse-iomap-blockfs: can't get the size of %s: %s\n", path,
+			strerror(err));
 		close(fd);
-		return -ENOTBLK;
+		return -err;
 	}
 	err = balloc_init(&bfs->alloc, bytes >> bfs->bbits);
 	if (err) {
+		fprintf(stderr, "fuse-iomap-blockfs: can't size the allocator for %s: %s\n", path,
+			strerror(-err));
 		close(fd);
 		return err;
 	}
 	return fd;
+}
+
+/*
+ * Load @path if it exists, and make sure it can be saved: written data is
+ * only reachable through the metadata, so a server that could not save it
+ * at exit must not accept any.
+ */
+static int bfs_meta_start(struct blockfs *bfs, const char *path)
+{
+	char tmp[4096];
+	struct stat st;
+	FILE *fp;
+	int fd, err;
+
+	fp = fopen(path, "r");
+	if (!fp && errno != ENOENT) {
+		fprintf(stderr, "fuse-iomap-blockfs: can't load %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (fp && (fstat(fileno(fp), &st) || !S_ISREG(st.st_mode))) {
+		fprintf(stderr, "fuse-iomap-blockfs: can't load %s: not a regular file\n", path);
+		fclose(fp);
+		return -1;
+	}
+	if (fp) {
+		err = bfs_load(bfs, fp);
+		fclose(fp);
+		if (err) {
+			fprintf(stderr, "fuse-iomap-blockfs: can't load %s: malformed\n", path);
+			return -1;
+		}
+	}
+	/* bfs_save() writes this file and renames it over @path. */
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		fprintf(stderr, "fuse-iomap-blockfs: can't save metadata to %s (%s: %s); "
+			"refusing to serve what could not be kept\n", path, tmp, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	unlink(tmp);
+	return 0;
 }
 
 static int bfs_ready(struct fuse_session *se, uint32_t cookie, uint64_t size, void *ctx)
@@ -637,7 +684,6 @@ int main(int argc, char *argv[])
 	char extra[64];
 	struct bfs_opts o;
 	int ret, err;
-	FILE *fp;
 
 	ret = bfs_parse(argc, argv, &o);
 	if (ret >= 0)
@@ -646,20 +692,18 @@ int main(int argc, char *argv[])
 	bfs.out_of_place = o.oop;
 	bfs.bpf = o.bpf ? &bpf : NULL;
 	bfs.mountpoint = o.mnt;
-	if (memns_init(&bfs.ns, &bfs_backend, o.bs))
+	if (fi_check_mountpoint("fuse-iomap-blockfs", o.mnt, true))
 		return 1;
+	if (memns_init(&bfs.ns, &bfs_backend, o.bs)) {
+		fprintf(stderr, "fuse-iomap-blockfs: out of memory\n");
+		return 1;
+	}
 	ret = 1;
 	srv.dev_fd = bfs_open_dev(&bfs, o.dev);
 	if (srv.dev_fd < 0)
 		goto out_ns;
-	if (o.meta && (fp = fopen(o.meta, "r"))) {
-		err = bfs_load(&bfs, fp);
-		fclose(fp);
-		if (err) {
-			fprintf(stderr, "fuse-iomap-blockfs: can't load %s: malformed\n", o.meta);
-			goto out_dev;
-		}
-	}
+	if (o.meta && bfs_meta_start(&bfs, o.meta))
+		goto out_dev;
 	if (o.log) {
 		srv.log = fopen(o.log, "a");
 		if (!srv.log) {

@@ -56,9 +56,18 @@ static int conn_gen_of(uint32_t id, uint64_t *gen)
 	return ok ? 0 : -EINVAL;
 }
 
+/* libbpf's own errors (from 4000 up) have no strerror() text. */
+static const char *bpf_errstr(int err, char *buf, size_t size)
+{
+	if (libbpf_strerror(err, buf, size) < 0)
+		snprintf(buf, size, "%s", strerror(err));
+	return buf;
+}
+
 int fi_bpf_start(struct fi_bpf *b, const char *name, const char *mountpoint)
 {
 	uint64_t gen;
+	char msg[128];
 	int err;
 
 	err = conn_id_of(mountpoint, &b->conn_id);
@@ -75,7 +84,8 @@ int fi_bpf_start(struct fi_bpf *b, const char *name, const char *mountpoint)
 	b->skel = extent_map_bpf__open();
 	if (!b->skel) {
 		err = -errno;
-		fprintf(stderr, "%s: can't open the extent_map BPF object: %s\n", name, strerror(-err));
+		fprintf(stderr, "%s: can't open the extent_map BPF object: %s\n", name,
+			bpf_errstr(-err, msg, sizeof(msg)));
 		return err;
 	}
 	if (!b->max_extents)
@@ -86,14 +96,15 @@ int fi_bpf_start(struct fi_bpf *b, const char *name, const char *mountpoint)
 	if (!err)
 		err = extent_map_bpf__load(b->skel);
 	if (err) {
-		fprintf(stderr, "%s: can't load extent_map: %s\n", name, strerror(-err));
+		fprintf(stderr, "%s: can't load extent_map: %s\n", name,
+			bpf_errstr(-err, msg, sizeof(msg)));
 		goto fail;
 	}
 	b->link = bpf_map__attach_struct_ops(b->skel->maps.extent_map);
 	if (!b->link) {
 		err = -errno;
 		fprintf(stderr, "%s: can't attach extent_map to %s (connection %u): %s\n", name,
-			mountpoint, b->conn_id, strerror(-err));
+			mountpoint, b->conn_id, bpf_errstr(-err, msg, sizeof(msg)));
 		goto fail;
 	}
 	return 0;

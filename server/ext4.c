@@ -29,6 +29,7 @@
 #include <et/com_err.h>
 #include <fuse_lowlevel.h>
 
+#include "claim.h"
 #include "ext4.h"
 #include "mount.h"
 
@@ -209,22 +210,22 @@ static const char *ext4_unsupported(ext2_filsys fs, bool rw)
 /*
  * The kernel needs a block device to register.  A regular file gets a loop
  * device of its own that goes away with its last user (LO_FLAGS_AUTOCLEAR).
+ * Read-write, we hold it with O_EXCL: mount(8) -o loop reuses a loop
+ * device backed by the same file, and the kernel then finds it claimed.
  */
-static int ext4_open_dev(const char *image, bool ro)
+static int ext4_attach_loop(const char *image, bool ro)
 {
 	struct loop_config cfg = { 0 };
 	int fd, ctl, lfd, nr, err;
 	char path[32];
-	struct stat st;
 
 	fd = open(image, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (fd < 0) {
 		err = errno;
-		fprintf(stderr, "fuse-iomap-ext4: can't open %s: %s\n", image, strerror(err));
+		fprintf(stderr, "fuse-iomap-ext4: can't open %s: %s%s\n", image, strerror(err),
+			err == EROFS ? " (serve it with --read-only)" : "");
 		return -err;
 	}
-	if (fstat(fd, &st) == 0 && S_ISBLK(st.st_mode))
-		return fd;
 	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
 	nr = ctl < 0 ? -1 : ioctl(ctl, LOOP_CTL_GET_FREE);
 	err = errno;
@@ -237,7 +238,7 @@ static int ext4_open_dev(const char *image, bool ro)
 		return -err;
 	}
 	snprintf(path, sizeof(path), "/dev/loop%d", nr);
-	lfd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	lfd = open(path, (ro ? O_RDONLY : O_RDWR | O_EXCL) | O_CLOEXEC);
 	cfg.fd = fd;
 	cfg.info.lo_flags = LO_FLAGS_AUTOCLEAR | (ro ? LO_FLAGS_READ_ONLY : 0);
 	if (lfd < 0 || ioctl(lfd, LOOP_CONFIGURE, &cfg) < 0) {
@@ -252,6 +253,33 @@ static int ext4_open_dev(const char *image, bool ro)
 	return lfd;
 }
 
+/* The block device to register for @image, claimed as claim.h says. */
+static int ext4_open_dev(const char *image, bool ro)
+{
+	struct stat st;
+	int err;
+
+	if (stat(image, &st) < 0) {
+		err = errno;
+		fprintf(stderr, "fuse-iomap-ext4: can't open %s as ext4: %s\n", image, strerror(err));
+		return -err;
+	}
+	if (S_ISBLK(st.st_mode)) {
+		err = fi_claim_bdev("fuse-iomap-ext4", image, !ro);
+		if (err == -EROFS)
+			fprintf(stderr, "fuse-iomap-ext4: %s is read-only: serve it with --read-only\n",
+				image);
+		return err;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		fprintf(stderr, "fuse-iomap-ext4: can't open %s as ext4: not an ext4 file system "
+			"(neither an image file nor a block device)\n", image);
+		return -EINVAL;
+	}
+	err = fi_claim_check_loops("fuse-iomap-ext4", image, !ro);
+	return err ? err : ext4_attach_loop(image, ro);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -261,8 +289,14 @@ static void usage(FILE *f)
 "MOUNTPOINT through the iomap data path of fuse_iomap.ko: file data moves\n"
 "between the kernel and IMAGE directly; this server only maps file blocks.\n"
 "Runs in the foreground until MOUNTPOINT is unmounted (or SIGINT/SIGTERM/\n"
-"SIGHUP), then writes all metadata back and closes IMAGE.  Needs\n"
-"CAP_SYS_RAWIO.  Serves read-write unless told otherwise.\n"
+"SIGHUP), then writes all metadata back and closes IMAGE.  Needs root\n"
+"(CAP_SYS_ADMIN and CAP_SYS_RAWIO).  Serves read-write unless told otherwise.\n"
+"\n"
+"One writer per image: read-write, IMAGE (or the loop device made for an\n"
+"image file) is held open exclusively while served, so the kernel refuses\n"
+"to mount it, and an IMAGE that is mounted or held open exclusively by\n"
+"another program is refused.  Read-only, IMAGE is shared with read-only\n"
+"mounts only.  The ext4 MMP feature (tune2fs -O mmp) is honoured.\n"
 "\n"
 "Options:\n"
 "  -r, --read-only   serve read-only (and open IMAGE read-only)\n"
@@ -304,6 +338,32 @@ static int ext4_set_clean(struct ext4srv *s, bool clean)
 	return to_errno(ext2fs_flush(s->fs));
 }
 
+/*
+ * Opening read-write starts MMP in libext2fs (and closing stops it); a
+ * read-only open skips it, but a reader must not read under a writer on
+ * another host either.  Read-only, ext2fs_mmp_start() only checks.
+ */
+static int ext4_check_mmp(const char *image, struct ext4srv *s)
+{
+	errcode_t err;
+
+	if (!ext2fs_has_feature_mmp(s->fs->super))
+		return 0;
+	err = ext2fs_mmp_start(s->fs);
+	if (!err)
+		return 0;
+	fprintf(stderr, "fuse-iomap-ext4: can't serve %s: in use elsewhere (%s)\n", image,
+		error_message(err));
+	ext2fs_close_free(&s->fs);
+	return -1;
+}
+
+/* libext2fs's ways of saying there is no ext2/3/4 super block to be found. */
+static bool ext4_not_ext4(errcode_t err)
+{
+	return err == EXT2_ET_BAD_MAGIC || err == EXT2_ET_SHORT_READ;
+}
+
 static int ext4_open_fs(const char *image, struct ext4srv *s)
 {
 	int flags = EXT2_FLAG_64BITS | (s->rw ? EXT2_FLAG_RW : 0);
@@ -316,8 +376,10 @@ static int ext4_open_fs(const char *image, struct ext4srv *s)
 		flags |= EXT2_FLAG_DIRECT_IO;
 	err = ext2fs_open2(image, NULL, flags, 0, 0, unix_io_manager, &s->fs);
 	if (err) {
-		fprintf(stderr, "fuse-iomap-ext4: can't open %s as ext4: %s\n", image,
-			err == ENOENT ? strerror(ENOENT) : error_message(err));
+		fprintf(stderr, "fuse-iomap-ext4: can't open %s as ext4: %s%s%s\n", image,
+			ext4_not_ext4(err) ? "not an ext4 file system (" : "",
+			err < 256 ? strerror(err) : error_message(err),
+			ext4_not_ext4(err) ? ")" : "");
 		return -1;
 	}
 	/*
@@ -338,7 +400,7 @@ static int ext4_open_fs(const char *image, struct ext4srv *s)
 	}
 	s->bbits = __builtin_ctz(s->fs->blocksize);
 	if (!s->rw)
-		return 0;
+		return ext4_check_mmp(image, s);
 	err = ext2fs_read_bitmaps(s->fs);
 	if (!err)
 		err = ext4_set_clean(s, false);
@@ -453,16 +515,19 @@ int main(int argc, char *argv[])
 	srv.mount.readonly = !s.rw;
 
 	initialize_ext2_error_table();
-	if (ext4_open_fs(image, &s))
+	if (fi_check_mountpoint("fuse-iomap-ext4", s.mountpoint, true))
 		return 1;
+	/* The device first: nothing is written to an image someone else uses. */
 	srv.dev_fd = s.dev_fd = ext4_open_dev(image, !s.rw);
 	if (srv.dev_fd < 0)
-		goto out_fs;
+		return 1;
+	if (ext4_open_fs(image, &s))
+		goto out_dev;
 	if (log) {
 		srv.log = fopen(log, "a");
 		if (!srv.log) {
 			fprintf(stderr, "fuse-iomap-ext4: can't open %s: %s\n", log, strerror(errno));
-			goto out_dev;
+			goto out_fs;
 		}
 	}
 	/* Permissions are checked by the kernel, as for its own ext4, for every user. */
@@ -474,10 +539,11 @@ int main(int argc, char *argv[])
 		fi_bpf_stop(s.bpf);
 	if (srv.log)
 		fclose(srv.log);
-out_dev:
-	close(srv.dev_fd);
 out_fs:
 	if (ext4_close_fs(image, &s))
 		ret = 1;
+out_dev:
+	/* Our claim on the device ends only once the image is written back. */
+	close(srv.dev_fd);
 	return ret;
 }

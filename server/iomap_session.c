@@ -52,9 +52,30 @@ static int fi_reply(struct fuse_session *se, uint64_t unique, int error,
 	return 0;
 }
 
-static int fi_handle(struct fuse_session *se, const struct fi_iomap_ops *ops, void *ctx,
-		     FILE *log, const struct fuse_in_header *ih, const void *arg, size_t argsize)
+/*
+ * The kernel takes a reply's error only as a negated errno below 512
+ * (ERESTARTSYS and up are its own) and answers anything else by failing
+ * our write, which would end serving.  A callback that breaks the
+ * convention is a bug in the server, not in the request: the request gets
+ * EIO and serving goes on.
+ */
+static int fi_errno(const struct fi_iomap_server *srv, const char *op, int err)
 {
+	if (err >= 0 && err < 512)
+		return err;
+	fprintf(stderr, "%s: %s callback returned %d, not 0 or a positive errno below 512: "
+		"answering EIO\n", srv->name, op, err);
+	return EIO;
+}
+
+static int fi_handle(struct fuse_session *se, const struct fi_iomap_server *srv,
+		     const struct fuse_in_header *ih, const void *arg, size_t argsize)
+{
+	const struct fi_iomap_ops *ops = srv->iomap;
+	void *ctx = srv->ctx;
+	FILE *log = srv->log;
+	int err;
+
 	if (ih->opcode == FUSE_IOMAP_BEGIN) {
 		const struct fuse_iomap_begin_in *in = arg;
 		struct fuse_iomap_begin_out out;
@@ -68,8 +89,8 @@ static int fi_handle(struct fuse_session *se, const struct fi_iomap_ops *ops, vo
 				in->opflags);
 		if (ops->begin_wire)
 			return ops->begin_wire(ctx, fuse_session_fd(se), ih->unique, in);
-		return fi_reply(se, ih->unique, ops->begin(ctx, ih->nodeid, in, &out),
-				&out, sizeof(out));
+		err = fi_errno(srv, "FUSE_IOMAP_BEGIN", ops->begin(ctx, ih->nodeid, in, &out));
+		return fi_reply(se, ih->unique, err, &out, sizeof(out));
 	} else {
 		const struct fuse_iomap_end_in *in = arg;
 
@@ -79,8 +100,8 @@ static int fi_handle(struct fuse_session *se, const struct fi_iomap_ops *ops, vo
 			fprintf(log, "END %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRId64 " 0x%x\n",
 				(uint64_t)ih->nodeid, (uint64_t)in->pos, (uint64_t)in->count,
 				(int64_t)in->written, in->opflags);
-		return fi_reply(se, ih->unique, ops->end ? ops->end(ctx, ih->nodeid, in) : 0,
-				NULL, 0);
+		err = ops->end ? fi_errno(srv, "FUSE_IOMAP_END", ops->end(ctx, ih->nodeid, in)) : 0;
+		return fi_reply(se, ih->unique, err, NULL, 0);
 	}
 }
 
@@ -89,7 +110,7 @@ static int fi_handle(struct fuse_session *se, const struct fi_iomap_ops *ops, vo
  * this very server for mappings: a server that unmounted from its own
  * thread would wait for itself.  So a child unmounts while we serve.
  */
-static pid_t fi_spawn_unmount(const char *mountpoint)
+static pid_t fi_spawn_unmount(const char *name, const char *mountpoint)
 {
 	pid_t pid = fork();
 
@@ -99,7 +120,7 @@ static pid_t fi_spawn_unmount(const char *mountpoint)
 		_exit(0);
 	}
 	if (pid < 0)
-		fprintf(stderr, "can't unmount %s: fork: %s\n", mountpoint, strerror(errno));
+		fprintf(stderr, "%s: can't unmount %s: fork: %s\n", name, mountpoint, strerror(errno));
 	return pid;
 }
 
@@ -111,9 +132,9 @@ static bool fi_conn_gone(struct fuse_session *se)
 	return poll(&p, 1, 0) == 1 && (p.revents & POLLERR);
 }
 
-static int fi_iomap_session_loop(struct fuse_session *se, const struct fi_iomap_ops *ops,
-				 void *ctx, FILE *log, const char *mountpoint)
+static int fi_iomap_session_loop(struct fuse_session *se, const struct fi_iomap_server *srv)
 {
+	const char *mountpoint = srv->mount.mountpoint;
 	struct fuse_buf fbuf = { .mem = NULL };
 	pid_t unmounter = 0;
 	int res = 0;
@@ -129,7 +150,7 @@ static int fi_iomap_session_loop(struct fuse_session *se, const struct fi_iomap_
 		 * us to stop.  For the latter, unmount, and serve until done.
 		 */
 		if (res == 0 && !unmounter && !fi_conn_gone(se)) {
-			unmounter = fi_spawn_unmount(mountpoint);
+			unmounter = fi_spawn_unmount(srv->name, mountpoint);
 			if (unmounter < 0)
 				break;
 			fuse_session_reset(se);
@@ -144,7 +165,7 @@ static int fi_iomap_session_loop(struct fuse_session *se, const struct fi_iomap_
 			break;
 		}
 		if (ih->opcode == FUSE_IOMAP_BEGIN || ih->opcode == FUSE_IOMAP_END) {
-			res = fi_handle(se, ops, ctx, log, ih, ih + 1, res - sizeof(*ih));
+			res = fi_handle(se, srv, ih, ih + 1, res - sizeof(*ih));
 			if (res < 0)
 				break;
 		} else {
@@ -168,6 +189,7 @@ int fi_iomap_serve(struct fi_iomap_server *srv)
 	uint32_t cookie = 0;
 	int err, ret = -1;
 
+	srv->mount.prog = srv->name;
 	if (srv->log)
 		setvbuf(srv->log, NULL, _IOLBF, 0);
 	se = fuse_session_new(&args, srv->ops, sizeof(*srv->ops), srv->ctx);
@@ -185,7 +207,7 @@ int fi_iomap_serve(struct fi_iomap_server *srv)
 	}
 	if (srv->ready && srv->ready(se, cookie, size, srv->ctx))
 		goto out_unmount;
-	err = fi_iomap_session_loop(se, srv->iomap, srv->ctx, srv->log, srv->mount.mountpoint);
+	err = fi_iomap_session_loop(se, srv);
 	if (err)
 		fprintf(stderr, "%s: %s: %s\n", srv->name, srv->mount.mountpoint, strerror(-err));
 	ret = err ? 1 : 0;

@@ -17,7 +17,10 @@
 #include "mount.h"
 
 struct fi_iomap_ops {
-	/* Fill *out for nodeid; return 0 or a positive errno. */
+	/*
+	 * Fill *out for nodeid; return 0 or a positive errno (below 512).
+	 * Anything else is answered with EIO and logged.
+	 */
 	int (*begin)(void *ctx, uint64_t nodeid, const struct fuse_iomap_begin_in *in,
 		     struct fuse_iomap_begin_out *out);
 	/*
@@ -26,7 +29,7 @@ struct fi_iomap_ops {
 	 * Return 0 or -errno (which ends serving).
 	 */
 	int (*begin_wire)(void *ctx, int fd, uint64_t unique, const struct fuse_iomap_begin_in *in);
-	/* Optional; return 0 or a positive errno. */
+	/* Optional; return 0 or a positive errno, as begin(). */
 	int (*end)(void *ctx, uint64_t nodeid, const struct fuse_iomap_end_in *in);
 };
 

@@ -130,7 +130,7 @@ static void usage(FILE *f)
 "and is lost when it exits; it does no iomap.\n"
 "\n"
 "By default it mounts a 'fuseiomap.memfs' file system through %s,\n"
-"which needs fuse_iomap.ko loaded.\n"
+"which needs root and fuse_iomap.ko loaded.\n"
 "\n"
 "Options:\n"
 "  --stock      mount on the kernel's own fuse through /dev/fuse instead\n"
@@ -146,7 +146,9 @@ int main(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct fi_mount m = { .fsname = "fuse-iomap-memfs", .subtype = "memfs" };
+	struct fi_mount m = {
+		.prog = "fuse-iomap-memfs", .fsname = "fuse-iomap-memfs", .subtype = "memfs",
+	};
 	char *fargv[] = { argv[0], NULL, NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(1, fargv);
 	struct fuse_lowlevel_ops ops = {
@@ -179,6 +181,9 @@ int main(int argc, char *argv[])
 		return 2;
 	}
 	m.mountpoint = argv[optind];
+	/* Through /dev/fuse, fusermount3 mounts for unprivileged users. */
+	if (fi_check_mountpoint(m.prog, m.mountpoint, !m.stock))
+		return 1;
 
 	if (memns_init(&fs, &memfs_backend, 4096)) {
 		fprintf(stderr, "fuse-iomap-memfs: out of memory\n");

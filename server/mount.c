@@ -16,29 +16,49 @@
 
 #include "mount.h"
 
+int fi_check_mountpoint(const char *prog, const char *mountpoint, bool need_root)
+{
+	struct stat st;
+	int err;
+
+	if (need_root && geteuid() != 0) {
+		fprintf(stderr, "%s: needs root (mounting fuseiomap needs CAP_SYS_ADMIN, and "
+			"iomap CAP_SYS_RAWIO)\n", prog);
+		return -EPERM;
+	}
+	if (stat(mountpoint, &st) < 0) {
+		err = errno;
+		fprintf(stderr, "%s: can't mount on %s: %s\n", prog, mountpoint, strerror(err));
+		return -err;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "%s: can't mount on %s: not a directory\n", prog, mountpoint);
+		return -ENOTDIR;
+	}
+	return 0;
+}
+
 static int fi_mount_kernel(struct fuse_session *se, struct fi_mount *m)
 {
 	char opts[512], type[64], fdpath[32];
-	struct stat st;
 	int n, err;
 
-	if (stat(m->mountpoint, &st) < 0) {
-		err = errno;
-		fprintf(stderr, "can't mount %s: %s\n", m->mountpoint, strerror(err));
-		return -err;
-	}
+	err = fi_check_mountpoint(m->prog, m->mountpoint, false);
+	if (err)
+		return err;
 	m->fd = open(FI_DEV_PATH, O_RDWR | O_CLOEXEC);
 	if (m->fd < 0) {
 		err = errno;
-		fprintf(stderr, "can't open %s: %s%s\n", FI_DEV_PATH, strerror(err),
-			err == ENOENT ? " (is fuse_iomap.ko loaded?)" : "");
+		fprintf(stderr, "%s: can't open %s: %s%s\n", m->prog, FI_DEV_PATH, strerror(err),
+			err == ENOENT ? " (fuse_iomap.ko is not loaded)" : "");
 		return -err;
 	}
 	n = snprintf(opts, sizeof(opts), "fd=%d,rootmode=%o,user_id=%u,group_id=%u%s%s",
-		     m->fd, st.st_mode & S_IFMT, getuid(), getgid(),
+		     m->fd, S_IFDIR, getuid(), getgid(),
 		     m->extra_opts ? "," : "", m->extra_opts ? m->extra_opts : "");
 	if (n < 0 || (size_t)n >= sizeof(opts)) {
-		fprintf(stderr, "can't mount %s: mount options too long\n", m->mountpoint);
+		fprintf(stderr, "%s: can't mount %s: mount options too long\n", m->prog,
+			m->mountpoint);
 		err = E2BIG;
 		goto out_close;
 	}
@@ -47,14 +67,15 @@ static int fi_mount_kernel(struct fuse_session *se, struct fi_mount *m)
 	if (mount(m->fsname, m->mountpoint, type,
 		  MS_NOSUID | MS_NODEV | (m->readonly ? MS_RDONLY : 0), opts) < 0) {
 		err = errno;
-		fprintf(stderr, "can't mount %s on %s: %s\n", type, m->mountpoint, strerror(err));
+		fprintf(stderr, "%s: can't mount %s on %s: %s\n", m->prog, type, m->mountpoint,
+			strerror(err));
 		goto out_close;
 	}
 	m->mounted_by_us = true;
 	/* From here on libfuse owns the fd and closes it on session destroy. */
 	snprintf(fdpath, sizeof(fdpath), "/dev/fd/%d", m->fd);
 	if (fuse_session_mount(se, fdpath) != 0) {
-		fprintf(stderr, "can't attach the session to %s\n", m->mountpoint);
+		fprintf(stderr, "%s: can't attach the session to %s\n", m->prog, m->mountpoint);
 		umount2(m->mountpoint, MNT_DETACH);
 		m->mounted_by_us = false;
 		err = EIO;
@@ -70,12 +91,17 @@ out_close:
 
 int fi_mount(struct fuse_session *se, struct fi_mount *m)
 {
+	int err;
+
 	m->fd = -1;
 	m->mounted_by_us = false;
 	if (!m->stock)
 		return fi_mount_kernel(se, m);
+	err = fi_check_mountpoint(m->prog, m->mountpoint, false);
+	if (err)
+		return err;
 	if (fuse_session_mount(se, m->mountpoint) != 0) {
-		fprintf(stderr, "can't mount %s through /dev/fuse\n", m->mountpoint);
+		fprintf(stderr, "%s: can't mount %s through /dev/fuse\n", m->prog, m->mountpoint);
 		return -EIO;
 	}
 	return 0;
@@ -90,6 +116,7 @@ void fi_unmount(struct fuse_session *se, struct fi_mount *m)
 	/* EINVAL: already unmounted by someone else, which is how a server
 	 * is usually told to go away. */
 	if (m->mounted_by_us && umount2(m->mountpoint, MNT_DETACH) < 0 && errno != EINVAL)
-		fprintf(stderr, "can't unmount %s: %s\n", m->mountpoint, strerror(errno));
+		fprintf(stderr, "%s: can't unmount %s: %s\n", m->prog, m->mountpoint,
+			strerror(errno));
 	m->mounted_by_us = false;
 }

@@ -14,6 +14,7 @@
 struct fuse_session;
 
 struct fi_mount {
+	const char *prog;	/* program name, for messages */
 	const char *mountpoint;
 	const char *fsname;	/* source shown in /proc/mounts */
 	const char *subtype;	/* fuseiomap.<subtype> */
@@ -23,6 +24,13 @@ struct fi_mount {
 	bool mounted_by_us;	/* we called mount(2) and must unmount */
 	int fd;			/* the /dev/fuse-iomap fd, or -1 */
 };
+
+/*
+ * Before a server opens anything: refuse, with a message starting with
+ * @prog, to run without root (when @need_root) or on a MOUNTPOINT that is
+ * not a directory.  0 or -errno.
+ */
+int fi_check_mountpoint(const char *prog, const char *mountpoint, bool need_root);
 
 /* Mount @m->mountpoint and attach @se to it.  Returns 0 or -errno, after
  * printing one line naming the mountpoint and the reason. */

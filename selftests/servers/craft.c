@@ -35,6 +35,7 @@ struct craft {
 	uint32_t cookie, old_cookie;
 	bool unregister;		/* --unregister: drop the device at once */
 	const char *reregister;		/* --reregister: drop it, register this again */
+	int begin_ret;			/* --begin-returns: what craft_begin returns */
 };
 
 /* @m ends at @end at the latest. */
@@ -75,7 +76,7 @@ static int craft_begin(void *ctx, uint64_t nodeid, const struct fuse_iomap_begin
 		out->read.dev = c->old_cookie;
 	if (c->dev_old[1])
 		out->write.dev = c->old_cookie;
-	return 0;
+	return c->begin_ret;
 }
 
 static const struct fi_iomap_ops craft_ops = {
@@ -175,13 +176,15 @@ static void usage(FILE *f)
 "  -s, --size BYTES      size of 'f' (default 1 MiB)\n"
 "  -R, --readonly-dev    register DEVICE opened read-only\n"
 "  -u, --unregister      unregister DEVICE right after registering it\n"
-"  -e, --reregister DEV  unregister DEVICE right after registering it, then\n"
+"  -g, --reregister DEV  unregister DEVICE right after registering it, then\n"
 "                        register block device DEV (DEVICE again, say)\n"
 "  -F, --direct-fallback OFFSET\n"
 "                        answer O_DIRECT write mappings at or past OFFSET\n"
 "                        with ENOTBLK (fs/iomap falls back to the page\n"
 "                        cache), and end O_DIRECT mappings at OFFSET\n"
 "  -B, --writeback MAP   the write mapping for writeback (default: --write)\n"
+"  -e, --begin-returns N make the BEGIN callback return N, any int, sign\n"
+"                        and range unchecked (default 0)\n"
 "  -l, --log FILE        append one line per FUSE_IOMAP_BEGIN/END to FILE\n"
 "  -h, --help\n"
 "MAP is TYPE,OFFSET,LENGTH,ADDR,DEV[,FLAGS]: TYPE hole, delalloc, mapped,\n"
@@ -198,9 +201,10 @@ int main(int argc, char *argv[])
 		{ "size", required_argument, NULL, 's' },
 		{ "readonly-dev", no_argument, NULL, 'R' },
 		{ "unregister", no_argument, NULL, 'u' },
-		{ "reregister", required_argument, NULL, 'e' },
+		{ "reregister", required_argument, NULL, 'g' },
 		{ "direct-fallback", required_argument, NULL, 'F' },
 		{ "writeback", required_argument, NULL, 'B' },
+		{ "begin-returns", required_argument, NULL, 'e' },
 		{ "log", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -219,7 +223,7 @@ int main(int argc, char *argv[])
 
 	c.out.read = fi_iomap_hole(0, FUSE_IOMAP_MAX_END);
 	c.out.write.type = FUSE_IOMAP_TYPE_PURE_OVERWRITE;
-	while ((opt = getopt_long(argc, argv, "r:w:s:Rue:F:B:l:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "r:w:s:Rue:g:F:B:l:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'r':
 			if (parse_map(optarg, &c.out.read, &c.dev_reg[0], &c.dev_old[0]))
@@ -239,6 +243,9 @@ int main(int argc, char *argv[])
 			c.unregister = true;
 			break;
 		case 'e':
+			c.begin_ret = strtol(optarg, NULL, 0);
+			break;
+		case 'g':
 			c.reregister = optarg;
 			break;
 		case 'F':
