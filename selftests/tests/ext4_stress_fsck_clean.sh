@@ -81,6 +81,7 @@ for mode in off on; do
 	for seed in $SEEDS; do
 		run="seed $seed, BPF $mode"
 		start=$SECONDS
+		log "$run: $PROCS x $OPS operations (replay: $CHURN --seed $seed --procs $PROCS --ops $OPS DIR, on a fresh mount)"
 		if [ $mode = on ]; then serve --bpf; else serve; fi
 		python3 "$CHURN" --seed "$seed" --procs "$PROCS" --ops "$OPS" \
 			--manifest "$T_TMP/model.json" "$ours/churn" > "$T_TMP/churn.out" 2>&1 ||
