@@ -100,6 +100,7 @@ void ext4_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t
 
 /* ext4_map.c */
 extern const struct fi_iomap_ops ext4_iomap_ops;
+int ext4_shrink_tree(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode);
 void ext4_fallocate(fuse_req_t req, fuse_ino_t nodeid, int mode, off_t offset, off_t length,
 		    struct fuse_file_info *fi);
 

@@ -52,7 +52,8 @@ struct dirbuf {
 	fuse_req_t req;
 	char *buf;
 	size_t size, used;
-	off_t skip, idx;
+	off_t from;		/* the offset asked for */
+	off_t blk;		/* the directory block being read */
 	bool full;
 };
 
@@ -84,6 +85,15 @@ static int dirent_type(mode_t mode)
 	return EXT2_FT_UNKNOWN;
 }
 
+/*
+ * An entry's offset is its place in the directory, plus one: block number
+ * times block size, plus its offset in the block.  Entries never move
+ * there (unlink merges a name's space into the one before it, link takes
+ * free space), so a readdir continued while other names come and go
+ * returns each of the names that stayed exactly once.  Counting entries
+ * instead skipped or repeated them.  Needs DIRENT_FLAG_INCLUDE_EMPTY: every
+ * block then starts with a call at offset 0.
+ */
 static int add_dirent(ext2_ino_t dir, int entry, struct ext2_dir_entry *de, int offset,
 		      int blocksize, char *block, void *priv)
 {
@@ -91,16 +101,20 @@ static int add_dirent(ext2_ino_t dir, int entry, struct ext2_dir_entry *de, int 
 	int len = ext2fs_dirent_name_len(de);
 	char name[EXT2_NAME_LEN + 1];
 	struct stat st = { 0 };
+	off_t pos;
 	size_t n;
 
-	(void)dir, (void)entry, (void)offset, (void)blocksize, (void)block;
-	if (d->idx++ < d->skip)
+	(void)dir, (void)entry, (void)block;
+	if (!offset)
+		d->blk++;
+	pos = d->blk * blocksize + offset;
+	if (!de->inode || pos < d->from)
 		return 0;
 	memcpy(name, de->name, len);
 	name[len] = 0;
 	st.st_ino = de->inode;
 	st.st_mode = dirent_mode(ext2fs_dirent_file_type(de));
-	n = fuse_add_direntry(d->req, d->buf + d->used, d->size - d->used, name, &st, d->idx);
+	n = fuse_add_direntry(d->req, d->buf + d->used, d->size - d->used, name, &st, pos + 1);
 	if (n > d->size - d->used) {
 		d->full = true;
 		return DIRENT_ABORT;
@@ -112,7 +126,7 @@ static int add_dirent(ext2_ino_t dir, int entry, struct ext2_dir_entry *de, int 
 void ext4_readdir(fuse_req_t req, fuse_ino_t nodeid, size_t size, off_t off,
 		  struct fuse_file_info *fi)
 {
-	struct dirbuf d = { .req = req, .size = size, .skip = off };
+	struct dirbuf d = { .req = req, .size = size, .from = off, .blk = -1 };
 	errcode_t err;
 
 	(void)fi;
@@ -121,8 +135,8 @@ void ext4_readdir(fuse_req_t req, fuse_ino_t nodeid, size_t size, off_t off,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	/* Offsets are entry indexes, "." and ".." included. */
-	err = ext2fs_dir_iterate2(srv_of(req)->fs, to_ino(nodeid), 0, NULL, add_dirent, &d);
+	err = ext2fs_dir_iterate2(srv_of(req)->fs, to_ino(nodeid), DIRENT_FLAG_INCLUDE_EMPTY, NULL,
+				  add_dirent, &d);
 	if (err && !d.full)
 		fuse_reply_err(req, to_errno(err));
 	else

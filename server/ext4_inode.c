@@ -377,6 +377,8 @@ int ext4_set_size(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *in
 	if (size < EXT2_I_SIZE(inode) && ext2fs_inode_has_valid_blocks2(s->fs, ext2(inode))) {
 		ext4_bpf_forget(s, ino);
 		err = to_errno(ext2fs_punch(s->fs, ino, ext2(inode), NULL, keep, ~0ULL));
+		if (!err)
+			err = ext4_shrink_tree(s, ino, inode);
 		if (err)
 			return err;
 	}

@@ -9,12 +9,19 @@
  *    kernel zeroes what the write does not cover); the blocks a short
  *    write never reached (FUSE_IOMAP_END) are zeroed on disk, so no stale
  *    block is ever readable;
- *  - the first write into an uninitialized extent zeroes the whole extent
- *    on disk and marks it initialized in place.
+ *  - the first write into an uninitialized extent zeroes it on disk and
+ *    marks it initialized, up to EOF or the end of the write, whichever is
+ *    further: e2fsck refuses initialized blocks past i_size, so the rest of
+ *    a KEEP_SIZE preallocation stays uninitialized.  That is the one split
+ *    (an insert right after the extent, as for any new extent), and none
+ *    when the extent before continues on disk: the boundary moves.
+ * New blocks that continue the extent before them on disk lengthen it: an
+ * append is not one more extent (e2fsck wants trees no deeper than needed).
  * FUSE_IOMAP_END also commits the size and the times.
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <linux/falloc.h>
 
 #include "ext4.h"
@@ -111,29 +118,89 @@ static int zero_blocks(struct ext4srv *s, blk64_t pblk, blk64_t n)
 	return 0;
 }
 
-/* The first write into an uninitialized extent: zeros on disk, then initialized, whole. */
-static int init_extent(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode,
-		       blk64_t lblk)
+/* Whether @e can be appended to @prev: adjacent in the file and on disk, same kind, short enough. */
+static bool continues(const struct ext2fs_extent *prev, const struct ext2fs_extent *e)
 {
-	struct ext2fs_extent e;
+	bool uninit = e->e_flags & EXT2_EXTENT_FLAGS_UNINIT;
+
+	return (prev->e_flags & EXT2_EXTENT_FLAGS_UNINIT) == (e->e_flags & EXT2_EXTENT_FLAGS_UNINIT) &&
+	       prev->e_lblk + prev->e_len == e->e_lblk && prev->e_pblk + prev->e_len == e->e_pblk &&
+	       prev->e_len + e->e_len <= (uninit ? EXT_UNINIT_MAX_LEN : EXT_INIT_MAX_LEN);
+}
+
+/*
+ * The first write into the uninitialized extent at @lblk (for @want
+ * blocks): zeros on disk, then initialized up to EOF or the end of the
+ * write, whichever is further; the rest stays uninitialized.
+ */
+static int init_extent(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode,
+		       blk64_t lblk, blk64_t want)
+{
+	blk64_t eof = (EXT2_I_SIZE(inode) + s->fs->blocksize - 1) >> s->bbits;
+	blk64_t limit = lblk + want > eof ? lblk + want : eof;
+	struct ext2fs_extent e, head, tail, prev;
 	ext2_extent_handle_t h;
 	errcode_t err;
 	int ret;
 
 	err = ext2fs_extent_open2(s->fs, ino, ext2(inode), &h);
-	if (!err)
-		err = ext2fs_extent_goto(h, lblk);
+	if (err)
+		return to_errno(err);
+	err = ext2fs_extent_goto(h, lblk);
 	if (!err)
 		err = ext2fs_extent_get(h, EXT2_EXTENT_CURRENT, &e);
 	if (!err && !(e.e_flags & EXT2_EXTENT_FLAGS_UNINIT))
 		err = EXT2_ET_EXTENT_NOT_FOUND;
-	ret = err ? to_errno(err) : zero_blocks(s, e.e_pblk, e.e_len);
-	if (!ret) {
-		e.e_flags &= ~EXT2_EXTENT_FLAGS_UNINIT;
-		ret = to_errno(ext2fs_extent_replace(h, 0, &e));
+	if (err)
+		goto out;
+	head = e;
+	head.e_flags &= ~EXT2_EXTENT_FLAGS_UNINIT;
+	if (e.e_lblk + e.e_len > limit)
+		head.e_len = limit - e.e_lblk;
+	tail = e;
+	tail.e_lblk += head.e_len;
+	tail.e_pblk += head.e_len;
+	tail.e_len -= head.e_len;
+	ret = zero_blocks(s, head.e_pblk, head.e_len);
+	if (ret) {
+		ext2fs_extent_free(h);
+		return ret;
 	}
+	if (!tail.e_len) {
+		err = ext2fs_extent_replace(h, 0, &head);
+		goto out;
+	}
+	/* The extent before (same leaf) goes on where the head starts on disk: it takes the head. */
+	if (!ext2fs_extent_get(h, EXT2_EXTENT_PREV_SIB, &prev)) {
+		err = ext2fs_extent_get(h, EXT2_EXTENT_NEXT_SIB, &e);
+		if (!err && continues(&prev, &head)) {
+			/* Shrink first: a failure between the two leaves zeros unmapped, not mapped twice. */
+			err = ext2fs_extent_replace(h, 0, &tail);
+			if (!err)
+				err = ext2fs_extent_get(h, EXT2_EXTENT_PREV_SIB, &prev);
+			if (!err) {
+				prev.e_len += head.e_len;
+				err = ext2fs_extent_replace(h, 0, &prev);
+			}
+			goto out;
+		}
+		if (err)
+			goto out;
+	}
+	err = ext2fs_extent_replace(h, 0, &head);
+	if (err)
+		goto out;
+	err = ext2fs_extent_insert(h, EXT2_EXTENT_INSERT_AFTER, &tail);
+	if (err) {
+		/* Not split: the extent stays whole, and uninitialized. */
+		if (!ext2fs_extent_goto(h, e.e_lblk))
+			ext2fs_extent_replace(h, 0, &e);
+		goto out;
+	}
+	err = ext2fs_extent_fix_parents(h);
+out:
 	ext2fs_extent_free(h);
-	return ret;
+	return to_errno(err);
 }
 
 /*
@@ -150,7 +217,6 @@ static int alloc_extent(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_lar
 	struct ext2fs_extent e, cur;
 	ext2_extent_handle_t h;
 	errcode_t err;
-	int op;
 
 	if (n > (uninit ? EXT_UNINIT_MAX_LEN : EXT_INIT_MAX_LEN))
 		n = uninit ? EXT_UNINIT_MAX_LEN : EXT_INIT_MAX_LEN;
@@ -171,12 +237,16 @@ static int alloc_extent(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_lar
 		.e_lblk = lblk, .e_pblk = *pblk, .e_len = *len,
 		.e_flags = uninit ? EXT2_EXTENT_FLAGS_UNINIT : 0,
 	};
-	/* After the extent before lblk; before the first if there is none. */
+	/* After the extent before lblk (as its continuation if it can be); first if none. */
 	ext2fs_extent_goto(h, lblk);
-	op = EXT2_EXTENT_INSERT_AFTER;
-	if (!ext2fs_extent_get(h, EXT2_EXTENT_CURRENT, &cur) && cur.e_lblk > lblk)
-		op = 0;
-	err = ext2fs_extent_insert(h, op, &e);
+	if (ext2fs_extent_get(h, EXT2_EXTENT_CURRENT, &cur) || cur.e_lblk > lblk) {
+		err = ext2fs_extent_insert(h, 0, &e);
+	} else if (continues(&cur, &e)) {
+		cur.e_len += e.e_len;
+		err = ext2fs_extent_replace(h, 0, &cur);
+	} else {
+		err = ext2fs_extent_insert(h, EXT2_EXTENT_INSERT_AFTER, &e);
+	}
 	if (err) {
 		ext2fs_extent_free(h);
 		goto out_unclaim;
@@ -189,6 +259,64 @@ out_unclaim:
 	ext2fs_iblk_sub_blocks(s->fs, ext2(inode), *len);
 	ext2fs_block_alloc_stats_range(s->fs, *pblk, *len, -1);
 	return to_errno(err);
+}
+
+/*
+ * ext2fs_punch leaves a tree as deep as it was; e2fsck wants extents that
+ * fit in the inode back in the inode ("extent tree could be shorter").
+ * Rebuilds the root from the (at most 4) extents and frees the tree blocks.
+ * The caller writes the inode.
+ */
+#define EXT4_ROOT_EXTENTS	4	/* what i_block holds after the header */
+#define EXT4_SHRINK_MAX_NODES	16	/* tree blocks over at most 4 extents, any depth */
+
+int ext4_shrink_tree(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode)
+{
+	struct ext3_extent_header *eh = (struct ext3_extent_header *)inode->i_block;
+	struct ext2fs_extent v[EXT4_ROOT_EXTENTS], e;
+	blk64_t nodes[EXT4_SHRINK_MAX_NODES];
+	unsigned int nv = 0, nn = 0, i;
+	ext2_extent_handle_t h;
+	errcode_t err;
+
+	if (!(inode->i_flags & EXT4_EXTENTS_FL) || !ext2fs_le16_to_cpu(eh->eh_depth))
+		return 0;
+	err = ext2fs_extent_open2(s->fs, ino, ext2(inode), &h);
+	if (err)
+		return to_errno(err);
+	for (err = ext2fs_extent_get(h, EXT2_EXTENT_ROOT, &e); !err;
+	     err = ext2fs_extent_get(h, EXT2_EXTENT_NEXT, &e)) {
+		if (e.e_flags & EXT2_EXTENT_FLAGS_SECOND_VISIT)
+			continue;
+		if (!(e.e_flags & EXT2_EXTENT_FLAGS_LEAF)) {
+			if (nn == EXT4_SHRINK_MAX_NODES)
+				break;
+			nodes[nn++] = e.e_pblk;
+		} else if (e.e_len) {
+			if (nv == EXT4_ROOT_EXTENTS)
+				break;
+			v[nv++] = e;
+		}
+	}
+	ext2fs_extent_free(h);
+	if (err != EXT2_ET_EXTENT_NO_NEXT)
+		return err ? to_errno(err) : 0;	/* 0: too many to fit */
+	ext4_bpf_forget(s, ino);
+	/* An all-zero i_block opens as an empty tree of depth 0. */
+	memset(inode->i_block, 0, sizeof(inode->i_block));
+	err = ext2fs_extent_open2(s->fs, ino, ext2(inode), &h);
+	if (err)
+		return to_errno(err);
+	for (i = 0; !err && i < nv; i++)
+		err = ext2fs_extent_insert(h, i ? EXT2_EXTENT_INSERT_AFTER : 0, &v[i]);
+	ext2fs_extent_free(h);
+	if (err)
+		return to_errno(err);
+	for (i = 0; i < nn; i++) {
+		ext2fs_block_alloc_stats2(s->fs, nodes[i], -1);
+		ext2fs_iblk_sub_blocks(s->fs, ext2(inode), 1);
+	}
+	return 0;
 }
 
 /* A write into the hole at @lblk: one new extent of initialized blocks, handed out. */
@@ -230,7 +358,7 @@ static int begin_write(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_larg
 	}
 	if (!err && cur.type == FUSE_IOMAP_TYPE_UNWRITTEN) {
 		ext4_bpf_forget(s, ino);
-		err = init_extent(s, ino, inode, lblk);
+		err = init_extent(s, ino, inode, lblk, want);
 		if (!err)
 			err = ext4_write_inode(s, ino, inode);
 		if (!err)

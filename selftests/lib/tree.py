@@ -5,7 +5,9 @@ size for directories (unless --no-dir-size: two file systems may grow a
 directory differently), the target for symlinks, and every xattr (hex).
 Two trees are equal to a user when their manifests are.
 
-usage: tree.py [--no-dir-size] DIR
+--no-xattrs leaves xattrs out (each costs a round trip on a FUSE mount).
+
+usage: tree.py [--no-dir-size] [--no-xattrs] DIR
 """
 import hashlib
 import os
@@ -21,7 +23,7 @@ def digest(path):
     return h.hexdigest()
 
 
-def line(root, rel, dir_size):
+def line(root, rel, dir_size, xattr=True):
     p = os.path.join(root, rel)
     st = os.lstat(p)
     kind = {stat.S_IFREG: "file", stat.S_IFDIR: "dir", stat.S_IFLNK: "symlink",
@@ -36,7 +38,7 @@ def line(root, rel, dir_size):
     elif kind == "symlink":
         out += " -> " + os.readlink(p)
     xattrs = []
-    for name in sorted(os.listxattr(p, follow_symlinks=False)):
+    for name in sorted(os.listxattr(p, follow_symlinks=False)) if xattr else []:
         xattrs.append("%s=%s" % (name, os.getxattr(p, name, follow_symlinks=False).hex()))
     return out + " xattrs=" + ",".join(xattrs)
 
@@ -44,7 +46,8 @@ def line(root, rel, dir_size):
 def main():
     args = sys.argv[1:]
     dir_size = "--no-dir-size" not in args
-    args = [a for a in args if a != "--no-dir-size"]
+    xattr = "--no-xattrs" not in args
+    args = [a for a in args if a not in ("--no-dir-size", "--no-xattrs")]
     if len(args) != 1:
         sys.exit(__doc__)
     root = args[0]
@@ -53,7 +56,7 @@ def main():
         for n in dirs + files:
             rels.append(os.path.relpath(os.path.join(d, n), root))
     for rel in sorted(rels):
-        print(line(root, rel, dir_size))
+        print(line(root, rel, dir_size, xattr))
 
 
 if __name__ == "__main__":
