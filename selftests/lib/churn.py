@@ -259,34 +259,31 @@ def worker(top, seed, me, nops):
                     "fds": [None, None]}
         files[k]["fds"][0] = os.open(own(k), os.O_RDWR | os.O_CREAT | os.O_EXCL, mode)
 
-    def op_write(k):
-        off, n = rnd.randrange(S_MAX), rnd.randint(1, 2 * BS)
-        data = rnd.randbytes(n)
-        fd, fresh = fd_of(k, False)
+    def write_at(k, off, data, direct):
+        n = len(data)
+        fd, fresh = fd_of(k, direct)
         try:
-            got = os.pwrite(fd, data, off)
+            if direct:
+                buf[:n] = data
+                got = os.pwritev(fd, [memoryview(buf)[:n]], off)
+            else:
+                got = os.pwrite(fd, data, off)
         finally:
             done(fd, fresh)
         if got != n:
-            raise Fail("%s: short write at %d: %d of %d" % (own(k), off, got, n))
+            raise Fail("%s: short %swrite at %d: %d of %d"
+                       % (own(k), "O_DIRECT " if direct else "", off, got, n))
         extend(k, off + n)
         files[k]["data"][off:off + n] = data
         return "%d+%d" % (off, n)
 
+    def op_write(k):
+        off, n = rnd.randrange(S_MAX), rnd.randint(1, 2 * BS)
+        return write_at(k, off, rnd.randbytes(n), False)
+
     def op_dwrite(k):
         off, n = rnd.randrange(S_MAX // BS) * BS, rnd.randint(1, 4) * BS
-        data = rnd.randbytes(n)
-        buf[:n] = data
-        fd, fresh = fd_of(k, True)
-        try:
-            got = os.pwritev(fd, [memoryview(buf)[:n]], off)
-        finally:
-            done(fd, fresh)
-        if got != n:
-            raise Fail("%s: short O_DIRECT write at %d: %d of %d" % (own(k), off, got, n))
-        extend(k, off + n)
-        files[k]["data"][off:off + n] = data
-        return "%d+%d" % (off, n)
+        return write_at(k, off, rnd.randbytes(n), True)
 
     def op_read(k):
         if rnd.random() < 0.3:

@@ -4,6 +4,13 @@
 
 EXT4SRV=$BUILD/server/fuse-iomap-ext4
 
+# ext4_load: our module, loop devices, and the kernel's ext4 to compare with.
+ext4_load() {
+	fi_load
+	modprobe loop
+	modprobe ext4
+}
+
 # ext4_make_image IMG: a copy of the test image, built once per boot (the
 # tests that use it only read it).
 ext4_make_image() {

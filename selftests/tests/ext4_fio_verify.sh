@@ -9,9 +9,7 @@
 . "$REPO/selftests/lib/iomap.sh"
 . "$REPO/selftests/lib/ext4.sh"
 
-fi_load
-modprobe loop
-modprobe ext4
+ext4_load
 img=$T_TMP/fio.img ours=$T_TMP/ours kern=$T_TMP/kern
 mke2fs -q -F -t ext4 -b 4096 "$img" 256M || fail "mke2fs failed"
 mkdir -p "$kern"

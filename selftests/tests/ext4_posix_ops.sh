@@ -10,9 +10,7 @@
 . "$REPO/selftests/lib/iomap.sh"
 . "$REPO/selftests/lib/ext4.sh"
 
-fi_load
-modprobe loop
-modprobe ext4
+ext4_load
 kern=$T_TMP/kern ours=$T_TMP/ours
 mke2fs -q -F -t ext4 -b 4096 "$T_TMP/kern.img" 64M || fail "mke2fs failed"
 cp --sparse=always "$T_TMP/kern.img" "$T_TMP/ours.img"

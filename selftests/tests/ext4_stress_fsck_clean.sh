@@ -37,9 +37,7 @@ TREE=$REPO/selftests/lib/tree.py
 img=$T_TMP/img ours=$T_TMP/ours kern=$T_TMP/kern
 mkdir -p "$kern"
 
-fi_load
-modprobe loop
-modprobe ext4
+ext4_load
 
 # fsck_clean WHAT: e2fsck -fn on $img exits 0 and prints nothing but its passes and summary.
 fsck_clean() {

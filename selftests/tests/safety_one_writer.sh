@@ -13,9 +13,7 @@
 . "$REPO/selftests/lib/iomap.sh"
 . "$REPO/selftests/lib/ext4.sh"
 
-fi_load
-modprobe loop
-modprobe ext4
+ext4_load
 img=$T_TMP/img ours=$T_TMP/ours kmnt=$T_TMP/kmnt other=$T_TMP/other
 mkdir -p "$T_TMP/src" "$kmnt" "$other"
 head -c $((3 << 20)) /dev/urandom > "$T_TMP/src/a"
