@@ -135,26 +135,26 @@ userspace: $(SERVERS) $(TEST_SERVERS) $(LOADER)
 
 # --- the guest --------------------------------------------------------------
 check: deps
-	$(MAKE) all
+	$(MAKE) -j$$(nproc) all
 	selftests/run $(if $(T),$(T))
 
 check-long: deps
-	$(MAKE) all
+	$(MAKE) -j$$(nproc) all
 	STRESS_LONG=1 selftests/run $(if $(T),$(T))
 
 demo: deps
-	$(MAKE) all
+	$(MAKE) -j$$(nproc) all
 	selftests/vm/boot --timeout 300 -- demo/demo.sh
 
 # Side-by-side benchmark (one boot): build/bench/results.{tsv,md}, ratios.png.
 bench: deps
-	$(MAKE) all
+	$(MAKE) -j$$(nproc) all
 	selftests/vm/boot --timeout 3600 -- bench/bench.sh
 	python3 bench/report.py $(B)/bench
 
 # Sequential read MB/s: kernel ext4, fuse-iomap-ext4, fuse2fs (one boot).
 bench-seqread: deps
-	$(MAKE) all
+	$(MAKE) -j$$(nproc) all
 	selftests/vm/boot --timeout 900 -- bench/seqread.sh
 
 clean:
