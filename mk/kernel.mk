@@ -1,0 +1,60 @@
+# The kernel pieces we build from (never committed), libbpf, bpftool and the
+# module.  Included by the top Makefile.
+
+KSRC_TARBALL := /usr/src/linux-source-6.12.tar.xz
+KHEADERS := /usr/src/linux-headers-$(KREL)
+KTREE := $(B)/ksrc
+LIBBPF_DIR := $(B)/libbpf
+LIBBPF := $(LIBBPF_DIR)/obj/libbpf.a
+BPFTOOL := $(B)/bpftool/bpftool
+KMOD := $(B)/kmod/fuse_iomap.ko
+
+.PHONY: kmod tools
+
+# --- the kernel tree pieces we build tools from ------------------------------
+$(KTREE)/.stamp: $(KSRC_TARBALL) deps.pins
+	$(call msg,UNPACK,ksrc (tools, headers, scripts from linux-source-6.12; about 30 s))
+	$(Q)rm -rf $(KTREE) && mkdir -p $(KTREE)
+	$(Q)tar -xJf $(KSRC_TARBALL) -C $(KTREE) --strip-components=1 \
+		linux-source-6.12/tools linux-source-6.12/include \
+		linux-source-6.12/arch/x86/include linux-source-6.12/scripts \
+		linux-source-6.12/kernel/bpf linux-source-6.12/Makefile
+	$(Q)touch $@
+
+# --- libbpf (static) and bpftool, from the same tree -----------------------
+$(LIBBPF): $(KTREE)/.stamp
+	$(call msg,LIBBPF,libbpf.a (about 30 s))
+	$(Q)mkdir -p $(LIBBPF_DIR)/obj
+	$(Q)$(MAKE) -s -C $(KTREE)/tools/lib/bpf BUILD_STATIC_ONLY=1 \
+		OUTPUT=$(LIBBPF_DIR)/obj/ DESTDIR=$(LIBBPF_DIR) prefix= \
+		$(LIBBPF_DIR)/obj/libbpf.a install_headers >/dev/null
+
+# No LLVM/libbfd disassembler: we need bpftool for skeletons, BTF and
+# struct_ops inspection, and this keeps it from linking whatever LLVM
+# happens to own /usr/bin/llvm-config.
+# Our patches (bpftool/patches/) go on pristine copies of the files they touch.
+BPFTOOL_PATCHES := $(wildcard bpftool/patches/*.patch)
+$(BPFTOOL): $(KTREE)/.stamp $(BPFTOOL_PATCHES)
+	$(call msg,BPFTOOL,bpftool (about 1 min))
+	$(Q)mkdir -p $(B)/bpftool
+	$(Q)cd $(KTREE) && for f in $$(sed -n 's|^+++ b/||p' $(addprefix $(CURDIR)/,$(BPFTOOL_PATCHES)) | cut -f1); do \
+		[ -f $$f.pristine ] || cp $$f $$f.pristine; cp $$f.pristine $$f; done
+	$(Q)for p in $(BPFTOOL_PATCHES); do patch -s -p1 -d $(KTREE) < $$p || exit 1; done
+	$(Q)$(MAKE) -s -C $(KTREE)/tools/bpf/bpftool OUTPUT=$(B)/bpftool/ \
+		CLANG=$(CLANG) LLVM_STRIP=$(LLVM_STRIP) \
+		feature-llvm=0 feature-libbfd=0 feature-libbfd-liberty=0 \
+		feature-libbfd-liberty-z=0 $(if $(filter 1,$(V)),,>/dev/null 2>&1) || { \
+		echo "bpftool failed to build; V=1 shows why" >&2; exit 1; }
+
+tools: $(LIBBPF) $(BPFTOOL)
+
+# --- the module -------------------------------------------------------------
+KMOD_SRCS := $(wildcard kmod/*.c kmod/*.h kmod/patches/*.patch) kmod/Kbuild kmod/prepare-src
+
+$(KMOD): $(KMOD_SRCS) $(wildcard include/*.h) $(KSRC_TARBALL) VERSION
+	$(call msg,KMOD,fuse_iomap.ko (about 1 min))
+	$(Q)kmod/prepare-src $(KSRC_TARBALL) $(B)/kmod
+	$(Q)$(MAKE) -s -C $(KHEADERS) M=$(B)/kmod FI_INCLUDE=$(CURDIR)/include \
+		FI_VERSION=$(VERSION) $(if $(filter 1,$(V)),V=1) modules
+
+kmod: $(KMOD)
