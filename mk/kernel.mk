@@ -22,10 +22,11 @@ $(KTREE)/.stamp: $(KSRC_TARBALL) deps.pins
 	$(Q)touch $@
 
 # --- libbpf (static) and bpftool, from the same tree -----------------------
-$(LIBBPF): $(KTREE)/.stamp
+# -fPIC: libbpf also goes into our shared library.
+$(LIBBPF): $(KTREE)/.stamp mk/kernel.mk
 	$(call msg,LIBBPF,libbpf.a (about 30 s))
 	$(Q)mkdir -p $(LIBBPF_DIR)/obj
-	$(Q)$(MAKE) -s -C $(KTREE)/tools/lib/bpf BUILD_STATIC_ONLY=1 \
+	$(Q)$(MAKE) -s -C $(KTREE)/tools/lib/bpf BUILD_STATIC_ONLY=1 EXTRA_CFLAGS=-fPIC \
 		OUTPUT=$(LIBBPF_DIR)/obj/ DESTDIR=$(LIBBPF_DIR) prefix= \
 		$(LIBBPF_DIR)/obj/libbpf.a install_headers >/dev/null
 
