@@ -24,7 +24,7 @@ msg :=
 else
 Q := @
 # $(call msg,TAG,WHAT): one kernel-style build line.
-msg = @printf '  %-8s %s\n' '$(1)' '$(patsubst $(B)/%,%,$(2))';
+msg = @printf '  %-8s %s\n' '$(1)' '$(patsubst $(B)/%,%,$(patsubst $(B)/obj/%,%,$(2)))';
 endif
 
 .DELETE_ON_ERROR:

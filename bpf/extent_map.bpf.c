@@ -15,7 +15,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "fuse_iomap_bpf.h"
-#include "extent_map.h"
+#include "fuse_iomap_extent_map.h"
 
 char LICENSE[] SEC("license") = "GPL";
 

@@ -28,6 +28,8 @@
 #define FUSE_IOMAP_OPCODE_BASE	0x4f490000u
 #define FUSE_IOMAP_BEGIN	(FUSE_IOMAP_OPCODE_BASE + 1)
 #define FUSE_IOMAP_END		(FUSE_IOMAP_OPCODE_BASE + 2)
+/* Reserved for the write path's ioend; this module does not send it yet. */
+#define FUSE_IOMAP_IOEND	(FUSE_IOMAP_OPCODE_BASE + 3)
 
 /* Mapping types (struct fuse_iomap_io.type). */
 #define FUSE_IOMAP_TYPE_HOLE		0	/* no blocks; reads give zeros */
@@ -108,6 +110,32 @@ struct fuse_iomap_end_in {
 	__u64 count;
 	__s64 written;		/* bytes done, may be less than count */
 	struct fuse_iomap_io map;	/* the mapping iomap_begin returned */
+};
+
+/*
+ * After the I/O of a mapping completed (direct I/O end, or writeback's
+ * ioend).  Laid out as the fuse-iomap v8 proposal's; see FUSE_IOMAP_IOEND.
+ */
+#define FUSE_IOMAP_IOEND_SHARED		(1U << 0)	/* out of place */
+#define FUSE_IOMAP_IOEND_UNWRITTEN	(1U << 1)
+#define FUSE_IOMAP_IOEND_BOUNDARY	(1U << 2)	/* not merged with neighbours */
+#define FUSE_IOMAP_IOEND_DIRECT		(1U << 3)
+#define FUSE_IOMAP_IOEND_APPEND		(1U << 4)	/* extends the file */
+#define FUSE_IOMAP_IOEND_WRITEBACK	(1U << 5)
+
+struct fuse_iomap_ioend_in {
+	__u32 flags;		/* FUSE_IOMAP_IOEND_* */
+	__s32 error;		/* 0 or a negative errno */
+	__u64 attr_ino;
+	__u64 pos;		/* file offset, bytes */
+	__u64 new_addr;		/* device address written, bytes */
+	__u64 written;		/* bytes */
+	__u32 dev;		/* device cookie */
+	__u32 pad;
+};
+
+struct fuse_iomap_ioend_out {
+	__u64 newsize;		/* the server's on-disk file size */
 };
 
 /*
@@ -233,6 +261,8 @@ _Static_assert(sizeof(struct fuse_iomap_io) == 32, "fuse_iomap_io is ABI");
 _Static_assert(sizeof(struct fuse_iomap_begin_in) == 32, "fuse_iomap_begin_in is ABI");
 _Static_assert(sizeof(struct fuse_iomap_begin_out) == 64, "fuse_iomap_begin_out is ABI");
 _Static_assert(sizeof(struct fuse_iomap_end_in) == 72, "fuse_iomap_end_in is ABI");
+_Static_assert(sizeof(struct fuse_iomap_ioend_in) == 48, "fuse_iomap_ioend_in is ABI");
+_Static_assert(sizeof(struct fuse_iomap_ioend_out) == 8, "fuse_iomap_ioend_out is ABI");
 _Static_assert(sizeof(struct fuse_iomap_dev_register) == 40, "fuse_iomap_dev_register is ABI");
 _Static_assert(sizeof(struct fuse_bpf_iomap_begin_args) == 56, "fuse_bpf_iomap_begin_args is ABI");
 _Static_assert(sizeof(struct fuse_bpf_iomap_end_args) == 48, "fuse_bpf_iomap_end_args is ABI");

@@ -24,7 +24,7 @@
 #include "onefile.h"
 
 struct craft {
-	struct memns ns;		/* first: the session's userdata */
+	struct fi_memns ns;		/* first: the session's userdata */
 	struct fuse_iomap_begin_out out;
 	struct fuse_iomap_io writeback;	/* --writeback: the write mapping for writeback */
 	bool writeback_set, writeback_reg, writeback_old;

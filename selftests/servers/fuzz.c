@@ -30,7 +30,7 @@
 			    FUSE_IOMAP_F_MERGED | FUSE_IOMAP_F_WANT_IOMAP_END)
 
 struct fuzz {
-	struct memns ns;		/* first: the session's userdata */
+	struct fi_memns ns;		/* first: the session's userdata */
 	uint64_t rng;			/* xorshift64* state */
 	uint32_t cookie;
 	uint64_t dev_size;

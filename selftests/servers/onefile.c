@@ -8,27 +8,27 @@
 
 #include "onefile.h"
 
-static int onefile_resize(struct memns *ns, struct memns_node *n, off_t size)
+static int onefile_resize(struct fi_memns *ns, struct fi_memns_node *n, off_t size)
 {
 	(void)ns, (void)n, (void)size;
 	return 0;
 }
 
-static void onefile_free(struct memns *ns, struct memns_node *n)
+static void onefile_free(struct fi_memns *ns, struct fi_memns_node *n)
 {
 	(void)ns, (void)n;
 }
 
-static const struct memns_backend onefile_backend = {
+static const struct fi_memns_backend onefile_backend = {
 	.resize = onefile_resize,
 	.free_data = onefile_free,
 };
 
-int fi_onefile_serve(struct fi_iomap_server *srv, struct memns *ns, const char *dev, bool ro,
+int fi_onefile_serve(struct fi_iomap_server *srv, struct fi_memns *ns, const char *dev, bool ro,
 		     off_t size, const char *mountpoint)
 {
 	struct fuse_lowlevel_ops ops = { 0 };
-	struct memns_node *f;
+	struct fi_memns_node *f;
 	int ret = 1;
 
 	srv->dev_fd = open(dev, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
@@ -36,22 +36,22 @@ int fi_onefile_serve(struct fi_iomap_server *srv, struct memns *ns, const char *
 		fprintf(stderr, "%s: can't open %s: %s\n", srv->name, dev, strerror(errno));
 		return 1;
 	}
-	if (memns_init(ns, &onefile_backend, 4096)) {
+	if (fi_memns_init(ns, &onefile_backend, 4096)) {
 		fprintf(stderr, "%s: out of memory\n", srv->name);
 		goto out_close;
 	}
-	f = memns_new_node(ns, S_IFREG | 0644, NULL);
-	if (!f || memns_link_name(memns_node(ns, FUSE_ROOT_ID), "f", f)) {
+	f = fi_memns_new_node(ns, S_IFREG | 0644, NULL);
+	if (!f || fi_memns_link_name(fi_memns_node(ns, FUSE_ROOT_ID), "f", f)) {
 		fprintf(stderr, "%s: out of memory\n", srv->name);
 		goto out_destroy;
 	}
 	f->st.st_size = size;
-	memns_fill_ops(&ops);
+	fi_memns_fill_ops(&ops);
 	srv->ops = &ops;
 	srv->mount.mountpoint = mountpoint;
 	ret = fi_iomap_serve(srv) ? 1 : 0;
 out_destroy:
-	memns_destroy(ns);
+	fi_memns_destroy(ns);
 out_close:
 	close(srv->dev_fd);
 	return ret;

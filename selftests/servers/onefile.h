@@ -18,7 +18,7 @@
  * first member of ctx) at @mountpoint with "f" of @size bytes, registering
  * @dev opened read-only or read-write.  Returns main()'s exit status.
  */
-int fi_onefile_serve(struct fi_iomap_server *srv, struct memns *ns, const char *dev, bool ro,
+int fi_onefile_serve(struct fi_iomap_server *srv, struct fi_memns *ns, const char *dev, bool ro,
 		     off_t size, const char *mountpoint);
 
 #endif

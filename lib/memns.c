@@ -4,7 +4,7 @@
  * attributes) for our libfuse3 low-level servers.  What a regular file
  * holds is the backend's business: memfs keeps bytes in memory, blockfs
  * keeps extents on a block device.  Inode numbers are never reused.
- * Single-threaded sessions only: nothing here locks.
+ * Not thread safe: nothing here locks.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -19,21 +19,21 @@
 #include <sys/statvfs.h>
 #include <fuse_lowlevel.h>
 
-#include "memns.h"
+#include "fuse_iomap_server.h"
 
-struct memns *memns_of(fuse_req_t req)
+struct fi_memns *fi_memns_of(fuse_req_t req)
 {
-	return fuse_req_userdata(req);
+	return fi_req_ctx(req);
 }
 
-struct memns_node *memns_node(struct memns *fs, fuse_ino_t ino)
+struct fi_memns_node *fi_memns_node(struct fi_memns *fs, fuse_ino_t ino)
 {
 	if (ino >= fs->nr_nodes)
 		return NULL;
 	return fs->nodes[ino];
 }
 
-void memns_touch(struct memns_node *n, bool data)
+void fi_memns_touch(struct fi_memns_node *n, bool data)
 {
 	struct timespec now;
 
@@ -43,14 +43,14 @@ void memns_touch(struct memns_node *n, bool data)
 		n->st.st_mtim = now;
 }
 
-struct memns_node *memns_new_node(struct memns *fs, mode_t mode, const struct fuse_ctx *ctx)
+struct fi_memns_node *fi_memns_new_node(struct fi_memns *fs, mode_t mode, const struct fuse_ctx *ctx)
 {
-	struct memns_node *n;
+	struct fi_memns_node *n;
 	fuse_ino_t ino;
 
 	if (fs->nr_nodes == fs->cap_nodes) {
 		size_t cap = fs->cap_nodes * 2;
-		struct memns_node **nodes = realloc(fs->nodes, cap * sizeof(*nodes));
+		struct fi_memns_node **nodes = realloc(fs->nodes, cap * sizeof(*nodes));
 
 		if (!nodes)
 			return NULL;
@@ -69,14 +69,14 @@ struct memns_node *memns_new_node(struct memns *fs, mode_t mode, const struct fu
 	n->st.st_uid = ctx ? ctx->uid : getuid();
 	n->st.st_gid = ctx ? ctx->gid : getgid();
 	n->st.st_blksize = fs->blksize;
-	memns_touch(n, true);
+	fi_memns_touch(n, true);
 	n->st.st_atim = n->st.st_mtim;
 	return n;
 }
 
-static void memns_free_node(struct memns *fs, struct memns_node *n)
+static void memns_free_node(struct fi_memns *fs, struct fi_memns_node *n)
 {
-	struct memns_dirent *d, *next;
+	struct fi_memns_dirent *d, *next;
 
 	for (d = n->entries; d; d = next) {
 		next = d->next;
@@ -89,15 +89,15 @@ static void memns_free_node(struct memns *fs, struct memns_node *n)
 	free(n);
 }
 
-static void memns_maybe_free(struct memns *fs, struct memns_node *n)
+static void memns_maybe_free(struct fi_memns *fs, struct fi_memns_node *n)
 {
 	if (!n->st.st_nlink && !n->nlookup && n->st.st_ino != FUSE_ROOT_ID)
 		memns_free_node(fs, n);
 }
 
-static struct memns_dirent **memns_find(struct memns_node *dir, const char *name)
+static struct fi_memns_dirent **memns_find(struct fi_memns_node *dir, const char *name)
 {
-	struct memns_dirent **pp;
+	struct fi_memns_dirent **pp;
 
 	for (pp = &dir->entries; *pp; pp = &(*pp)->next)
 		if (!strcmp((*pp)->name, name))
@@ -105,41 +105,41 @@ static struct memns_dirent **memns_find(struct memns_node *dir, const char *name
 	return NULL;
 }
 
-int memns_link_name(struct memns_node *dir, const char *name, struct memns_node *n)
+int fi_memns_link_name(struct fi_memns_node *dir, const char *name, struct fi_memns_node *n)
 {
 	size_t len = strlen(name);
-	struct memns_dirent *d;
+	struct fi_memns_dirent *d;
 
-	if (len > MEMNS_MAX_NAME)
-		return ENAMETOOLONG;
+	if (len > FI_MEMNS_MAX_NAME)
+		return -ENAMETOOLONG;
 	d = malloc(sizeof(*d) + len + 1);
 	if (!d)
-		return ENOMEM;
+		return -ENOMEM;
 	memcpy(d->name, name, len + 1);
 	d->ino = n->st.st_ino;
 	d->next = dir->entries;
 	dir->entries = d;
 	dir->st.st_size++;
-	memns_touch(dir, true);
+	fi_memns_touch(dir, true);
 	return 0;
 }
 
 /* Remove the entry at @pp from @dir; the node keeps its link count. */
-static fuse_ino_t memns_drop_name(struct memns_node *dir, struct memns_dirent **pp)
+static fuse_ino_t memns_drop_name(struct fi_memns_node *dir, struct fi_memns_dirent **pp)
 {
-	struct memns_dirent *d = *pp;
+	struct fi_memns_dirent *d = *pp;
 	fuse_ino_t ino = d->ino;
 
 	*pp = d->next;
 	free(d);
 	dir->st.st_size--;
-	memns_touch(dir, true);
+	fi_memns_touch(dir, true);
 	return ino;
 }
 
-static void memns_unlink_entry(struct memns *fs, struct memns_node *dir, struct memns_dirent **pp)
+static void memns_unlink_entry(struct fi_memns *fs, struct fi_memns_node *dir, struct fi_memns_dirent **pp)
 {
-	struct memns_node *n = memns_node(fs, memns_drop_name(dir, pp));
+	struct fi_memns_node *n = fi_memns_node(fs, memns_drop_name(dir, pp));
 
 	if (S_ISDIR(n->st.st_mode)) {
 		dir->st.st_nlink--;
@@ -147,11 +147,11 @@ static void memns_unlink_entry(struct memns *fs, struct memns_node *dir, struct 
 	} else {
 		n->st.st_nlink--;
 	}
-	memns_touch(n, false);
+	fi_memns_touch(n, false);
 	memns_maybe_free(fs, n);
 }
 
-static void memns_reply_entry(fuse_req_t req, struct memns_node *n)
+static void memns_reply_entry(fuse_req_t req, struct fi_memns_node *n)
 {
 	struct fuse_entry_param e = {
 		.ino = n->st.st_ino,
@@ -167,9 +167,9 @@ static void memns_reply_entry(fuse_req_t req, struct memns_node *n)
 
 static void memns_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct memns *fs = memns_of(req);
-	struct memns_node *dir = memns_node(fs, parent);
-	struct memns_dirent **pp;
+	struct fi_memns *fs = fi_memns_of(req);
+	struct fi_memns_node *dir = fi_memns_node(fs, parent);
+	struct fi_memns_dirent **pp;
 
 	if (!dir || !S_ISDIR(dir->st.st_mode)) {
 		fuse_reply_err(req, ENOTDIR);
@@ -180,13 +180,13 @@ static void memns_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	memns_reply_entry(req, memns_node(fs, (*pp)->ino));
+	memns_reply_entry(req, fi_memns_node(fs, (*pp)->ino));
 }
 
 static void memns_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	struct memns *fs = memns_of(req);
-	struct memns_node *n = memns_node(fs, ino);
+	struct fi_memns *fs = fi_memns_of(req);
+	struct fi_memns_node *n = fi_memns_node(fs, ino);
 
 	if (n) {
 		n->nlookup = n->nlookup > nlookup ? n->nlookup - nlookup : 0;
@@ -197,7 +197,7 @@ static void memns_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 
 static void memns_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct memns_node *n = memns_node(memns_of(req), ino);
+	struct fi_memns_node *n = fi_memns_node(fi_memns_of(req), ino);
 	struct stat st;
 
 	(void)fi;
@@ -210,13 +210,14 @@ static void memns_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 	fuse_reply_attr(req, &st, 1.0);
 }
 
-static int memns_resize(struct memns *fs, struct memns_node *n, off_t size)
+static int memns_resize(struct fi_memns *fs, struct fi_memns_node *n, off_t size)
 {
-	int err = fs->be->resize(fs, n, size);
+	/* The backend's -errno; the callers here reply with a positive one. */
+	int err = -fs->be->resize(fs, n, size);
 
 	if (!err) {
 		n->st.st_size = size;
-		memns_touch(n, true);
+		fi_memns_touch(n, true);
 	}
 	return err;
 }
@@ -232,7 +233,7 @@ static void memns_set_time(struct timespec *t, const struct timespec *v, bool no
 static void memns_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 			  struct fuse_file_info *fi)
 {
-	struct memns_node *n = memns_node(memns_of(req), ino);
+	struct fi_memns_node *n = fi_memns_node(fi_memns_of(req), ino);
 	int err;
 
 	(void)fi;
@@ -245,7 +246,7 @@ static void memns_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int
 			fuse_reply_err(req, EINVAL);
 			return;
 		}
-		err = memns_resize(memns_of(req), n, attr->st_size);
+		err = memns_resize(fi_memns_of(req), n, attr->st_size);
 		if (err) {
 			fuse_reply_err(req, err);
 			return;
@@ -261,13 +262,13 @@ static void memns_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int
 		memns_set_time(&n->st.st_atim, &attr->st_atim, to_set & FUSE_SET_ATTR_ATIME_NOW);
 	if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW))
 		memns_set_time(&n->st.st_mtim, &attr->st_mtim, to_set & FUSE_SET_ATTR_MTIME_NOW);
-	memns_touch(n, false);
+	fi_memns_touch(n, false);
 	memns_getattr(req, ino, NULL);
 }
 
 static void memns_readlink(fuse_req_t req, fuse_ino_t ino)
 {
-	struct memns_node *n = memns_node(memns_of(req), ino);
+	struct fi_memns_node *n = fi_memns_node(fi_memns_of(req), ino);
 
 	if (!n || !S_ISLNK(n->st.st_mode)) {
 		fuse_reply_err(req, EINVAL);
@@ -277,11 +278,11 @@ static void memns_readlink(fuse_req_t req, fuse_ino_t ino)
 }
 
 /* Common part of mknod/mkdir/symlink/create: a new node named @name. */
-static struct memns_node *memns_make(fuse_req_t req, fuse_ino_t parent, const char *name,
+static struct fi_memns_node *memns_make(fuse_req_t req, fuse_ino_t parent, const char *name,
 				     mode_t mode, int *errp)
 {
-	struct memns *fs = memns_of(req);
-	struct memns_node *dir = memns_node(fs, parent), *n;
+	struct fi_memns *fs = fi_memns_of(req);
+	struct fi_memns_node *dir = fi_memns_node(fs, parent), *n;
 
 	if (!dir || !S_ISDIR(dir->st.st_mode)) {
 		*errp = ENOTDIR;
@@ -291,12 +292,12 @@ static struct memns_node *memns_make(fuse_req_t req, fuse_ino_t parent, const ch
 		*errp = EEXIST;
 		return NULL;
 	}
-	n = memns_new_node(fs, mode, fuse_req_ctx(req));
+	n = fi_memns_new_node(fs, mode, fuse_req_ctx(req));
 	if (!n) {
 		*errp = ENOMEM;
 		return NULL;
 	}
-	*errp = memns_link_name(dir, name, n);
+	*errp = -fi_memns_link_name(dir, name, n);
 	if (*errp) {
 		n->st.st_nlink = 0;
 		memns_maybe_free(fs, n);
@@ -310,7 +311,7 @@ static struct memns_node *memns_make(fuse_req_t req, fuse_ino_t parent, const ch
 static void memns_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 			dev_t rdev)
 {
-	struct memns_node *n;
+	struct fi_memns_node *n;
 	int err;
 
 	if (!S_ISREG(mode) && !S_ISFIFO(mode)) {
@@ -328,7 +329,7 @@ static void memns_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mod
 
 static void memns_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-	struct memns_node *n;
+	struct fi_memns_node *n;
 	int err;
 
 	n = memns_make(req, parent, name, S_IFDIR | (mode & 07777), &err);
@@ -341,7 +342,7 @@ static void memns_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mod
 static void memns_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, const char *name)
 {
 	char *copy = strdup(target);
-	struct memns_node *n;
+	struct fi_memns_node *n;
 	int err = ENOMEM;
 
 	n = copy ? memns_make(req, parent, name, S_IFLNK | 0777, &err) : NULL;
@@ -357,16 +358,16 @@ static void memns_symlink(fuse_req_t req, const char *target, fuse_ino_t parent,
 
 static void memns_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool want_dir)
 {
-	struct memns *fs = memns_of(req);
-	struct memns_node *dir = memns_node(fs, parent), *n;
-	struct memns_dirent **pp;
+	struct fi_memns *fs = fi_memns_of(req);
+	struct fi_memns_node *dir = fi_memns_node(fs, parent), *n;
+	struct fi_memns_dirent **pp;
 
 	pp = dir ? memns_find(dir, name) : NULL;
 	if (!pp) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	n = memns_node(fs, (*pp)->ino);
+	n = fi_memns_node(fs, (*pp)->ino);
 	if (want_dir && !S_ISDIR(n->st.st_mode)) {
 		fuse_reply_err(req, ENOTDIR);
 		return;
@@ -396,10 +397,10 @@ static void memns_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void memns_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			 fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
-	struct memns *fs = memns_of(req);
-	struct memns_node *src = memns_node(fs, parent), *dst = memns_node(fs, newparent);
-	struct memns_node *n, *victim;
-	struct memns_dirent **pp, **vp;
+	struct fi_memns *fs = fi_memns_of(req);
+	struct fi_memns_node *src = fi_memns_node(fs, parent), *dst = fi_memns_node(fs, newparent);
+	struct fi_memns_node *n, *victim;
+	struct fi_memns_dirent **pp, **vp;
 	int err;
 
 	if (flags) {
@@ -411,10 +412,10 @@ static void memns_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	n = memns_node(fs, (*pp)->ino);
+	n = fi_memns_node(fs, (*pp)->ino);
 	vp = memns_find(dst, newname);
 	if (vp) {
-		victim = memns_node(fs, (*vp)->ino);
+		victim = fi_memns_node(fs, (*vp)->ino);
 		if (victim == n) {
 			fuse_reply_err(req, 0);
 			return;
@@ -429,7 +430,7 @@ static void memns_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		}
 		memns_unlink_entry(fs, dst, vp);
 	}
-	err = memns_link_name(dst, newname, n);
+	err = -fi_memns_link_name(dst, newname, n);
 	if (err) {
 		fuse_reply_err(req, err);
 		return;
@@ -440,14 +441,14 @@ static void memns_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		src->st.st_nlink--;
 		dst->st.st_nlink++;
 	}
-	memns_touch(n, false);
+	fi_memns_touch(n, false);
 	fuse_reply_err(req, 0);
 }
 
 static void memns_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
-	struct memns *fs = memns_of(req);
-	struct memns_node *n = memns_node(fs, ino), *dir = memns_node(fs, newparent);
+	struct fi_memns *fs = fi_memns_of(req);
+	struct fi_memns_node *n = fi_memns_node(fs, ino), *dir = fi_memns_node(fs, newparent);
 	int err;
 
 	if (!n || !dir) {
@@ -458,26 +459,26 @@ static void memns_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, con
 		fuse_reply_err(req, EEXIST);
 		return;
 	}
-	err = memns_link_name(dir, newname, n);
+	err = -fi_memns_link_name(dir, newname, n);
 	if (err) {
 		fuse_reply_err(req, err);
 		return;
 	}
 	n->st.st_nlink++;
-	memns_touch(n, false);
+	fi_memns_touch(n, false);
 	memns_reply_entry(req, n);
 }
 
 static void memns_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct memns_node *n = memns_node(memns_of(req), ino);
+	struct fi_memns_node *n = fi_memns_node(fi_memns_of(req), ino);
 
 	if (!n) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
 	if ((fi->flags & O_TRUNC) && S_ISREG(n->st.st_mode) && n->st.st_size) {
-		int err = memns_resize(memns_of(req), n, 0);
+		int err = memns_resize(fi_memns_of(req), n, 0);
 
 		if (err) {
 			fuse_reply_err(req, err);
@@ -491,7 +492,7 @@ static void memns_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 			 struct fuse_file_info *fi)
 {
 	struct fuse_entry_param e = { .attr_timeout = 1.0, .entry_timeout = 1.0 };
-	struct memns_node *n;
+	struct fi_memns_node *n;
 	int err;
 
 	n = memns_make(req, parent, name, S_IFREG | (mode & 07777), &err);
@@ -508,9 +509,9 @@ static void memns_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 static void memns_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			  struct fuse_file_info *fi)
 {
-	struct memns *fs = memns_of(req);
-	struct memns_node *dir = memns_node(fs, ino);
-	struct memns_dirent *d;
+	struct fi_memns *fs = fi_memns_of(req);
+	struct fi_memns_node *dir = fi_memns_node(fs, ino);
+	struct fi_memns_dirent *d;
 	char *buf;
 	size_t used = 0;
 	off_t i = 0;
@@ -542,7 +543,7 @@ static void memns_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off
 				break;
 			name = d->name;
 			st.st_ino = d->ino;
-			st.st_mode = memns_node(fs, d->ino)->st.st_mode;
+			st.st_mode = fi_memns_node(fs, d->ino)->st.st_mode;
 			d = d->next;
 		}
 		if (i < off)
@@ -558,11 +559,11 @@ static void memns_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off
 
 static void memns_statfs(fuse_req_t req, fuse_ino_t ino)
 {
-	struct memns *fs = memns_of(req);
+	struct fi_memns *fs = fi_memns_of(req);
 	struct statvfs sv = {
 		.f_bsize = fs->blksize, .f_frsize = fs->blksize, .f_blocks = 1 << 20,
 		.f_bfree = 1 << 19, .f_bavail = 1 << 19, .f_files = 1 << 20,
-		.f_ffree = 1 << 19, .f_namemax = MEMNS_MAX_NAME,
+		.f_ffree = 1 << 19, .f_namemax = FI_MEMNS_MAX_NAME,
 	};
 
 	(void)ino;
@@ -577,7 +578,7 @@ static void memns_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fus
 	fuse_reply_err(req, 0);
 }
 
-void memns_fill_ops(struct fuse_lowlevel_ops *ops)
+void fi_memns_fill_ops(struct fuse_lowlevel_ops *ops)
 {
 	ops->lookup = memns_lookup;
 	ops->forget = memns_forget;
@@ -599,7 +600,7 @@ void memns_fill_ops(struct fuse_lowlevel_ops *ops)
 	ops->fsyncdir = memns_fsync;
 }
 
-int memns_init(struct memns *fs, const struct memns_backend *be, unsigned int blksize)
+int fi_memns_init(struct fi_memns *fs, const struct fi_memns_backend *be, unsigned int blksize)
 {
 	fs->be = be;
 	fs->blksize = blksize;
@@ -608,14 +609,14 @@ int memns_init(struct memns *fs, const struct memns_backend *be, unsigned int bl
 	fs->nodes = calloc(fs->cap_nodes, sizeof(*fs->nodes));
 	if (!fs->nodes)
 		return -ENOMEM;
-	if (!memns_new_node(fs, S_IFDIR | 0755, NULL)) {
+	if (!fi_memns_new_node(fs, S_IFDIR | 0755, NULL)) {
 		free(fs->nodes);
 		return -ENOMEM;
 	}
 	return 0;
 }
 
-void memns_destroy(struct memns *fs)
+void fi_memns_destroy(struct fi_memns *fs)
 {
 	for (size_t i = 1; i < fs->nr_nodes; i++)
 		if (fs->nodes[i])

@@ -50,7 +50,7 @@ struct bfs_file {
 };
 
 struct blockfs {
-	struct memns ns;		/* first: the session's userdata */
+	struct fi_memns ns;		/* first: the session's userdata */
 	unsigned int bbits;		/* log2 of the block size */
 	struct balloc alloc;
 	uint32_t cookie;		/* of the registered device */
@@ -60,18 +60,18 @@ struct blockfs {
 };
 
 /* The BPF tier must not answer from @n's extents while they change. */
-static void bfs_bpf_forget(struct blockfs *bfs, struct memns_node *n)
+static void bfs_bpf_forget(struct blockfs *bfs, struct fi_memns_node *n)
 {
 	if (bfs->bpf)
 		fi_bpf_forget(bfs->bpf, n->st.st_ino);
 }
 
-static struct blockfs *bfs_of(struct memns *ns)
+static struct blockfs *bfs_of(struct fi_memns *ns)
 {
 	return (struct blockfs *)ns;
 }
 
-static struct bfs_file *bfs_file(struct memns_node *n)
+static struct bfs_file *bfs_file(struct fi_memns_node *n)
 {
 	if (!n->data)
 		n->data = calloc(1, sizeof(struct bfs_file));
@@ -83,21 +83,21 @@ static void bfs_free_piece(void *arg, struct ext piece)
 	balloc_mark(arg, piece.pblk, piece.len, 0);
 }
 
-static int bfs_resize(struct memns *ns, struct memns_node *n, off_t size)
+static int bfs_resize(struct fi_memns *ns, struct fi_memns_node *n, off_t size)
 {
 	struct blockfs *bfs = bfs_of(ns);
 	struct bfs_file *f = bfs_file(n);
 	uint64_t keep = ((uint64_t)size + (1U << bfs->bbits) - 1) >> bfs->bbits;
 
 	if (!f)
-		return ENOMEM;
+		return -ENOMEM;
 	bfs_bpf_forget(bfs, n);
 	if (ext_remove(&f->ext, keep, UINT64_MAX - keep, bfs_free_piece, &bfs->alloc))
-		return ENOMEM;
+		return -ENOMEM;
 	return 0;
 }
 
-static void bfs_free_data(struct memns *ns, struct memns_node *n)
+static void bfs_free_data(struct fi_memns *ns, struct fi_memns_node *n)
 {
 	struct blockfs *bfs = bfs_of(ns);
 	struct bfs_file *f = n->data;
@@ -118,7 +118,7 @@ static void bfs_free_data(struct memns *ns, struct memns_node *n)
 	free(f);
 }
 
-static void bfs_statfs(struct memns *ns, struct statvfs *sv)
+static void bfs_statfs(struct fi_memns *ns, struct statvfs *sv)
 {
 	struct blockfs *bfs = bfs_of(ns);
 
@@ -126,7 +126,7 @@ static void bfs_statfs(struct memns *ns, struct statvfs *sv)
 	sv->f_bfree = sv->f_bavail = bfs->alloc.nfree;
 }
 
-static const struct memns_backend bfs_backend = {
+static const struct fi_memns_backend bfs_backend = {
 	.resize = bfs_resize,
 	.free_data = bfs_free_data,
 	.statfs = bfs_statfs,
@@ -233,7 +233,7 @@ static int bfs_begin_write(struct blockfs *bfs, struct bfs_file *f, const struct
 	return 0;
 }
 
-static void bfs_publish(struct blockfs *bfs, struct memns_node *n, struct bfs_file *f)
+static void bfs_publish(struct blockfs *bfs, struct fi_memns_node *n, struct bfs_file *f)
 {
 	struct fi_extent *v = calloc(f->ext.nr ? f->ext.nr : 1, sizeof(*v));
 
@@ -253,7 +253,7 @@ static int bfs_begin(void *ctx, uint64_t nodeid, const struct fuse_iomap_begin_i
 		     struct fuse_iomap_begin_out *out)
 {
 	struct blockfs *bfs = ctx;
-	struct memns_node *n = memns_node(&bfs->ns, nodeid);
+	struct fi_memns_node *n = fi_memns_node(&bfs->ns, nodeid);
 	struct bfs_file *f;
 
 	if (!n || !S_ISREG(n->st.st_mode))
@@ -292,7 +292,7 @@ static void bfs_revert(struct blockfs *bfs, struct bfs_file *f, const struct bfs
 static int bfs_end(void *ctx, uint64_t nodeid, const struct fuse_iomap_end_in *in)
 {
 	struct blockfs *bfs = ctx;
-	struct memns_node *n = memns_node(&bfs->ns, nodeid);
+	struct fi_memns_node *n = fi_memns_node(&bfs->ns, nodeid);
 	struct bfs_pending **pp, *p;
 	uint64_t ts, te, pend;
 	struct bfs_file *f;
@@ -302,7 +302,7 @@ static int bfs_end(void *ctx, uint64_t nodeid, const struct fuse_iomap_end_in *i
 	if (in->written > 0) {
 		if (in->pos + in->written > (uint64_t)n->st.st_size)
 			n->st.st_size = in->pos + in->written;
-		memns_touch(n, true);
+		fi_memns_touch(n, true);
 	}
 	f = n->data;
 	for (pp = &f->pending; (p = *pp); pp = &p->next)
@@ -348,7 +348,7 @@ static void bfs_put_hex(FILE *fp, const char *s)
 
 static int bfs_save(struct blockfs *bfs, const char *path)
 {
-	struct memns *ns = &bfs->ns;
+	struct fi_memns *ns = &bfs->ns;
 	char tmp[4096];
 	FILE *fp;
 
@@ -359,7 +359,7 @@ static int bfs_save(struct blockfs *bfs, const char *path)
 	fprintf(fp, "B %u\n", 1U << bfs->bbits);
 	/* Every node first: names and extents refer to them. */
 	for (size_t i = 1; i < ns->nr_nodes; i++) {
-		struct memns_node *n = ns->nodes[i];
+		struct fi_memns_node *n = ns->nodes[i];
 
 		if (n && (n->st.st_nlink || i == FUSE_ROOT_ID))
 			fprintf(fp, "N %zu %o %u %u %lld %lld %ld\n", i, n->st.st_mode,
@@ -367,7 +367,7 @@ static int bfs_save(struct blockfs *bfs, const char *path)
 				(long long)n->st.st_mtim.tv_sec, n->st.st_mtim.tv_nsec);
 	}
 	for (size_t i = 1; i < ns->nr_nodes; i++) {
-		struct memns_node *n = ns->nodes[i];
+		struct fi_memns_node *n = ns->nodes[i];
 		struct bfs_file *f;
 
 		if (!n || (!n->st.st_nlink && i != FUSE_ROOT_ID))
@@ -377,7 +377,7 @@ static int bfs_save(struct blockfs *bfs, const char *path)
 			bfs_put_hex(fp, n->target);
 			fputc('\n', fp);
 		}
-		for (struct memns_dirent *d = n->entries; d; d = d->next) {
+		for (struct fi_memns_dirent *d = n->entries; d; d = d->next) {
 			fprintf(fp, "D %zu %lu ", i, (unsigned long)d->ino);
 			bfs_put_hex(fp, d->name);
 			fputc('\n', fp);
@@ -407,7 +407,7 @@ static int bfs_get_hex(const char *hex, char *out, size_t max)
 
 static int bfs_load(struct blockfs *bfs, FILE *fp)
 {
-	struct memns *ns = &bfs->ns;
+	struct fi_memns *ns = &bfs->ns;
 	size_t cap = 1024, *map = calloc(cap, sizeof(*map));
 	char line[8192], text[4096];
 	int err = -EINVAL;
@@ -417,7 +417,7 @@ static int bfs_load(struct blockfs *bfs, FILE *fp)
 	while (fgets(line, sizeof(line), fp)) {
 		unsigned long long a, b, c, d, e, g;
 		unsigned int mode, uid, gid;
-		struct memns_node *n;
+		struct fi_memns_node *n;
 		long ns_;
 
 		if (line[0] == 'B' && sscanf(line, "B %llu", &a) == 1) {
@@ -434,7 +434,7 @@ static int bfs_load(struct blockfs *bfs, FILE *fp)
 				map = m;
 				cap *= 2;
 			}
-			n = a == FUSE_ROOT_ID ? memns_node(ns, FUSE_ROOT_ID) : memns_new_node(ns, mode, NULL);
+			n = a == FUSE_ROOT_ID ? fi_memns_node(ns, FUSE_ROOT_ID) : fi_memns_new_node(ns, mode, NULL);
 			if (!n)
 				goto out;
 			map[a] = n->st.st_ino;
@@ -450,18 +450,18 @@ static int bfs_load(struct blockfs *bfs, FILE *fp)
 
 			if (a >= cap || !map[a] || bfs_get_hex(text, target, sizeof(target)))
 				goto out;
-			n = memns_node(ns, map[a]);
+			n = fi_memns_node(ns, map[a]);
 			n->target = strdup(target);
 		} else if (sscanf(line, "D %llu %llu %4095s", &a, &b, text) == 3) {
-			char name[MEMNS_MAX_NAME + 1];
-			struct memns_node *dir, *child;
+			char name[FI_MEMNS_MAX_NAME + 1];
+			struct fi_memns_node *dir, *child;
 
 			if (a >= cap || b >= cap || !map[a] || !map[b] ||
 			    bfs_get_hex(text, name, sizeof(name)))
 				goto out;
-			dir = memns_node(ns, map[a]);
-			child = memns_node(ns, map[b]);
-			if (memns_link_name(dir, name, child))
+			dir = fi_memns_node(ns, map[a]);
+			child = fi_memns_node(ns, map[b]);
+			if (fi_memns_link_name(dir, name, child))
 				goto out;
 			if (S_ISDIR(child->st.st_mode))
 				dir->st.st_nlink++;
@@ -472,7 +472,7 @@ static int bfs_load(struct blockfs *bfs, FILE *fp)
 
 			if (a >= cap || !map[a] || e + g > bfs->alloc.nblocks || !g)
 				goto out;
-			f = bfs_file(memns_node(ns, map[a]));
+			f = bfs_file(fi_memns_node(ns, map[a]));
 			if (!f || ext_insert(&f->ext, (struct ext){ d, e, g }))
 				goto out;
 			balloc_mark(&bfs->alloc, e, g, 1);
@@ -694,7 +694,7 @@ int main(int argc, char *argv[])
 	bfs.mountpoint = o.mnt;
 	if (fi_check_mountpoint("fuse-iomap-blockfs", o.mnt, true))
 		return 1;
-	if (memns_init(&bfs.ns, &bfs_backend, o.bs)) {
+	if (fi_memns_init(&bfs.ns, &bfs_backend, o.bs)) {
 		fprintf(stderr, "fuse-iomap-blockfs: out of memory\n");
 		return 1;
 	}
@@ -712,7 +712,7 @@ int main(int argc, char *argv[])
 		}
 	}
 
-	memns_fill_ops(&ops);
+	fi_memns_fill_ops(&ops);
 	snprintf(extra, sizeof(extra), "iomap,iomap_blksize=%u", o.bs);
 	srv.mount.mountpoint = o.mnt;
 	srv.mount.extra_opts = extra;
@@ -735,7 +735,7 @@ out_dev:
 	close(srv.dev_fd);
 out_ns:
 	/* Files give their blocks back to the allocator: it goes last. */
-	memns_destroy(&bfs.ns);
+	fi_memns_destroy(&bfs.ns);
 	balloc_destroy(&bfs.alloc);
 	return ret;
 }

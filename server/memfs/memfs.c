@@ -22,17 +22,17 @@ struct memfs_buf {
 	size_t cap;
 };
 
-static int memfs_resize(struct memns *fs, struct memns_node *n, off_t size)
+static int memfs_resize(struct fi_memns *fs, struct fi_memns_node *n, off_t size)
 {
 	struct memfs_buf *b = n->data;
 
 	(void)fs;
 	if (size > (1LL << 32))
-		return EFBIG;
+		return -EFBIG;
 	if (!b) {
 		b = calloc(1, sizeof(*b));
 		if (!b)
-			return ENOMEM;
+			return -ENOMEM;
 		n->data = b;
 	}
 	if ((size_t)size > b->cap) {
@@ -43,7 +43,7 @@ static int memfs_resize(struct memns *fs, struct memns_node *n, off_t size)
 			cap *= 2;
 		bytes = realloc(b->bytes, cap);
 		if (!bytes)
-			return ENOMEM;
+			return -ENOMEM;
 		memset(bytes + b->cap, 0, cap - b->cap);
 		b->bytes = bytes;
 		b->cap = cap;
@@ -53,7 +53,7 @@ static int memfs_resize(struct memns *fs, struct memns_node *n, off_t size)
 	return 0;
 }
 
-static void memfs_free_data(struct memns *fs, struct memns_node *n)
+static void memfs_free_data(struct fi_memns *fs, struct fi_memns_node *n)
 {
 	struct memfs_buf *b = n->data;
 
@@ -63,7 +63,7 @@ static void memfs_free_data(struct memns *fs, struct memns_node *n)
 	free(b);
 }
 
-static const struct memns_backend memfs_backend = {
+static const struct fi_memns_backend memfs_backend = {
 	.resize = memfs_resize,
 	.free_data = memfs_free_data,
 };
@@ -71,7 +71,7 @@ static const struct memns_backend memfs_backend = {
 static void memfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
-	struct memns_node *n = memns_node(memns_of(req), ino);
+	struct fi_memns_node *n = fi_memns_node(fi_memns_of(req), ino);
 	struct memfs_buf *b;
 
 	(void)fi;
@@ -90,8 +90,8 @@ static void memfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void memfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 			off_t off, struct fuse_file_info *fi)
 {
-	struct memns *fs = memns_of(req);
-	struct memns_node *n = memns_node(fs, ino);
+	struct fi_memns *fs = fi_memns_of(req);
+	struct fi_memns_node *n = fi_memns_node(fs, ino);
 	struct memfs_buf *b;
 	int err;
 
@@ -115,7 +115,7 @@ static void memfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t 
 	b = n->data;
 	if (size)
 		memcpy(b->bytes + off, buf, size);
-	memns_touch(n, true);
+	fi_memns_touch(n, true);
 	fuse_reply_write(req, size);
 }
 
@@ -155,7 +155,7 @@ int main(int argc, char *argv[])
 		.read = memfs_read,
 		.write = memfs_write,
 	};
-	struct memns fs;
+	struct fi_memns fs;
 	struct fuse_session *se;
 	int c, ret = 1;
 
@@ -185,11 +185,11 @@ int main(int argc, char *argv[])
 	if (fi_check_mountpoint(m.prog, m.mountpoint, !m.stock))
 		return 1;
 
-	if (memns_init(&fs, &memfs_backend, 4096)) {
+	if (fi_memns_init(&fs, &memfs_backend, 4096)) {
 		fprintf(stderr, "fuse-iomap-memfs: out of memory\n");
 		return 1;
 	}
-	memns_fill_ops(&ops);
+	fi_memns_fill_ops(&ops);
 	se = fuse_session_new(&args, &ops, sizeof(ops), &fs);
 	if (!se)
 		goto out_free;
@@ -204,7 +204,7 @@ out_signals:
 out_destroy:
 	fuse_session_destroy(se);
 out_free:
-	memns_destroy(&fs);
+	fi_memns_destroy(&fs);
 	fuse_opt_free_args(&args);
 	return ret;
 }

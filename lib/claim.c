@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
-#include "claim.h"
+#include "fuse_iomap_server.h"
 
 /* Whether @rdev is mounted here: its mountpoint in @mnt and *@ro. */
 static bool fi_find_mount(dev_t rdev, char *mnt, size_t len, bool *ro)

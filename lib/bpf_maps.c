@@ -10,7 +10,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "bpf_extents.h"
+#include "internal.h"
 #include "extent_map.skel.h"
 
 /*

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <fuse_lowlevel.h>
 
-#include "mount.h"
+#include "internal.h"
 
 int fi_check_mountpoint(const char *prog, const char *mountpoint, bool need_root)
 {

@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * libfuse-iomap: write a FUSE server whose file data lives on block
+ * devices.  The kernel (fuse_iomap.ko, a "fuseiomap" mount) asks the
+ * server only where a file range lives, with FUSE_IOMAP_BEGIN, and moves
+ * the data itself; a BPF program can answer inside the kernel first.
+ *
+ * A server is a libfuse3 low-level server (struct fuse_lowlevel_ops for
+ * the namespace) plus struct fi_iomap_ops for the mappings.  In main():
+ *
+ *	srv = fi_server_new(&opts, &ll_ops, &iomap_ops, ctx);
+ *	fi_server_mount(srv);
+ *	fi_server_add_device(srv, fd, &cookie, &size);	(one or more)
+ *	fi_server_bpf_start(srv, 0);			(optional)
+ *	fi_server_serve(srv);				(until unmounted)
+ *	fi_server_destroy(srv);
+ *
+ * Errors: every function and every callback returns 0 or a negative errno
+ * (-1 to -511); functions print one line saying why before they return an
+ * error, starting with opts.name.  libfuse's own callbacks keep libfuse's
+ * conventions (fuse_reply_err(req, EIO)).
+ *
+ * Names: fi_ and FI_.  Link with `pkg-config --libs fuse-iomap`.
+ * The wire structs (fuse_iomap_begin_in and so on) are in
+ * fuse_iomap_bpf.h, the ABI header, which this one includes.
+ */
+#ifndef FUSE_IOMAP_SERVER_H
+#define FUSE_IOMAP_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <fuse_lowlevel.h>
+
+#include "fuse_iomap_bpf.h"
+#include "fuse_iomap_extent_map.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* This library's version, "0.4.0" say. */
+const char *fi_version(void);
+
+/* --- the mapping callbacks ------------------------------------------------- */
+
+/*
+ * Each is called with the ctx given to fi_server_new().  With opts.threads
+ * above 1 they are called from several threads at once, also at the same
+ * time as the libfuse callbacks: lock what you share.
+ */
+struct fi_iomap_ops {
+	/*
+	 * Required.  Where [in->pos, in->pos + in->count) of @nodeid lives:
+	 * fill out->read and out->write (FUSE_IOMAP_TYPE_PURE_OVERWRITE as
+	 * the write mapping means "as read").  A mapping may cover less than
+	 * asked (the kernel asks again for the rest) but must start at pos.
+	 * The kernel checks every answer and fails the I/O on a bad one.
+	 */
+	int (*begin)(void *ctx, uint64_t nodeid, const struct fuse_iomap_begin_in *in,
+		     struct fuse_iomap_begin_out *out);
+	/*
+	 * Optional.  The I/O through a mapping that asked for it
+	 * (FUSE_IOMAP_F_WANT_IOMAP_END) is over: in->written bytes of it
+	 * were done.  Commit or roll back what begin() handed out.
+	 */
+	int (*end)(void *ctx, uint64_t nodeid, const struct fuse_iomap_end_in *in);
+	/*
+	 * Optional.  Data written through a mapping has reached the device
+	 * (FUSE_IOMAP_IOEND; this kernel module does not send it yet): convert
+	 * unwritten extents, commit the size.  Set out->newsize to the file's
+	 * size as the server now has it.
+	 */
+	int (*ioend)(void *ctx, uint64_t nodeid, const struct fuse_iomap_ioend_in *in,
+		     struct fuse_iomap_ioend_out *out);
+	/*
+	 * Optional, for the BPF tier (fi_server_bpf_start()).  @nodeid's
+	 * complete extent list, sorted by lblk, holes left out: a malloc()ed
+	 * array in *v that the library frees, its length in *n, and
+	 * FI_FILE_* flags in *flags.  -EAGAIN: not now (say, a write is half
+	 * done), quietly.
+	 */
+	int (*extents)(void *ctx, uint64_t nodeid, struct fi_extent **v, uint32_t *n,
+		       uint32_t *flags);
+};
+
+/* --- the server ------------------------------------------------------------ */
+
+struct fi_server_opts {
+	const char *name;	/* program name: starts every message */
+	const char *mountpoint;
+	const char *fsname;	/* the source /proc/mounts shows */
+	const char *subtype;	/* the mount's type is fuseiomap.<subtype> */
+	const char *mount_opts;	/* more kernel mount options, or NULL */
+	bool readonly;
+	/*
+	 * Mount the stock fuse through /dev/fuse (and fusermount3, for
+	 * users) instead: no iomap, no devices, no BPF.  For comparisons.
+	 */
+	bool stock;
+	bool debug;		/* libfuse's -d */
+	/*
+	 * Threads answering requests: 0 or 1 serves from the caller's
+	 * thread only; N serves from N threads (the caller's and N-1 more).
+	 */
+	unsigned int threads;
+	/*
+	 * One line per mapping request, or NULL:
+	 *   BEGIN nodeid pos count opflags
+	 *   END nodeid pos count written opflags
+	 *   IOEND nodeid pos written error flags
+	 * With threads above 1 each line ends in " t=THREAD inflight=N", N
+	 * being the requests in progress when this one arrived, itself
+	 * included.  The library makes it line-buffered.
+	 */
+	FILE *log;
+};
+
+struct fi_server;
+
+/*
+ * A server for @ll (the libfuse low-level operations: lookup, getattr,
+ * read, ...) and @iomap.  Both tables are copied; @ctx is yours, and
+ * fi_req_ctx() gives it back inside libfuse callbacks (use it instead of
+ * fuse_req_userdata()).  NULL (after a message) when out of memory or
+ * when opts is incomplete.
+ */
+struct fi_server *fi_server_new(const struct fi_server_opts *opts,
+				const struct fuse_lowlevel_ops *ll,
+				const struct fi_iomap_ops *iomap, void *ctx);
+
+/*
+ * Before anything is opened: -EPERM unless root (a fuseiomap mount needs
+ * CAP_SYS_ADMIN, iomap CAP_SYS_RAWIO) when !stock, -ENOENT or -ENOTDIR
+ * for a bad mountpoint.
+ */
+int fi_check_mountpoint(const char *name, const char *mountpoint, bool need_root);
+
+/* Mount opts.mountpoint.  Signals (INT, TERM, HUP) now start an unmount. */
+int fi_server_mount(struct fi_server *srv);
+
+/*
+ * Hand the kernel an open block device (O_RDWR for writes).  *cookie is
+ * what mappings put in fuse_iomap_io.dev for it, *size its size in bytes.
+ * Call after fi_server_mount(), as often as there are devices; the kernel
+ * keeps the device open until the mount ends.  The fd stays yours.
+ */
+int fi_server_add_device(struct fi_server *srv, int fd, uint32_t *cookie, uint64_t *size);
+
+/*
+ * Serve until the file system is unmounted (by umount, or by a signal:
+ * the library unmounts and keeps serving until the kernel is done).
+ * 0, or -errno if serving ended in an error.
+ */
+int fi_server_serve(struct fi_server *srv);
+
+/* Unmount if still mounted, stop the BPF tier, free. */
+void fi_server_destroy(struct fi_server *srv);
+
+/* Your ctx, from inside a libfuse callback of this server. */
+void *fi_req_ctx(fuse_req_t req);
+
+/* --- the BPF tier ------------------------------------------------------------- */
+
+/*
+ * Load bpf/extent_map.bpf.c (built into the library) and attach it to
+ * this mount: from now on the kernel asks it first, and it answers from
+ * the files' extent lists.  @max_extents sizes its extent map (0: 1 Mi).
+ * Needs iomap_ops.extents.  Call after fi_server_mount().
+ *
+ * The library keeps the lists right; you only answer extents():
+ *  - after a read's FUSE_IOMAP_BEGIN that you answered (so BPF had no
+ *    answer), it asks extents() and publishes the list, unless a change
+ *    began since that BEGIN arrived;
+ *  - before every change it can see, it forgets the file's list first:
+ *    a write's BEGIN, an END of a write through a new mapping or one not
+ *    MAPPED, IOEND, SETATTR of the size, FALLOCATE, and FORGET of the
+ *    inode (its node id may come back as another file).
+ */
+int fi_server_bpf_start(struct fi_server *srv, uint32_t max_extents);
+
+/*
+ * Any other change to where @nodeid's blocks are, or a node id you free
+ * and may hand out again: call this first, under the lock your extents()
+ * takes.  Harmless without the BPF tier.
+ */
+void fi_server_bpf_forget(struct fi_server *srv, uint64_t nodeid);
+
+/* --- building answers ----------------------------------------------------------- */
+
+static inline struct fuse_iomap_io fi_iomap_hole(uint64_t offset, uint64_t length)
+{
+	return (struct fuse_iomap_io){
+		.offset = offset, .length = length, .addr = FUSE_IOMAP_NULL_ADDR,
+		.type = FUSE_IOMAP_TYPE_HOLE, .dev = FUSE_IOMAP_DEV_NULL,
+	};
+}
+
+/* --- one writer per device -------------------------------------------------------- */
+
+/*
+ * Open the block device @path for serving: with @rw read-write and
+ * exclusively (O_EXCL: the kernel then refuses to mount it), after
+ * refusing a device that is mounted or held by someone else; else
+ * read-only, shared with read-only users only.  The fd, or -errno after a
+ * message naming @path and who uses it.
+ */
+int fi_claim_bdev(const char *name, const char *path, bool rw);
+
+/*
+ * For a regular file @image: -EBUSY (after a message) if a loop device
+ * backed by it is mounted (but for a read-only mount when !@rw) or held
+ * open exclusively.  0 if none is in the way.
+ */
+int fi_claim_check_loops(const char *name, const char *image, bool rw);
+
+/* --- an in-memory namespace (optional) ---------------------------------------------- */
+
+/*
+ * Directories, names, links, symlinks and attributes kept in memory, for
+ * servers whose metadata does not live on the device.  Embed struct
+ * fi_memns first in your ctx, call fi_memns_fill_ops() on your
+ * fuse_lowlevel_ops, and supply a backend for file contents.  Not thread
+ * safe: serve it single-threaded, or lock around it.
+ */
+#define FI_MEMNS_MAX_NAME	255
+
+struct fi_memns_dirent {
+	struct fi_memns_dirent *next;
+	fuse_ino_t ino;
+	char name[];
+};
+
+struct fi_memns_node {
+	struct stat st;
+	uint64_t nlookup;		/* kernel references (lookup - forget) */
+	char *target;			/* symlinks */
+	void *data;			/* regular files: the backend's */
+	struct fi_memns_dirent *entries;	/* directories: unsorted list */
+};
+
+struct fi_memns;
+
+struct fi_memns_backend {
+	/* Change the size of regular file @n (st_size is still the old one): 0 or -errno. */
+	int (*resize)(struct fi_memns *fs, struct fi_memns_node *n, off_t size);
+	/* Release what @n holds; it is being freed and its ino may come back. */
+	void (*free_data)(struct fi_memns *fs, struct fi_memns_node *n);
+	/* Optional: fill in the block counts. */
+	void (*statfs)(struct fi_memns *fs, struct statvfs *sv);
+};
+
+struct fi_memns {
+	const struct fi_memns_backend *be;
+	unsigned int blksize;		/* st_blksize, f_bsize */
+	struct fi_memns_node **nodes;	/* indexed by inode number; NULL = free */
+	size_t nr_nodes;
+	size_t cap_nodes;
+};
+
+/* An empty root directory; 0 or -ENOMEM. */
+int fi_memns_init(struct fi_memns *fs, const struct fi_memns_backend *be, unsigned int blksize);
+void fi_memns_destroy(struct fi_memns *fs);
+/* Fill in every namespace operation; a server adds the data ones. */
+void fi_memns_fill_ops(struct fuse_lowlevel_ops *ops);
+
+struct fi_memns *fi_memns_of(fuse_req_t req);
+/* The node of @ino, or NULL. */
+struct fi_memns_node *fi_memns_node(struct fi_memns *fs, fuse_ino_t ino);
+struct fi_memns_node *fi_memns_new_node(struct fi_memns *fs, mode_t mode, const struct fuse_ctx *ctx);
+int fi_memns_link_name(struct fi_memns_node *dir, const char *name, struct fi_memns_node *n);
+/* Set ctime (and mtime with @data) to now. */
+void fi_memns_touch(struct fi_memns_node *n, bool data);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

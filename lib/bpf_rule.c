@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * When the BPF tier's extent lists change: "publish after a read, forget
+ * before a change", kept here once for every server.
+ *
+ * A list published from state read before a change would hand the kernel
+ * blocks the file no longer has.  So every change the library sees is
+ * bracketed: its begin forgets the file's list and counts the change;
+ * a publish asks the server for the list only if no change began since
+ * the read's BEGIN arrived and none is running, and checks that again,
+ * under the lock, before it writes the maps.  One counter for all files:
+ * under a burst of changes a publish is skipped and the next read's
+ * upcall publishes instead, which costs an upcall, never a wrong block.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+void fi_rule_init(struct fi_rule *r)
+{
+	pthread_mutex_init(&r->lock, NULL);
+}
+
+void fi_rule_destroy(struct fi_rule *r)
+{
+	if (r->on)
+		fi_bpf_stop(&r->bpf);
+	r->on = false;
+	pthread_mutex_destroy(&r->lock);
+}
+
+uint64_t fi_rule_seq(struct fi_rule *r)
+{
+	uint64_t seq;
+
+	pthread_mutex_lock(&r->lock);
+	seq = r->running ? UINT64_MAX : r->changes;
+	pthread_mutex_unlock(&r->lock);
+	return seq;
+}
+
+void fi_rule_change_begin(struct fi_rule *r, uint64_t nodeid)
+{
+	pthread_mutex_lock(&r->lock);
+	r->changes++;
+	r->running++;
+	if (r->on)
+		fi_bpf_forget(&r->bpf, nodeid);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void fi_rule_change_end(struct fi_rule *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->running--;
+	pthread_mutex_unlock(&r->lock);
+}
+
+static bool fi_rule_quiet_since(struct fi_rule *r, uint64_t seq)
+{
+	return r->on && !r->running && r->changes == seq;
+}
+
+void fi_rule_publish(struct fi_server *srv, uint64_t nodeid, uint64_t seq)
+{
+	struct fi_rule *r = &srv->rule;
+	struct fi_extent *v = NULL;
+	uint32_t n = 0, flags = 0;
+	bool ok;
+
+	pthread_mutex_lock(&r->lock);
+	ok = fi_rule_quiet_since(r, seq) && srv->iomap.extents;
+	pthread_mutex_unlock(&r->lock);
+	/* The server's callback runs unlocked: it takes its own locks. */
+	if (!ok || srv->iomap.extents(srv->ctx, nodeid, &v, &n, &flags)) {
+		free(v);
+		return;
+	}
+	pthread_mutex_lock(&r->lock);
+	if (fi_rule_quiet_since(r, seq))
+		fi_bpf_publish(&r->bpf, nodeid, v, n, flags);
+	pthread_mutex_unlock(&r->lock);
+	free(v);
+}
+
+int fi_server_bpf_start(struct fi_server *srv, uint32_t max_extents)
+{
+	int err;
+
+	if (!srv->iomap.extents || !srv->se || srv->opts.stock) {
+		fprintf(stderr, "%s: the BPF tier needs an iomap mount and an extents() callback\n",
+			srv->opts.name);
+		return -EINVAL;
+	}
+	srv->rule.bpf.max_extents = max_extents;
+	err = fi_bpf_start(&srv->rule.bpf, srv->opts.name, srv->opts.mountpoint);
+	if (err)
+		return err;
+	pthread_mutex_lock(&srv->rule.lock);
+	srv->rule.on = true;
+	pthread_mutex_unlock(&srv->rule.lock);
+	return 0;
+}
+
+void fi_server_bpf_forget(struct fi_server *srv, uint64_t nodeid)
+{
+	fi_rule_change_begin(&srv->rule, nodeid);
+	fi_rule_change_end(&srv->rule);
+}
+
+/* --- the libfuse requests that change mappings ---------------------------------- */
+
+static struct fi_server *fi_srv(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static void fi_wrap_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+			    struct fuse_file_info *fi)
+{
+	struct fi_server *srv = fi_srv(req);
+	bool change = to_set & FUSE_SET_ATTR_SIZE;
+
+	if (change)
+		fi_rule_change_begin(&srv->rule, ino);
+	srv->ll.setattr(req, ino, attr, to_set, fi);
+	if (change)
+		fi_rule_change_end(&srv->rule);
+}
+
+static void fi_wrap_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
+			      off_t length, struct fuse_file_info *fi)
+{
+	struct fi_server *srv = fi_srv(req);
+
+	fi_rule_change_begin(&srv->rule, ino);
+	srv->ll.fallocate(req, ino, mode, offset, length, fi);
+	fi_rule_change_end(&srv->rule);
+}
+
+static void fi_wrap_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct fi_server *srv = fi_srv(req);
+
+	fi_rule_change_begin(&srv->rule, ino);
+	srv->ll.forget(req, ino, nlookup);
+	fi_rule_change_end(&srv->rule);
+}
+
+static void fi_wrap_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	struct fi_server *srv = fi_srv(req);
+
+	for (size_t i = 0; i < count; i++)
+		fi_rule_change_begin(&srv->rule, forgets[i].ino);
+	srv->ll.forget_multi(req, count, forgets);
+	for (size_t i = 0; i < count; i++)
+		fi_rule_change_end(&srv->rule);
+}
+
+void fi_rule_wrap_ops(struct fuse_lowlevel_ops *ll)
+{
+	if (ll->setattr)
+		ll->setattr = fi_wrap_setattr;
+	if (ll->fallocate)
+		ll->fallocate = fi_wrap_fallocate;
+	if (ll->forget)
+		ll->forget = fi_wrap_forget;
+	if (ll->forget_multi)
+		ll->forget_multi = fi_wrap_forget_multi;
+}
