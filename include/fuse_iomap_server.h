@@ -27,6 +27,7 @@
 #ifndef FUSE_IOMAP_SERVER_H
 #define FUSE_IOMAP_SERVER_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -53,7 +54,7 @@ const char *fi_version(void);
  */
 struct fi_iomap_ops {
 	/*
-	 * Required.  Where [in->pos, in->pos + in->count) of @nodeid lives:
+	 * Where [in->pos, in->pos + in->count) of @nodeid lives:
 	 * fill out->read and out->write (FUSE_IOMAP_TYPE_PURE_OVERWRITE as
 	 * the write mapping means "as read").  A mapping may cover less than
 	 * asked (the kernel asks again for the rest) but must start at pos.
@@ -122,7 +123,8 @@ struct fi_server;
 
 /*
  * A server for @ll (the libfuse low-level operations: lookup, getattr,
- * read, ...) and @iomap.  Both tables are copied; @ctx is yours, and
+ * read, ...) and @iomap (NULL, or begin() NULL, answers every mapping
+ * request with ENOSYS: a server that mounts without iomap).  Both tables are copied; @ctx is yours, and
  * fi_req_ctx() gives it back inside libfuse callbacks (use it instead of
  * fuse_req_userdata()).  NULL (after a message) when out of memory or
  * when opts is incomplete.
@@ -155,6 +157,17 @@ int fi_server_add_device(struct fi_server *srv, int fd, uint32_t *cookie, uint64
  * 0, or -errno if serving ended in an error.
  */
 int fi_server_serve(struct fi_server *srv);
+
+/* Give a device up: new mappings to @cookie are refused from now on. */
+int fi_server_remove_device(struct fi_server *srv, uint32_t cookie);
+
+/*
+ * The libfuse session, for a server that polls its fd or runs a loop of
+ * its own (fuse_session_receive_buf(), fuse_session_process_buf(), and
+ * its own replies to FUSE_IOMAP_*) instead of fi_server_serve().  Valid
+ * from fi_server_mount() to fi_server_destroy().
+ */
+struct fuse_session *fi_server_session(struct fi_server *srv);
 
 /* Unmount if still mounted, stop the BPF tier, free. */
 void fi_server_destroy(struct fi_server *srv);
@@ -222,8 +235,9 @@ int fi_claim_check_loops(const char *name, const char *image, bool rw);
  * Directories, names, links, symlinks and attributes kept in memory, for
  * servers whose metadata does not live on the device.  Embed struct
  * fi_memns first in your ctx, call fi_memns_fill_ops() on your
- * fuse_lowlevel_ops, and supply a backend for file contents.  Not thread
- * safe: serve it single-threaded, or lock around it.
+ * fuse_lowlevel_ops, and supply a backend for file contents.  Each of its
+ * requests holds fs->lock, also while it calls the backend; take it with
+ * fi_memns_lock() in your own callbacks that touch nodes.
  */
 #define FI_MEMNS_MAX_NAME	255
 
@@ -253,6 +267,7 @@ struct fi_memns_backend {
 };
 
 struct fi_memns {
+	pthread_mutex_t lock;
 	const struct fi_memns_backend *be;
 	unsigned int blksize;		/* st_blksize, f_bsize */
 	struct fi_memns_node **nodes;	/* indexed by inode number; NULL = free */
@@ -273,6 +288,8 @@ struct fi_memns_node *fi_memns_new_node(struct fi_memns *fs, mode_t mode, const 
 int fi_memns_link_name(struct fi_memns_node *dir, const char *name, struct fi_memns_node *n);
 /* Set ctime (and mtime with @data) to now. */
 void fi_memns_touch(struct fi_memns_node *n, bool data);
+void fi_memns_lock(struct fi_memns *fs);
+void fi_memns_unlock(struct fi_memns *fs);
 
 #ifdef __cplusplus
 }

@@ -4,9 +4,10 @@
  * attributes) for our libfuse3 low-level servers.  What a regular file
  * holds is the backend's business: memfs keeps bytes in memory, blockfs
  * keeps extents on a block device.  Inode numbers are never reused.
- * Not thread safe: nothing here locks.
+ * Every request takes the namespace's lock (fi_memns_lock()).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -165,7 +166,7 @@ static void memns_reply_entry(fuse_req_t req, struct fi_memns_node *n)
 	fuse_reply_entry(req, &e);
 }
 
-static void memns_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+static void memns_lookup_locked(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fi_memns *fs = fi_memns_of(req);
 	struct fi_memns_node *dir = fi_memns_node(fs, parent);
@@ -183,7 +184,7 @@ static void memns_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	memns_reply_entry(req, fi_memns_node(fs, (*pp)->ino));
 }
 
-static void memns_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+static void memns_forget_locked(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
 	struct fi_memns *fs = fi_memns_of(req);
 	struct fi_memns_node *n = fi_memns_node(fs, ino);
@@ -195,7 +196,7 @@ static void memns_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 	fuse_reply_none(req);
 }
 
-static void memns_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+static void memns_getattr_locked(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fi_memns_node *n = fi_memns_node(fi_memns_of(req), ino);
 	struct stat st;
@@ -230,7 +231,7 @@ static void memns_set_time(struct timespec *t, const struct timespec *v, bool no
 		*t = *v;
 }
 
-static void memns_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+static void memns_setattr_locked(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 			  struct fuse_file_info *fi)
 {
 	struct fi_memns_node *n = fi_memns_node(fi_memns_of(req), ino);
@@ -263,10 +264,10 @@ static void memns_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int
 	if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW))
 		memns_set_time(&n->st.st_mtim, &attr->st_mtim, to_set & FUSE_SET_ATTR_MTIME_NOW);
 	fi_memns_touch(n, false);
-	memns_getattr(req, ino, NULL);
+	memns_getattr_locked(req, ino, NULL);
 }
 
-static void memns_readlink(fuse_req_t req, fuse_ino_t ino)
+static void memns_readlink_locked(fuse_req_t req, fuse_ino_t ino)
 {
 	struct fi_memns_node *n = fi_memns_node(fi_memns_of(req), ino);
 
@@ -308,7 +309,7 @@ static struct fi_memns_node *memns_make(fuse_req_t req, fuse_ino_t parent, const
 	return n;
 }
 
-static void memns_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+static void memns_mknod_locked(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 			dev_t rdev)
 {
 	struct fi_memns_node *n;
@@ -327,7 +328,7 @@ static void memns_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mod
 	memns_reply_entry(req, n);
 }
 
-static void memns_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+static void memns_mkdir_locked(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	struct fi_memns_node *n;
 	int err;
@@ -339,7 +340,7 @@ static void memns_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mod
 		memns_reply_entry(req, n);
 }
 
-static void memns_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, const char *name)
+static void memns_symlink_locked(fuse_req_t req, const char *target, fuse_ino_t parent, const char *name)
 {
 	char *copy = strdup(target);
 	struct fi_memns_node *n;
@@ -384,17 +385,17 @@ static void memns_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bo
 	fuse_reply_err(req, 0);
 }
 
-static void memns_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+static void memns_unlink_locked(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	memns_remove(req, parent, name, false);
 }
 
-static void memns_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+static void memns_rmdir_locked(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	memns_remove(req, parent, name, true);
 }
 
-static void memns_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+static void memns_rename_locked(fuse_req_t req, fuse_ino_t parent, const char *name,
 			 fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
 	struct fi_memns *fs = fi_memns_of(req);
@@ -445,7 +446,7 @@ static void memns_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fuse_reply_err(req, 0);
 }
 
-static void memns_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+static void memns_link_locked(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
 	struct fi_memns *fs = fi_memns_of(req);
 	struct fi_memns_node *n = fi_memns_node(fs, ino), *dir = fi_memns_node(fs, newparent);
@@ -469,7 +470,7 @@ static void memns_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, con
 	memns_reply_entry(req, n);
 }
 
-static void memns_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+static void memns_open_locked(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fi_memns_node *n = fi_memns_node(fi_memns_of(req), ino);
 
@@ -488,7 +489,7 @@ static void memns_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_open(req, fi);
 }
 
-static void memns_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+static void memns_create_locked(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 			 struct fuse_file_info *fi)
 {
 	struct fuse_entry_param e = { .attr_timeout = 1.0, .entry_timeout = 1.0 };
@@ -506,7 +507,7 @@ static void memns_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 	fuse_reply_create(req, &e, fi);
 }
 
-static void memns_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+static void memns_readdir_locked(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			  struct fuse_file_info *fi)
 {
 	struct fi_memns *fs = fi_memns_of(req);
@@ -557,7 +558,7 @@ static void memns_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off
 	free(buf);
 }
 
-static void memns_statfs(fuse_req_t req, fuse_ino_t ino)
+static void memns_statfs_locked(fuse_req_t req, fuse_ino_t ino)
 {
 	struct fi_memns *fs = fi_memns_of(req);
 	struct statvfs sv = {
@@ -572,10 +573,169 @@ static void memns_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &sv);
 }
 
-static void memns_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+static void memns_fsync_locked(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	(void)ino, (void)datasync, (void)fi;
 	fuse_reply_err(req, 0);
+}
+
+/* Every request takes the namespace's lock: the backend runs under it. */
+static void memns_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fi_memns *fs = fi_memns_of(req);
+
+	pthread_mutex_lock(&fs->lock);
+	memns_lookup_locked(req, parent, name);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+static void memns_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct fi_memns *fs = fi_memns_of(req);
+
+	pthread_mutex_lock(&fs->lock);
+	memns_forget_locked(req, ino, nlookup);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+static void memns_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fi_memns *fs = fi_memns_of(req);
+
+	pthread_mutex_lock(&fs->lock);
+	memns_getattr_locked(req, ino, fi);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+static void memns_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+			  struct fuse_file_info *fi)
+{
+	struct fi_memns *fs = fi_memns_of(req);
+
+	pthread_mutex_lock(&fs->lock);
+	memns_setattr_locked(req, ino, attr, to_set, fi);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+static void memns_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fi_memns *fs = fi_memns_of(req);
+
+	pthread_mutex_lock(&fs->lock);
+	memns_readlink_locked(req, ino);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+static void memns_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+			dev_t rdev)
+{
+	struct fi_memns *fs = fi_memns_of(req);
+
+	pthread_mutex_lock(&fs->lock);
+	memns_mknod_locked(req, parent, name, mode, rdev);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+static void memns_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct fi_memns *fs = fi_memns_of(req);
+
+	pthread_mutex_lock(&fs->lock);
+	memns_mkdir_locked(req, parent, name, mode);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+static void memns_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, const char *name)
+{
+	struct fi_memns *fs = fi_memns_of(req);
+
+	pthread_mutex_lock(&fs->lock);
+	memns_symlink_locked(req, target, parent, name);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+static void memns_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fi_memns *fs = fi_memns_of(req);
+
+	pthread_mutex_lock(&fs->lock);
+	memns_unlink_locked(req, parent, name);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+static void memns_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fi_memns *fs = fi_memns_of(req);
+
+	pthread_mutex_lock(&fs->lock);
+	memns_rmdir_locked(req, parent, name);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+static void memns_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+			 fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	struct fi_memns *fs = fi_memns_of(req);
+
+	pthread_mutex_lock(&fs->lock);
+	memns_rename_locked(req, parent, name, newparent, newname, flags);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+static void memns_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	struct fi_memns *fs = fi_memns_of(req);
+
+	pthread_mutex_lock(&fs->lock);
+	memns_link_locked(req, ino, newparent, newname);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+static void memns_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fi_memns *fs = fi_memns_of(req);
+
+	pthread_mutex_lock(&fs->lock);
+	memns_open_locked(req, ino, fi);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+static void memns_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+			 struct fuse_file_info *fi)
+{
+	struct fi_memns *fs = fi_memns_of(req);
+
+	pthread_mutex_lock(&fs->lock);
+	memns_create_locked(req, parent, name, mode, fi);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+static void memns_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			  struct fuse_file_info *fi)
+{
+	struct fi_memns *fs = fi_memns_of(req);
+
+	pthread_mutex_lock(&fs->lock);
+	memns_readdir_locked(req, ino, size, off, fi);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+static void memns_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fi_memns *fs = fi_memns_of(req);
+
+	pthread_mutex_lock(&fs->lock);
+	memns_statfs_locked(req, ino);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+static void memns_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	struct fi_memns *fs = fi_memns_of(req);
+
+	pthread_mutex_lock(&fs->lock);
+	memns_fsync_locked(req, ino, datasync, fi);
+	pthread_mutex_unlock(&fs->lock);
 }
 
 void fi_memns_fill_ops(struct fuse_lowlevel_ops *ops)
@@ -604,6 +764,7 @@ int fi_memns_init(struct fi_memns *fs, const struct fi_memns_backend *be, unsign
 {
 	fs->be = be;
 	fs->blksize = blksize;
+	pthread_mutex_init(&fs->lock, NULL);
 	fs->nr_nodes = 1;
 	fs->cap_nodes = 64;
 	fs->nodes = calloc(fs->cap_nodes, sizeof(*fs->nodes));
@@ -622,4 +783,14 @@ void fi_memns_destroy(struct fi_memns *fs)
 		if (fs->nodes[i])
 			memns_free_node(fs, fs->nodes[i]);
 	free(fs->nodes);
+}
+
+void fi_memns_lock(struct fi_memns *fs)
+{
+	pthread_mutex_lock(&fs->lock);
+}
+
+void fi_memns_unlock(struct fi_memns *fs)
+{
+	pthread_mutex_unlock(&fs->lock);
 }

@@ -43,9 +43,8 @@ struct fi_server *fi_server_new(const struct fi_server_opts *opts,
 	const char *name = opts->name ? opts->name : "libfuse-iomap";
 	struct fi_server *srv;
 
-	if (!opts->name || !opts->mountpoint || (!opts->stock && (!iomap || !iomap->begin))) {
-		fprintf(stderr, "%s: fi_server_new: name, mountpoint and iomap begin() are needed\n",
-			name);
+	if (!opts->name || !opts->mountpoint) {
+		fprintf(stderr, "%s: fi_server_new: name and mountpoint are needed\n", name);
 		errno = EINVAL;
 		return NULL;
 	}
@@ -122,6 +121,24 @@ int fi_server_add_device(struct fi_server *srv, int fd, uint32_t *cookie, uint64
 	if (size)
 		*size = reg.size;
 	return 0;
+}
+
+int fi_server_remove_device(struct fi_server *srv, uint32_t cookie)
+{
+	int err;
+
+	if (!srv->se || ioctl(fuse_session_fd(srv->se), FUSE_IOMAP_IOC_DEV_UNREGISTER, &cookie)) {
+		err = srv->se ? errno : EINVAL;
+		fprintf(stderr, "%s: can't unregister device %u from %s: %s\n", srv->opts.name,
+			cookie, srv->opts.mountpoint, strerror(err));
+		return -err;
+	}
+	return 0;
+}
+
+struct fuse_session *fi_server_session(struct fi_server *srv)
+{
+	return srv->se;
 }
 
 void fi_server_destroy(struct fi_server *srv)
@@ -214,7 +231,10 @@ static int fi_begin(struct fi_server *srv, const struct fuse_in_header *ih,
 		fi_rule_change_begin(&srv->rule, ih->nodeid);
 	else
 		seq = fi_rule_seq(&srv->rule);
-	err = fi_errno(srv, "FUSE_IOMAP_BEGIN", srv->iomap.begin(srv->ctx, ih->nodeid, in, &out));
+	err = -ENOSYS;
+	if (srv->iomap.begin)
+		err = fi_errno(srv, "FUSE_IOMAP_BEGIN",
+			       srv->iomap.begin(srv->ctx, ih->nodeid, in, &out));
 	if (change)
 		fi_rule_change_end(&srv->rule);
 	rc = fi_reply(srv, ih->unique, err, &out, sizeof(out));

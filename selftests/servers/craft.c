@@ -35,6 +35,7 @@ struct craft {
 	uint32_t cookie, old_cookie;
 	bool unregister;		/* --unregister: drop the device at once */
 	const char *reregister;		/* --reregister: drop it, register this again */
+	uint32_t cookie_before;		/* the first registration's */
 	int begin_ret;			/* --begin-returns: what craft_begin returns */
 };
 
@@ -53,7 +54,7 @@ static int craft_begin(void *ctx, uint64_t nodeid, const struct fuse_iomap_begin
 	(void)nodeid;
 	if (c->fallback && (in->opflags & FUSE_IOMAP_OP_DIRECT) &&
 	    (in->opflags & FUSE_IOMAP_OP_WRITE) && in->pos >= c->fallback_from)
-		return ENOTBLK;
+		return -ENOTBLK;
 	*out = c->out;
 	if (c->fallback && (in->opflags & FUSE_IOMAP_OP_DIRECT)) {
 		/* Direct up to the fallback offset, so that the write goes on past it. */
@@ -84,45 +85,41 @@ static const struct fi_iomap_ops craft_ops = {
 };
 
 /* Unregister @c's device and register @path in its place: a new cookie. */
-static int craft_reregister(struct fuse_session *se, struct craft *c)
+static int craft_reregister(struct fi_server *srv, struct craft *c)
 {
-	struct fuse_iomap_dev_register reg = { 0 };
-	int err = 0;
+	int fd, err;
 
-	if (ioctl(fuse_session_fd(se), FUSE_IOMAP_IOC_DEV_UNREGISTER, &c->cookie))
-		return -errno;
-	reg.fd = open(c->reregister, O_RDWR);
-	if (reg.fd < 0)
-		return -errno;
-	if (ioctl(fuse_session_fd(se), FUSE_IOMAP_IOC_DEV_REGISTER, &reg))
-		err = -errno;
-	close(reg.fd);
+	err = fi_server_remove_device(srv, c->cookie);
 	if (err)
 		return err;
-	c->old_cookie = c->cookie;
-	c->cookie = reg.cookie;
+	fd = open(c->reregister, O_RDWR);
+	if (fd < 0)
+		return -errno;
+	err = fi_server_add_device(srv, fd, &c->cookie, NULL);
+	close(fd);
+	if (err)
+		return err;
+	c->old_cookie = c->cookie_before;
 	printf("old cookie %u new cookie %u\n", c->old_cookie, c->cookie);
 	return 0;
 }
 
-static int craft_ready(struct fuse_session *se, uint32_t cookie, uint64_t size, void *ctx)
+static int craft_ready(struct fi_server *srv, uint32_t cookie, uint64_t size, void *ctx)
 {
 	struct craft *c = ctx;
 	int err;
 
-	c->cookie = cookie;
+	c->cookie = c->cookie_before = cookie;
 	if (c->reregister) {
-		err = craft_reregister(se, c);
+		err = craft_reregister(srv, c);
 		if (err) {
 			fprintf(stderr, "fuse-iomap-craft: can't register %s again: %s\n",
 				c->reregister, strerror(-err));
 			return err;
 		}
 	}
-	if (c->unregister && ioctl(fuse_session_fd(se), FUSE_IOMAP_IOC_DEV_UNREGISTER, &cookie)) {
-		fprintf(stderr, "fuse-iomap-craft: can't unregister: %s\n", strerror(errno));
-		return -errno;
-	}
+	if (c->unregister && fi_server_remove_device(srv, cookie))
+		return -EIO;
 	printf("cookie %u size %" PRIu64 "\n", cookie, size);
 	fflush(stdout);
 	return 0;
@@ -210,9 +207,9 @@ int main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 },
 	};
 	struct craft c = { 0 };
-	struct fi_iomap_server srv = {
-		.name = "fuse-iomap-craft",
-		.mount = { .fsname = "fuse-iomap-craft", .subtype = "craft", .extra_opts = "iomap" },
+	struct fi_onefile of = {
+		.opts = { .name = "fuse-iomap-craft", .fsname = "fuse-iomap-craft", .subtype = "craft",
+			  .mount_opts = "iomap" },
 		.iomap = &craft_ops,
 		.ctx = &c,
 		.ready = craft_ready,
@@ -258,8 +255,8 @@ int main(int argc, char *argv[])
 			c.writeback_set = true;
 			break;
 		case 'l':
-			srv.log = fopen(optarg, "a");
-			if (!srv.log)
+			of.opts.log = fopen(optarg, "a");
+			if (!of.opts.log)
 				return 1;
 			break;
 		case 'h':
@@ -272,9 +269,13 @@ int main(int argc, char *argv[])
 	if (optind != argc - 2)
 		goto bad;
 
-	ret = fi_onefile_serve(&srv, &c.ns, argv[optind], ro, size, argv[optind + 1]);
-	if (srv.log)
-		fclose(srv.log);
+	of.dev = argv[optind];
+	of.opts.mountpoint = argv[optind + 1];
+	of.ro = ro;
+	of.size = size;
+	ret = fi_onefile_serve(&of);
+	if (of.opts.log)
+		fclose(of.opts.log);
 	return ret;
 bad:
 	usage(stderr);

@@ -327,16 +327,24 @@ static int fz_end(void *ctx, uint64_t nodeid, const struct fuse_iomap_end_in *in
 	return 0;
 }
 
+/* Never called: fi_onefile_serve() hands every BEGIN to fz_begin_wire(). */
+static int fz_begin(void *ctx, uint64_t nodeid, const struct fuse_iomap_begin_in *in,
+		    struct fuse_iomap_begin_out *out)
+{
+	(void)ctx, (void)nodeid, (void)in, (void)out;
+	return -EIO;
+}
+
 static const struct fi_iomap_ops fz_ops = {
-	.begin_wire = fz_begin_wire,
+	.begin = fz_begin,
 	.end = fz_end,
 };
 
-static int fz_ready(struct fuse_session *se, uint32_t cookie, uint64_t size, void *ctx)
+static int fz_ready(struct fi_server *srv, uint32_t cookie, uint64_t size, void *ctx)
 {
 	struct fuzz *z = ctx;
 
-	(void)se;
+	(void)srv;
 	z->cookie = cookie;
 	z->dev_size = size;
 	fprintf(z->log, "DEVICE %u 0x%" PRIx64 " %" PRIu64 "\n", cookie, size, z->blksize);
@@ -378,12 +386,13 @@ int main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 },
 	};
 	struct fuzz z = { .rng = 1, .blksize = 4096, .cookie = 1 };
-	struct fi_iomap_server srv = {
-		.name = "fuse-iomap-fuzz",
-		.mount = { .fsname = "fuse-iomap-fuzz", .subtype = "fuzz", .extra_opts = "iomap" },
+	struct fi_onefile of = {
+		.opts = { .name = "fuse-iomap-fuzz", .fsname = "fuse-iomap-fuzz", .subtype = "fuzz",
+			  .mount_opts = "iomap" },
 		.iomap = &fz_ops,
 		.ctx = &z,
 		.ready = fz_ready,
+		.begin_wire = fz_begin_wire,
 	};
 	off_t size = 64 << 20;
 	unsigned long plan_n = 0;
@@ -431,7 +440,10 @@ int main(int argc, char *argv[])
 	if (optind != argc - 2 || !z.log)
 		goto bad;
 
-	ret = fi_onefile_serve(&srv, &z.ns, argv[optind], false, size, argv[optind + 1]);
+	of.dev = argv[optind];
+	of.opts.mountpoint = argv[optind + 1];
+	of.size = size;
+	ret = fi_onefile_serve(&of);
 	fprintf(z.log, "STRAYS %lu %lu\n", z.strays, z.stray_surprises);
 	fclose(z.log);
 	return ret;

@@ -1,9 +1,9 @@
 #!/bin/bash
 # A server's FUSE_IOMAP_BEGIN callback that breaks the errno convention
-# (0 or a positive errno below 512) is a server bug: the I/O it answers
+# (0 or a negative errno above -512) is a server bug: the I/O it answers
 # fails with EIO, the server says so in one line naming itself, and it
 # keeps serving (the next I/O and a plain stat still work).  A valid
-# positive errno reaches the caller as it is.
+# negative errno reaches the caller as it is.
 # TIMEOUT: 120
 . "$REPO/selftests/lib/common.sh"
 . "$REPO/selftests/lib/iomap.sh"
@@ -20,7 +20,7 @@ read_gets() {
 	grep -q "$2" <<<"$out" || fail "$1: want '$2', got: $out"
 }
 
-for ret in -5 -22 512 70000 -2147483648; do
+for ret in 5 22 -512 70000 -2147483648; do
 	start_server "$mnt" "$T_TMP/$ret.out" "$CRAFT" --begin-returns "$ret" "$dev" "$mnt"
 	read_gets "BEGIN returning $ret" "Input/output error"
 	read_gets "BEGIN returning $ret, again" "Input/output error"
@@ -31,6 +31,6 @@ for ret in -5 -22 512 70000 -2147483648; do
 	stop_server "$mnt" "$SERVER_PID"
 done
 
-start_server "$mnt" "$T_TMP/enodata.out" "$CRAFT" --begin-returns 61 "$dev" "$mnt"
+start_server "$mnt" "$T_TMP/enodata.out" "$CRAFT" --begin-returns -61 "$dev" "$mnt"
 read_gets "BEGIN returning ENODATA" "No data available"
 stop_server "$mnt" "$SERVER_PID"

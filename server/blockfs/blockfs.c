@@ -28,12 +28,8 @@
 #include <linux/fs.h>
 #include <fuse_lowlevel.h>
 
-#include "bpf_extents.h"
-#include "claim.h"
 #include "extents.h"
-#include "iomap_session.h"
-#include "memns.h"
-#include "mount.h"
+#include "fuse_iomap_server.h"
 
 #define NO_OLD	UINT64_MAX
 
@@ -55,7 +51,8 @@ struct blockfs {
 	struct balloc alloc;
 	uint32_t cookie;		/* of the registered device */
 	bool out_of_place;
-	struct fi_bpf *bpf;		/* --bpf: the extent_map tier, or NULL */
+	struct fi_server *srv;
+	bool bpf;			/* --bpf: the extent_map tier */
 	const char *mountpoint;
 };
 
@@ -63,7 +60,7 @@ struct blockfs {
 static void bfs_bpf_forget(struct blockfs *bfs, struct fi_memns_node *n)
 {
 	if (bfs->bpf)
-		fi_bpf_forget(bfs->bpf, n->st.st_ino);
+		fi_server_bpf_forget(bfs->srv, n->st.st_ino);
 }
 
 static struct blockfs *bfs_of(struct fi_memns *ns)
@@ -233,47 +230,75 @@ static int bfs_begin_write(struct blockfs *bfs, struct bfs_file *f, const struct
 	return 0;
 }
 
-static void bfs_publish(struct blockfs *bfs, struct fi_memns_node *n, struct bfs_file *f)
+/* The file's whole extent list, for the BPF tier: its next reads need no upcall. */
+static int bfs_extents(void *ctx, uint64_t nodeid, struct fi_extent **vp, uint32_t *np,
+		       uint32_t *flags)
 {
-	struct fi_extent *v = calloc(f->ext.nr ? f->ext.nr : 1, sizeof(*v));
+	struct blockfs *bfs = ctx;
+	struct fi_memns_node *n;
+	struct fi_extent *v;
+	struct bfs_file *f;
+	int err = 0;
 
-	if (!v)
-		return;
+	fi_memns_lock(&bfs->ns);
+	n = fi_memns_node(&bfs->ns, nodeid);
+	f = n && S_ISREG(n->st.st_mode) ? n->data : NULL;
+	/* Not while a write is half done: its blocks may yet go back. */
+	if (!f || f->pending) {
+		err = -EAGAIN;
+		goto out;
+	}
+	v = calloc(f->ext.nr ? f->ext.nr : 1, sizeof(*v));
+	if (!v) {
+		err = -ENOMEM;
+		goto out;
+	}
 	for (size_t i = 0; i < f->ext.nr; i++)
 		v[i] = (struct fi_extent){
 			.lblk = f->ext.v[i].lblk, .len = f->ext.v[i].len, .pblk = f->ext.v[i].pblk,
 			.dev = bfs->cookie, .type = FUSE_IOMAP_TYPE_MAPPED,
 		};
-	fi_bpf_publish(bfs->bpf, n->st.st_ino, v, f->ext.nr,
-		       bfs->out_of_place ? FI_FILE_NO_WRITES : 0);
-	free(v);
+	*vp = v;
+	*np = f->ext.nr;
+	*flags = bfs->out_of_place ? FI_FILE_NO_WRITES : 0;
+out:
+	fi_memns_unlock(&bfs->ns);
+	return err;
+}
+
+static int bfs_begin_locked(struct blockfs *bfs, uint64_t nodeid,
+			    const struct fuse_iomap_begin_in *in, struct fuse_iomap_begin_out *out)
+{
+	struct fi_memns_node *n = fi_memns_node(&bfs->ns, nodeid);
+	struct bfs_file *f;
+
+	if (!n || !S_ISREG(n->st.st_mode))
+		return -ENOENT;
+	f = bfs_file(n);
+	if (!f)
+		return -ENOMEM;
+	if ((in->opflags & FUSE_IOMAP_OP_WRITE) &&
+	    !(in->opflags & (FUSE_IOMAP_OP_ZERO | FUSE_IOMAP_OP_WRITEBACK))) {
+		bfs_bpf_forget(bfs, n);
+		return -bfs_begin_write(bfs, f, in, out);
+	}
+
+	/* Reads, reports, zeroing and writeback: what is there now. */
+	out->read = bfs_lookup(bfs, f, in->pos >> bfs->bbits);
+	out->write.type = FUSE_IOMAP_TYPE_PURE_OVERWRITE;
+	return 0;
 }
 
 static int bfs_begin(void *ctx, uint64_t nodeid, const struct fuse_iomap_begin_in *in,
 		     struct fuse_iomap_begin_out *out)
 {
 	struct blockfs *bfs = ctx;
-	struct fi_memns_node *n = fi_memns_node(&bfs->ns, nodeid);
-	struct bfs_file *f;
+	int err;
 
-	if (!n || !S_ISREG(n->st.st_mode))
-		return ENOENT;
-	f = bfs_file(n);
-	if (!f)
-		return ENOMEM;
-	if ((in->opflags & FUSE_IOMAP_OP_WRITE) &&
-	    !(in->opflags & (FUSE_IOMAP_OP_ZERO | FUSE_IOMAP_OP_WRITEBACK))) {
-		bfs_bpf_forget(bfs, n);
-		return bfs_begin_write(bfs, f, in, out);
-	}
-
-	/* Reads, reports, zeroing and writeback: what is there now. */
-	out->read = bfs_lookup(bfs, f, in->pos >> bfs->bbits);
-	out->write.type = FUSE_IOMAP_TYPE_PURE_OVERWRITE;
-	/* A read came here: the BPF tier had no answer.  Next time it will. */
-	if (bfs->bpf && !(in->opflags & FUSE_IOMAP_OP_WRITE) && !f->pending)
-		bfs_publish(bfs, n, f);
-	return 0;
+	fi_memns_lock(&bfs->ns);
+	err = bfs_begin_locked(bfs, nodeid, in, out);
+	fi_memns_unlock(&bfs->ns);
+	return err;
 }
 
 /* --- answering FUSE_IOMAP_END -------------------------------------------------- */
@@ -289,9 +314,8 @@ static void bfs_revert(struct blockfs *bfs, struct bfs_file *f, const struct bfs
 		ext_insert(&f->ext, (struct ext){ from, p->old + (from - p->lblk), to - from });
 }
 
-static int bfs_end(void *ctx, uint64_t nodeid, const struct fuse_iomap_end_in *in)
+static int bfs_end_locked(struct blockfs *bfs, uint64_t nodeid, const struct fuse_iomap_end_in *in)
 {
-	struct blockfs *bfs = ctx;
 	struct fi_memns_node *n = fi_memns_node(&bfs->ns, nodeid);
 	struct bfs_pending **pp, *p;
 	uint64_t ts, te, pend;
@@ -327,9 +351,21 @@ static int bfs_end(void *ctx, uint64_t nodeid, const struct fuse_iomap_end_in *i
 	return 0;
 }
 
+static int bfs_end(void *ctx, uint64_t nodeid, const struct fuse_iomap_end_in *in)
+{
+	struct blockfs *bfs = ctx;
+	int err;
+
+	fi_memns_lock(&bfs->ns);
+	err = bfs_end_locked(bfs, nodeid, in);
+	fi_memns_unlock(&bfs->ns);
+	return err;
+}
+
 static const struct fi_iomap_ops bfs_iomap_ops = {
 	.begin = bfs_begin,
 	.end = bfs_end,
+	.extents = bfs_extents,
 };
 
 /* --- the side file ----------------------------------------------------------------- */
@@ -521,13 +557,18 @@ static void usage(FILE *f)
 "                       extent_map BPF program, attach it to this mount and\n"
 "                       keep each file's extents in its maps\n"
 "  -l, --log FILE       append one line per FUSE_IOMAP_BEGIN/END to FILE\n"
+"  -t, --threads N      answer requests from N threads (default 1); the log\n"
+"                       lines then say which thread and how many requests\n"
+"                       were in progress\n"
 "  -d, --debug          print every request (libfuse debug output)\n"
-"  -h, --help           print this help and exit\n");
+"  -h, --help           print this help and exit\n"
+"  -V, --version        print the version and exit\n");
 }
 
 struct bfs_opts {
 	unsigned int bs;
 	const char *meta, *log, *dev, *mnt;
+	unsigned int threads;
 	bool oop, debug, bpf;
 };
 
@@ -540,14 +581,16 @@ static int bfs_parse(int argc, char *argv[], struct bfs_opts *o)
 		{ "bpf", no_argument, NULL, 'b' },
 		{ "log", required_argument, NULL, 'l' },
 		{ "debug", no_argument, NULL, 'd' },
+		{ "threads", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char *end;
 	int c;
 
 	*o = (struct bfs_opts){ .bs = 4096 };
-	while ((c = getopt_long(argc, argv, "s:m:obl:dh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:m:obl:t:dhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			errno = 0;
@@ -572,8 +615,19 @@ static int bfs_parse(int argc, char *argv[], struct bfs_opts *o)
 		case 'd':
 			o->debug = true;
 			break;
+		case 't':
+			errno = 0;
+			o->threads = strtoul(optarg, &end, 0);
+			if (errno || *end || o->threads < 1 || o->threads > 64) {
+				fprintf(stderr, "fuse-iomap-blockfs: bad thread count '%s': want 1 to 64\n", optarg);
+				return 2;
+			}
+			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("fuse-iomap-blockfs %s\n", FI_VERSION);
 			return 0;
 		default:
 			usage(stderr);
@@ -659,38 +713,25 @@ static int bfs_meta_start(struct blockfs *bfs, const char *path)
 	return 0;
 }
 
-static int bfs_ready(struct fuse_session *se, uint32_t cookie, uint64_t size, void *ctx)
-{
-	struct blockfs *bfs = ctx;
-
-	(void)se, (void)size;
-	bfs->cookie = cookie;
-	return bfs->bpf ? fi_bpf_start(bfs->bpf, "fuse-iomap-blockfs", bfs->mountpoint) : 0;
-}
-
 int main(int argc, char *argv[])
 {
 	struct fuse_lowlevel_ops ops = { .init = bfs_init };
 	struct blockfs bfs = { 0 };
-	struct fi_bpf bpf = { .max_extents = 1 << 20 };
-	struct fi_iomap_server srv = {
-		.name = "fuse-iomap-blockfs",
-		.mount = { .fsname = "fuse-iomap-blockfs", .subtype = "blockfs" },
-		.ops = &ops,
-		.iomap = &bfs_iomap_ops,
-		.ctx = &bfs,
-		.ready = bfs_ready,
+	struct fi_server_opts so = {
+		.name = "fuse-iomap-blockfs", .fsname = "fuse-iomap-blockfs", .subtype = "blockfs",
 	};
 	char extra[64];
 	struct bfs_opts o;
-	int ret, err;
+	bool served = false;
+	uint64_t size;
+	int ret, err, fd;
 
 	ret = bfs_parse(argc, argv, &o);
 	if (ret >= 0)
 		return ret;
 	bfs.bbits = __builtin_ctz(o.bs);
 	bfs.out_of_place = o.oop;
-	bfs.bpf = o.bpf ? &bpf : NULL;
+	bfs.bpf = o.bpf;
 	bfs.mountpoint = o.mnt;
 	if (fi_check_mountpoint("fuse-iomap-blockfs", o.mnt, true))
 		return 1;
@@ -699,14 +740,14 @@ int main(int argc, char *argv[])
 		return 1;
 	}
 	ret = 1;
-	srv.dev_fd = bfs_open_dev(&bfs, o.dev);
-	if (srv.dev_fd < 0)
+	fd = bfs_open_dev(&bfs, o.dev);
+	if (fd < 0)
 		goto out_ns;
 	if (o.meta && bfs_meta_start(&bfs, o.meta))
 		goto out_dev;
 	if (o.log) {
-		srv.log = fopen(o.log, "a");
-		if (!srv.log) {
+		so.log = fopen(o.log, "a");
+		if (!so.log) {
 			fprintf(stderr, "fuse-iomap-blockfs: can't open %s: %s\n", o.log, strerror(errno));
 			goto out_dev;
 		}
@@ -714,25 +755,32 @@ int main(int argc, char *argv[])
 
 	fi_memns_fill_ops(&ops);
 	snprintf(extra, sizeof(extra), "iomap,iomap_blksize=%u", o.bs);
-	srv.mount.mountpoint = o.mnt;
-	srv.mount.extra_opts = extra;
-	srv.debug = o.debug;
-	ret = fi_iomap_serve(&srv);
-	if (bfs.bpf)
-		fi_bpf_stop(bfs.bpf);
+	so.mountpoint = o.mnt;
+	so.mount_opts = extra;
+	so.debug = o.debug;
+	so.threads = o.threads;
+	bfs.srv = fi_server_new(&so, &ops, &bfs_iomap_ops, &bfs);
+	if (!bfs.srv)
+		goto out_log;
+	if (!fi_server_mount(bfs.srv) && !fi_server_add_device(bfs.srv, fd, &bfs.cookie, &size) &&
+	    (!bfs.bpf || !fi_server_bpf_start(bfs.srv, 1 << 20))) {
+		served = true;
+		ret = fi_server_serve(bfs.srv) ? 1 : 0;
+	}
+	fi_server_destroy(bfs.srv);
 	/* Saved once the last writeback is done: the file system is unmounted. */
-	if (ret >= 0 && o.meta) {
+	if (served && o.meta) {
 		err = bfs_save(&bfs, o.meta);
 		if (err) {
 			fprintf(stderr, "fuse-iomap-blockfs: can't save %s: %s\n", o.meta, strerror(-err));
 			ret = 1;
 		}
 	}
-	ret = ret ? 1 : 0;
-	if (srv.log)
-		fclose(srv.log);
+out_log:
+	if (so.log)
+		fclose(so.log);
 out_dev:
-	close(srv.dev_fd);
+	close(fd);
 out_ns:
 	/* Files give their blocks back to the allocator: it goes last. */
 	fi_memns_destroy(&bfs.ns);

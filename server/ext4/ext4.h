@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * fuse-iomap-ext4: what its files share.  ext4.c opens the image and runs
- * the server; ext4_inode.c reads, writes, frees and tracks inodes;
- * ext4_dir.c keeps the namespace; ext4_map.c answers FUSE_IOMAP_BEGIN/END.
+ * fuse-iomap-ext4: what its files share.  main.c opens the image and runs
+ * the server; inode.c reads, writes, frees and tracks inodes; dir.c keeps
+ * the namespace; map.c answers FUSE_IOMAP_BEGIN/END.
  */
 #ifndef FI_EXT4_H
 #define FI_EXT4_H
@@ -13,8 +13,7 @@
 #include <ext2fs/ext2fs.h>
 #include <fuse_lowlevel.h>
 
-#include "bpf_extents.h"
-#include "iomap_session.h"
+#include "fuse_iomap_server.h"
 
 /* How long the kernel may cache names and attributes: we are its only writer. */
 #define EXT4_TIMEOUT	60.0
@@ -28,7 +27,8 @@ struct ext4srv {
 	bool rw;
 	int dev_fd;		/* the registered device, for fsync */
 	const char *mountpoint;
-	struct fi_bpf *bpf;	/* --bpf: the extent_map tier, or NULL */
+	struct fi_server *srv;
+	bool bpf;		/* --bpf: the extent_map tier */
 	/* The kernel's lookup count per inode, and whether it is unlinked. */
 	struct ext4_ref **refs;
 	size_t nr_buckets;
@@ -36,7 +36,7 @@ struct ext4srv {
 
 static inline struct ext4srv *srv_of(fuse_req_t req)
 {
-	return fuse_req_userdata(req);
+	return fi_req_ctx(req);
 }
 
 /* fuse's root is node 1; ext4's root directory is inode 2 (1 is bad blocks). */
@@ -59,7 +59,7 @@ static inline struct ext2_inode *ext2(struct ext2_inode_large *inode)
 static inline void ext4_bpf_forget(struct ext4srv *s, ext2_ino_t ino)
 {
 	if (s->bpf)
-		fi_bpf_forget(s->bpf, to_nodeid(ino));
+		fi_server_bpf_forget(s->srv, to_nodeid(ino));
 }
 
 /* ext4_inode.c */

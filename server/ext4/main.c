@@ -29,9 +29,7 @@
 #include <et/com_err.h>
 #include <fuse_lowlevel.h>
 
-#include "claim.h"
 #include "ext4.h"
-#include "mount.h"
 
 struct xattr_list {
 	char *buf;
@@ -307,6 +305,7 @@ static void usage(FILE *f)
 "  -l, --log FILE    append one line per FUSE_IOMAP_BEGIN/END to FILE\n"
 "  -d, --debug       print every request (libfuse debug output)\n"
 "  -h, --help        print this help and exit\n"
+"  -V, --version     print the version and exit\n"
 "\n"
 "Not supported: journal replay (an image whose journal needs recovery is\n"
 "refused: run e2fsck first), and the features inline_data, encrypt, verity\n"
@@ -316,15 +315,6 @@ static void usage(FILE *f)
 "e2fsck checks it.  Not implemented: setxattr/removexattr, hole punching,\n"
 "RENAME_EXCHANGE/WHITEOUT, and allocating writes to block-mapped (ext3)\n"
 "files.\n");
-}
-
-static int ext4_ready(struct fuse_session *se, uint32_t cookie, uint64_t size, void *ctx)
-{
-	struct ext4srv *s = ctx;
-
-	(void)se, (void)size;
-	s->cookie = cookie;
-	return s->bpf ? fi_bpf_start(s->bpf, "fuse-iomap-ext4", s->mountpoint) : 0;
 }
 
 /* Read-write: not clean while we serve (no journal), clean again when we stop. */
@@ -440,6 +430,7 @@ int main(int argc, char *argv[])
 		{ "log", required_argument, NULL, 'l' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const struct fuse_lowlevel_ops ops = {
@@ -468,36 +459,32 @@ int main(int argc, char *argv[])
 		.create = ext4_create,
 		.fallocate = ext4_fallocate,
 	};
-	struct fi_bpf bpf = { 0 };
 	struct ext4srv s = { .rw = true };
-	struct fi_iomap_server srv = {
-		.name = "fuse-iomap-ext4",
-		.mount = { .subtype = "ext4" },
-		.ops = &ops,
-		.iomap = &ext4_iomap_ops,
-		.ctx = &s,
-		.ready = ext4_ready,
-	};
+	struct fi_server_opts o = { .name = "fuse-iomap-ext4", .subtype = "ext4" };
+	uint64_t size;
 	const char *image, *log = NULL;
 	char extra[128];
 	int c, ret = 1;
 
-	while ((c = getopt_long(argc, argv, "rbl:dh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "rbl:dhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			s.rw = false;
 			break;
 		case 'b':
-			s.bpf = &bpf;
+			s.bpf = true;
 			break;
 		case 'l':
 			log = optarg;
 			break;
 		case 'd':
-			srv.debug = true;
+			o.debug = true;
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("fuse-iomap-ext4 %s\n", FI_VERSION);
 			return 0;
 		default:
 			usage(stderr);
@@ -510,22 +497,22 @@ int main(int argc, char *argv[])
 		return 2;
 	}
 	image = argv[optind];
-	srv.mount.mountpoint = s.mountpoint = argv[optind + 1];
-	srv.mount.fsname = image;
-	srv.mount.readonly = !s.rw;
+	o.mountpoint = s.mountpoint = argv[optind + 1];
+	o.fsname = image;
+	o.readonly = !s.rw;
 
 	initialize_ext2_error_table();
 	if (fi_check_mountpoint("fuse-iomap-ext4", s.mountpoint, true))
 		return 1;
 	/* The device first: nothing is written to an image someone else uses. */
-	srv.dev_fd = s.dev_fd = ext4_open_dev(image, !s.rw);
-	if (srv.dev_fd < 0)
+	s.dev_fd = ext4_open_dev(image, !s.rw);
+	if (s.dev_fd < 0)
 		return 1;
 	if (ext4_open_fs(image, &s))
 		goto out_dev;
 	if (log) {
-		srv.log = fopen(log, "a");
-		if (!srv.log) {
+		o.log = fopen(log, "a");
+		if (!o.log) {
 			fprintf(stderr, "fuse-iomap-ext4: can't open %s: %s\n", log, strerror(errno));
 			goto out_fs;
 		}
@@ -533,17 +520,22 @@ int main(int argc, char *argv[])
 	/* Permissions are checked by the kernel, as for its own ext4, for every user. */
 	snprintf(extra, sizeof(extra), "iomap,iomap_blksize=%u,default_permissions,allow_other",
 		 s.fs->blocksize);
-	srv.mount.extra_opts = extra;
-	ret = fi_iomap_serve(&srv) ? 1 : 0;
-	if (s.bpf)
-		fi_bpf_stop(s.bpf);
-	if (srv.log)
-		fclose(srv.log);
+	o.mount_opts = extra;
+	s.srv = fi_server_new(&o, &ops, &ext4_iomap_ops, &s);
+	if (!s.srv)
+		goto out_log;
+	if (!fi_server_mount(s.srv) && !fi_server_add_device(s.srv, s.dev_fd, &s.cookie, &size) &&
+	    (!s.bpf || !fi_server_bpf_start(s.srv, 0)))
+		ret = fi_server_serve(s.srv) ? 1 : 0;
+	fi_server_destroy(s.srv);
+out_log:
+	if (o.log)
+		fclose(o.log);
 out_fs:
 	if (ext4_close_fs(image, &s))
 		ret = 1;
 out_dev:
 	/* Our claim on the device ends only once the image is written back. */
-	close(srv.dev_fd);
+	close(s.dev_fd);
 	return ret;
 }

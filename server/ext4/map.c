@@ -389,17 +389,23 @@ static int add_extent(struct fi_extent **v, uint32_t *n, uint32_t *cap, struct f
 	return 0;
 }
 
-/* Hand the BPF tier the file's whole extent list, so that its next reads need no upcall. */
-static void publish_extents(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode)
+/* The file's whole extent list, for the BPF tier: its next reads need no upcall. */
+static int ext4_extents(void *ctx, uint64_t nodeid, struct fi_extent **vp, uint32_t *np,
+			uint32_t *flags)
 {
+	struct ext4srv *s = ctx;
+	ext2_ino_t ino = to_ino(nodeid);
+	struct ext2_inode_large inode;
 	struct fi_extent *v = NULL;
 	uint32_t n = 0, cap = 0;
 	struct ext2fs_extent e;
 	ext2_extent_handle_t h;
 	errcode_t err;
 
-	if (!(inode->i_flags & EXT4_EXTENTS_FL) || ext2fs_extent_open2(s->fs, ino, ext2(inode), &h))
-		return;
+	*flags = 0;
+	if (ext4_read_inode(s, ino, &inode) || !LINUX_S_ISREG(inode.i_mode) ||
+	    !(inode.i_flags & EXT4_EXTENTS_FL) || ext2fs_extent_open2(s->fs, ino, ext2(&inode), &h))
+		return -EAGAIN;
 	for (err = ext2fs_extent_get(h, EXT2_EXTENT_ROOT, &e); !err;
 	     err = ext2fs_extent_get(h, EXT2_EXTENT_NEXT, &e)) {
 		if (!(e.e_flags & EXT2_EXTENT_FLAGS_LEAF) || !e.e_len)
@@ -411,9 +417,9 @@ static void publish_extents(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode
 			break;
 	}
 	ext2fs_extent_free(h);
-	if (err == EXT2_ET_EXTENT_NO_NEXT)
-		fi_bpf_publish(s->bpf, to_nodeid(ino), v, n, 0);
-	free(v);
+	*vp = v;
+	*np = n;
+	return err == EXT2_ET_EXTENT_NO_NEXT ? 0 : -EAGAIN;
 }
 
 static int ext4_begin(void *ctx, uint64_t nodeid, const struct fuse_iomap_begin_in *in,
@@ -428,22 +434,18 @@ static int ext4_begin(void *ctx, uint64_t nodeid, const struct fuse_iomap_begin_
 
 	err = ext4_read_inode(s, ino, &inode);
 	if (err)
-		return err;
+		return -err;
 	if (!LINUX_S_ISREG(inode.i_mode))
-		return EINVAL;
+		return -EINVAL;
 	if (in->opflags & FUSE_IOMAP_OP_WRITE) {
 		if (!s->rw)
-			return EROFS;
+			return -EROFS;
 		/* Zeroing touches only what is written; writeback what BEGIN gave out. */
 		if (!(in->opflags & (FUSE_IOMAP_OP_ZERO | FUSE_IOMAP_OP_WRITEBACK)))
-			return begin_write(s, ino, &inode, lblk, want, out);
+			return -begin_write(s, ino, &inode, lblk, want, out);
 	}
 	out->write.type = FUSE_IOMAP_TYPE_PURE_OVERWRITE;
-	err = map_at(s, ino, &inode, lblk, want, &out->read);
-	/* A read came here: the BPF tier had no answer.  Next time it will. */
-	if (!err && s->bpf && !(in->opflags & FUSE_IOMAP_OP_WRITE))
-		publish_extents(s, ino, &inode);
-	return err;
+	return -map_at(s, ino, &inode, lblk, want, &out->read);
 }
 
 static int ext4_end(void *ctx, uint64_t nodeid, const struct fuse_iomap_end_in *in)
@@ -459,13 +461,13 @@ static int ext4_end(void *ctx, uint64_t nodeid, const struct fuse_iomap_end_in *
 		return 0;
 	err = ext4_read_inode(s, ino, &inode);
 	if (err)
-		return err;
+		return -err;
 	if (in->written > 0) {
 		if (in->pos + in->written > EXT2_I_SIZE(&inode)) {
 			err = to_errno(ext2fs_inode_size_set(s->fs, ext2(&inode),
 							     in->pos + in->written));
 			if (err)
-				return err;
+				return -err;
 		}
 		ext4_touch(&inode, true);
 	}
@@ -477,14 +479,15 @@ static int ext4_end(void *ctx, uint64_t nodeid, const struct fuse_iomap_end_in *
 		err = zero_blocks(s, (in->map.addr + (from - in->map.offset)) >> s->bbits,
 				  (to - from) >> s->bbits);
 		if (err)
-			return err;
+			return -err;
 	}
-	return ext4_write_inode(s, ino, &inode);
+	return -ext4_write_inode(s, ino, &inode);
 }
 
 const struct fi_iomap_ops ext4_iomap_ops = {
 	.begin = ext4_begin,
 	.end = ext4_end,
+	.extents = ext4_extents,
 };
 
 /* Uninitialized extents over every hole of [lblk, end). */

@@ -13,8 +13,7 @@
 #include <unistd.h>
 #include <fuse_lowlevel.h>
 
-#include "memns.h"
-#include "mount.h"
+#include "fuse_iomap_server.h"
 
 /* Regular file contents: n->data points at one of these. */
 struct memfs_buf {
@@ -135,7 +134,8 @@ static void usage(FILE *f)
 "Options:\n"
 "  --stock      mount on the kernel's own fuse through /dev/fuse instead\n"
 "  -d, --debug  print every request (libfuse debug output)\n"
-"  -h, --help   print this help and exit\n", FI_DEV_PATH);
+"  -h, --help   print this help and exit\n"
+"  -V, --version print the version and exit\n", "/dev/fuse-iomap");
 }
 
 int main(int argc, char *argv[])
@@ -144,31 +144,33 @@ int main(int argc, char *argv[])
 		{ "stock", no_argument, NULL, 's' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct fi_mount m = {
-		.prog = "fuse-iomap-memfs", .fsname = "fuse-iomap-memfs", .subtype = "memfs",
+	struct fi_server_opts o = {
+		.name = "fuse-iomap-memfs", .fsname = "fuse-iomap-memfs", .subtype = "memfs",
 	};
-	char *fargv[] = { argv[0], NULL, NULL };
-	struct fuse_args args = FUSE_ARGS_INIT(1, fargv);
 	struct fuse_lowlevel_ops ops = {
 		.read = memfs_read,
 		.write = memfs_write,
 	};
+	struct fi_server *srv;
 	struct fi_memns fs;
-	struct fuse_session *se;
 	int c, ret = 1;
 
-	while ((c = getopt_long(argc, argv, "dh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "dhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			m.stock = true;
+			o.stock = true;
 			break;
 		case 'd':
-			fargv[args.argc++] = "-d";
+			o.debug = true;
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("fuse-iomap-memfs %s\n", FI_VERSION);
 			return 0;
 		default:
 			usage(stderr);
@@ -180,9 +182,9 @@ int main(int argc, char *argv[])
 		usage(stderr);
 		return 2;
 	}
-	m.mountpoint = argv[optind];
+	o.mountpoint = argv[optind];
 	/* Through /dev/fuse, fusermount3 mounts for unprivileged users. */
-	if (fi_check_mountpoint(m.prog, m.mountpoint, !m.stock))
+	if (fi_check_mountpoint(o.name, o.mountpoint, !o.stock))
 		return 1;
 
 	if (fi_memns_init(&fs, &memfs_backend, 4096)) {
@@ -190,21 +192,10 @@ int main(int argc, char *argv[])
 		return 1;
 	}
 	fi_memns_fill_ops(&ops);
-	se = fuse_session_new(&args, &ops, sizeof(ops), &fs);
-	if (!se)
-		goto out_free;
-	if (fuse_set_signal_handlers(se))
-		goto out_destroy;
-	if (fi_mount(se, &m) < 0)
-		goto out_signals;
-	ret = fuse_session_loop(se) ? 1 : 0;
-	fi_unmount(se, &m);
-out_signals:
-	fuse_remove_signal_handlers(se);
-out_destroy:
-	fuse_session_destroy(se);
-out_free:
+	srv = fi_server_new(&o, &ops, NULL, &fs);
+	if (srv && !fi_server_mount(srv))
+		ret = fi_server_serve(srv) ? 1 : 0;
+	fi_server_destroy(srv);
 	fi_memns_destroy(&fs);
-	fuse_opt_free_args(&args);
 	return ret;
 }
