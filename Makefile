@@ -13,7 +13,7 @@ LLVM_STRIP := llvm-strip-19
 
 B := $(CURDIR)/build
 
-ifeq ($(filter -j%,$(MAKEFLAGS)),)
+ifeq ($(MAKELEVEL)$(filter -j%,$(MAKEFLAGS)),0)
 MAKEFLAGS += -j$(shell nproc)
 endif
 MAKEFLAGS += --no-print-directory

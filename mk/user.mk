@@ -97,6 +97,11 @@ $(OBJ)/selftests/servers/%.o: selftests/servers/%.c $(wildcard selftests/servers
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS_USER) $(FUSE_CFLAGS) -c $< -o $@
 
+$(B)/testsrv/fuse-iomap-stripe: $(OBJ)/selftests/servers/stripe.o $(LIBFI_A)
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -o $@ $< $(SERVER_LIBS)
+
 $(B)/testsrv/fuse-iomap-%: $(OBJ)/selftests/servers/%.o $(OBJ)/selftests/servers/onefile.o $(LIBFI_A)
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(@D)
@@ -105,14 +110,14 @@ $(B)/testsrv/fuse-iomap-%: $(OBJ)/selftests/servers/%.o $(OBJ)/selftests/servers
 # --- the example, built only against the installed library (make install-dev) ----
 STAGE := $(B)/stage
 $(STAGE)/.stamp: $(LIBFI_A) $(LIBFI_SO) $(USER_HDRS) lib/fuse-iomap.pc.in $(LIBBPF) mk/install.mk
-	$(call msg,STAGE,$(STAGE) (make install-dev DESTDIR=$(STAGE) PREFIX=/usr))
+	$(call msg,STAGE,$(STAGE) (make install-dev PREFIX=$(STAGE)/usr))
 	$(Q)rm -rf $(STAGE)
-	$(Q)$(MAKE) -s install-dev DESTDIR=$(STAGE) PREFIX=/usr >/dev/null
+	$(Q)$(MAKE) -s install-dev PREFIX=$(STAGE)/usr >/dev/null
 	$(Q)touch $@
 
-# pkg-config's sysroot prefixes the staged paths; the guest runs the example
-# with LD_LIBRARY_PATH=$(STAGE)/usr/lib.
-STAGE_PC = PKG_CONFIG_SYSROOT_DIR=$(STAGE) PKG_CONFIG_LIBDIR=$(STAGE)/usr/lib/pkgconfig:$(shell pkg-config --variable pc_path pkg-config) pkg-config
+# The installed .pc names the staged paths; the guest runs the example with
+# LD_LIBRARY_PATH=$(STAGE)/usr/lib.
+STAGE_PC = PKG_CONFIG_PATH=$(STAGE)/usr/lib/pkgconfig pkg-config
 $(EXAMPLE): examples/fuse-iomap-example.c $(STAGE)/.stamp
 	$(call msg,CCLD,$@)
 	$(Q)mkdir -p $(@D)
