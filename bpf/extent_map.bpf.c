@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * extent_map: answers FUSE_IOMAP_BEGIN from extents the server put in BPF
- * maps (see extent_map.h): a bounded binary search over the file's sorted
+ * maps (see fuse_iomap_extent_map.h): a bounded binary search over the file's sorted
  * extents, O(log n) map lookups.  Reads, zeroing and writeback get the
  * extent or hole at pos; writes only overwrites of written extents (with
  * FUSE_IOMAP_END, so that the server hears of sizes and times: see

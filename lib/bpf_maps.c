@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* See bpf_extents.h and bpf/extent_map.h for the protocol. */
+/* See internal.h, and include/fuse_iomap_extent_map.h for the protocol. */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>

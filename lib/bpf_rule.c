@@ -139,34 +139,10 @@ static void fi_wrap_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t of
 	fi_rule_change_end(&srv->rule);
 }
 
-static void fi_wrap_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
-{
-	struct fi_server *srv = fi_srv(req);
-
-	fi_rule_change_begin(&srv->rule, ino);
-	srv->ll.forget(req, ino, nlookup);
-	fi_rule_change_end(&srv->rule);
-}
-
-static void fi_wrap_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
-{
-	struct fi_server *srv = fi_srv(req);
-
-	for (size_t i = 0; i < count; i++)
-		fi_rule_change_begin(&srv->rule, forgets[i].ino);
-	srv->ll.forget_multi(req, count, forgets);
-	for (size_t i = 0; i < count; i++)
-		fi_rule_change_end(&srv->rule);
-}
-
 void fi_rule_wrap_ops(struct fuse_lowlevel_ops *ll)
 {
 	if (ll->setattr)
 		ll->setattr = fi_wrap_setattr;
 	if (ll->fallocate)
 		ll->fallocate = fi_wrap_fallocate;
-	if (ll->forget)
-		ll->forget = fi_wrap_forget;
-	if (ll->forget_multi)
-		ll->forget_multi = fi_wrap_forget_multi;
 }
