@@ -86,6 +86,14 @@ struct fuse_iomap_conn {
 	struct mutex dev_lock;		/* serializes (un)registration */
 	struct idr devs;		/* cookie -> live device; RCU lookup */
 	struct list_head all_devs;	/* every device ever registered */
+	unsigned int nr_devs;		/* live or being registered */
+	/*
+	 * Two devices were live at once.  fs/iomap (6.12) adds a block to
+	 * the bio before it when the sectors follow on, whatever the device:
+	 * so files get no large folios, and readahead reads folio by folio.
+	 */
+	bool multi_dev;
+	unsigned long file_inodes;	/* regular files ever set up */
 
 	atomic64_t begin_upcalls;
 	atomic64_t end_upcalls;

@@ -68,6 +68,30 @@ static void fuse_iomap_dev_close(struct fuse_iomap_dev *dev)
 	kfree(dev);
 }
 
+/*
+ * A second live device makes the connection multi-device (see multi_dev):
+ * only while no file has been set up with large folios, and only with
+ * blocks of a page or more, so that no folio spans two mappings.
+ */
+static int fuse_iomap_dev_may_add(struct fuse_iomap_conn *ic)
+{
+	lockdep_assert_held(&ic->dev_lock);
+	if (!ic->nr_devs || ic->multi_dev)
+		return 0;
+	if (ic->blkbits < PAGE_SHIFT) {
+		pr_info_ratelimited("fuse-iomap: connection %u: a second device needs iomap_blksize of %lu or more\n",
+				    ic->id, PAGE_SIZE);
+		return -EINVAL;
+	}
+	if (ic->file_inodes) {
+		pr_info_ratelimited("fuse-iomap: connection %u: register every device before files are opened\n",
+				    ic->id);
+		return -EBUSY;
+	}
+	ic->multi_dev = true;
+	return 0;
+}
+
 static int fuse_iomap_dev_register(struct fuse_iomap_conn *ic,
 				   struct fuse_iomap_dev_register __user *argp)
 {
@@ -85,7 +109,10 @@ static int fuse_iomap_dev_register(struct fuse_iomap_conn *ic,
 
 	/* Reserve the cookie now; mappings may name it only once all is done. */
 	mutex_lock(&ic->dev_lock);
-	id = idr_alloc_cyclic(&ic->devs, NULL, 1, INT_MAX, GFP_KERNEL);
+	err = fuse_iomap_dev_may_add(ic);
+	id = err ?: idr_alloc_cyclic(&ic->devs, NULL, 1, INT_MAX, GFP_KERNEL);
+	if (id >= 0)
+		ic->nr_devs++;
 	mutex_unlock(&ic->dev_lock);
 	if (id < 0) {
 		err = id;
@@ -109,6 +136,7 @@ static int fuse_iomap_dev_register(struct fuse_iomap_conn *ic,
 out_remove:
 	mutex_lock(&ic->dev_lock);
 	idr_remove(&ic->devs, id);
+	ic->nr_devs--;
 	mutex_unlock(&ic->dev_lock);
 out_close:
 	fuse_iomap_dev_close(dev);
@@ -124,8 +152,10 @@ static int fuse_iomap_dev_unregister(struct fuse_iomap_conn *ic, u32 __user *arg
 		return -EFAULT;
 	mutex_lock(&ic->dev_lock);
 	/* A reserved cookie (NULL) is its registration's to drop. */
-	if (idr_find(&ic->devs, cookie))
+	if (idr_find(&ic->devs, cookie)) {
 		dev = idr_remove(&ic->devs, cookie);
+		ic->nr_devs--;
+	}
 	mutex_unlock(&ic->dev_lock);
 	/* The file stays open in all_devs until the connection ends. */
 	return dev ? 0 : -ENOENT;

@@ -24,7 +24,11 @@ void fuse_iomap_init_file_inode(struct inode *inode)
 		return;
 	inode->i_data.a_ops = &fuse_iomap_aops;
 	inode->i_blkbits = ic->blkbits;
-	mapping_set_large_folios(inode->i_mapping);
+	mutex_lock(&ic->dev_lock);
+	ic->file_inodes++;
+	if (!ic->multi_dev)
+		mapping_set_large_folios(inode->i_mapping);
+	mutex_unlock(&ic->dev_lock);
 }
 
 ssize_t fuse_iomap_read_iter(struct kiocb *iocb, struct iov_iter *to)
@@ -298,7 +302,16 @@ static int fuse_iomap_read_folio(struct file *file, struct folio *folio)
 
 static void fuse_iomap_readahead(struct readahead_control *rac)
 {
-	iomap_readahead(rac, &fuse_iomap_map_ops);
+	struct fuse_iomap_conn *ic = get_fuse_conn(rac->mapping->host)->iomap;
+	struct folio *folio;
+
+	if (!READ_ONCE(ic->multi_dev)) {
+		iomap_readahead(rac, &fuse_iomap_map_ops);
+		return;
+	}
+	/* One bio per folio: iomap_readahead would join blocks of two devices. */
+	while ((folio = readahead_folio(rac)))
+		iomap_read_folio(folio, &fuse_iomap_map_ops);
 }
 
 /*
@@ -309,7 +322,18 @@ static void fuse_iomap_readahead(struct readahead_control *rac)
 static int fuse_iomap_writeback_map(struct iomap_writepage_ctx *wpc, struct inode *inode,
 				    loff_t offset, unsigned int len)
 {
-	return fuse_iomap_map_writeback(inode, offset, len, &wpc->iomap);
+	int err = fuse_iomap_map_writeback(inode, offset, len, &wpc->iomap);
+
+	/*
+	 * fs/iomap (6.12) adds the range to the open ioend when its sectors
+	 * follow on, without comparing devices.  A SHARED flag unlike the
+	 * ioend's is what stops it there; nothing else reads that flag in
+	 * our writeback, so a mapping on another device starts a new ioend.
+	 */
+	if (!err && wpc->ioend && wpc->ioend->io_bio.bi_bdev != wpc->iomap.bdev)
+		wpc->iomap.flags = (wpc->iomap.flags & ~IOMAP_F_SHARED) |
+				   (~wpc->ioend->io_flags & IOMAP_F_SHARED);
+	return err;
 }
 
 static const struct iomap_writeback_ops fuse_iomap_writeback_ops = {

@@ -32,6 +32,7 @@ static void usage(FILE *f)
 "       " PROG " detach MOUNTPOINT\n"
 "       " PROG " show [MOUNTPOINT]\n"
 "       " PROG " stats MOUNTPOINT [-i SECONDS [-c COUNT]]\n"
+"       " PROG " --version | --help\n"
 "\n"
 "attach  load the fuse_bpf_ops in OBJECT (a BPF object file with one\n"
 "        .struct_ops.link map) for the iomap mount at MOUNTPOINT and attach\n"
@@ -397,6 +398,10 @@ int main(int argc, char **argv)
 	if (!cmd || !strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
 		usage(cmd ? stdout : stderr);
 		return cmd ? 0 : 2;
+	}
+	if (!strcmp(cmd, "--version")) {
+		printf(PROG " %s\n", FI_VERSION);
+		return 0;
 	}
 	libbpf_set_strict_mode(LIBBPF_STRICT_ALL);
 	libbpf_set_print(print_libbpf);

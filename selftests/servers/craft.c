@@ -204,6 +204,7 @@ int main(int argc, char *argv[])
 		{ "begin-returns", required_argument, NULL, 'e' },
 		{ "log", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 1 },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct craft c = { 0 };
@@ -261,6 +262,9 @@ int main(int argc, char *argv[])
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 1:
+			printf("fuse-iomap-craft %s\n", fi_version());
 			return 0;
 		default:
 			goto bad;

@@ -383,6 +383,7 @@ int main(int argc, char *argv[])
 		{ "dev-size", required_argument, NULL, 'D' },
 		{ "cookie", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 1 },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct fuzz z = { .rng = 1, .blksize = 4096, .cookie = 1 };
@@ -428,6 +429,9 @@ int main(int argc, char *argv[])
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 1:
+			printf("fuse-iomap-fuzz %s\n", fi_version());
 			return 0;
 		default:
 			goto bad;
