@@ -113,8 +113,8 @@ struct fi_server_opts {
 	 *   END nodeid pos count written opflags
 	 *   IOEND nodeid pos written error flags
 	 * With threads above 1 each line ends in " t=THREAD inflight=N", N
-	 * being the requests in progress when this one arrived, itself
-	 * included.  The library makes it line-buffered.
+	 * being the mapping requests in progress when this one arrived,
+	 * itself included.  The library makes it line-buffered.
 	 */
 	FILE *log;
 };

@@ -241,7 +241,7 @@ static int fi_begin(struct fi_server *srv, const struct fuse_in_header *ih,
 	if (rc)
 		return rc;
 	/* A read came here: BPF had no answer.  Next time it will. */
-	if (!change && !err && !(in->opflags & FUSE_IOMAP_OP_REPORT))
+	if (!change && !err)
 		fi_rule_publish(srv, ih->nodeid, seq);
 	return 0;
 }
