@@ -20,7 +20,9 @@
  * error, starting with opts.name.  libfuse's own callbacks keep libfuse's
  * conventions (fuse_reply_err(req, EIO)).
  *
- * Names: fi_ and FI_.  Link with `pkg-config --libs fuse-iomap`.
+ * Names: fi_ and FI_.  Define FUSE_USE_VERSION (34 or later) before
+ * including this header, as for libfuse's.  Build with `pkg-config
+ * --cflags --libs fuse-iomap`.
  * The wire structs (fuse_iomap_begin_in and so on) are in
  * fuse_iomap_bpf.h, the ABI header, which this one includes.
  */
@@ -56,8 +58,8 @@ struct fi_iomap_ops {
 	/*
 	 * Where [in->pos, in->pos + in->count) of @nodeid lives:
 	 * fill out->read and out->write (FUSE_IOMAP_TYPE_PURE_OVERWRITE as
-	 * the write mapping means "as read").  A mapping may cover less than
-	 * asked (the kernel asks again for the rest) but must start at pos.
+	 * the write mapping means "as read").  A mapping must hold pos and
+	 * may cover less than asked (the kernel asks again for the rest).
 	 * The kernel checks every answer and fails the I/O on a bad one.
 	 */
 	int (*begin)(void *ctx, uint64_t nodeid, const struct fuse_iomap_begin_in *in,
