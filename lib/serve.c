@@ -220,7 +220,7 @@ static int fi_begin(struct fi_server *srv, const struct fuse_in_header *ih,
 	struct fuse_iomap_begin_out out;
 	bool change = fi_is_change_begin(in);
 	uint64_t seq = 0;
-	int err, rc;
+	int err;
 
 	if (srv->opts.log)
 		fprintf(srv->opts.log, "BEGIN %" PRIu64 " %" PRIu64 " %" PRIu64 " 0x%x%s\n",
@@ -237,13 +237,13 @@ static int fi_begin(struct fi_server *srv, const struct fuse_in_header *ih,
 			       srv->iomap.begin(srv->ctx, ih->nodeid, in, &out));
 	if (change)
 		fi_rule_change_end(&srv->rule);
-	rc = fi_reply(srv, ih->unique, err, &out, sizeof(out));
-	if (rc)
-		return rc;
-	/* A read came here: BPF had no answer.  Next time it will. */
-	if (!change && !err)
+	/*
+	 * A read came here: BPF had no answer.  Next time it will, from the
+	 * moment this read returns: publish first, then reply.
+	 */
+	else if (!err)
 		fi_rule_publish(srv, ih->nodeid, seq);
-	return 0;
+	return fi_reply(srv, ih->unique, err, &out, sizeof(out));
 }
 
 static int fi_end(struct fi_server *srv, const struct fuse_in_header *ih,
