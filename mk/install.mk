@@ -1,3 +1,158 @@
-# make install, make uninstall, make install-dkms (see README.md).
+# make install, install-dev, uninstall, install-dkms, uninstall-dkms.
+# Included by the top Makefile (B, VERSION, KREL, Q, msg; KSRC_TARBALL,
+# KHEADERS and LIBBPF from kernel.mk; BPF_OBJS, SERVERS and LOADER from
+# user.mk).  See /work/notes/install.md, later the README's "Use it on your
+# machine".
+#
+# What this does not do: build anything that is missing with other rules
+# than the ones of the files it installs, strip binaries, or install the
+# module itself (that is DKMS's job: make install-dkms).  PREFIX, DESTDIR
+# and the directories below must not contain white space or ':'.
+
 PREFIX ?= /usr/local
-.PHONY: install uninstall install-dkms uninstall-dkms
+DESTDIR ?=
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+# Ours alone: libbpf.a for static users of the library, the BPF objects,
+# and the list of directories install created (for uninstall).
+PKGLIBDIR ?= $(LIBDIR)/fuse-iomap
+# mount(8) runs "mount.TYPE" helpers from /sbin, /sbin/fs.d and /sbin/fs
+# only: libmount has that list compiled in and ignores PATH and PREFIX.
+# So the helpers go to /sbin whatever PREFIX is (DESTDIR still applies),
+# and they find their servers in $(BINDIR), written into them at install.
+SBINDIR ?= /sbin
+
+LIBNAME := libfuse-iomap
+SONAME := $(LIBNAME).so.0
+# The file types the helpers mount: mount -t fuseiomap.<server>.
+MOUNT_HELPERS := ext4 blockfs
+
+# --- the one list of installed files ------------------------------------------
+# Each entry is KIND:SOURCE:DESTINATION:MODE, DESTINATION without DESTDIR.
+#   f  copy SOURCE
+#   s  copy SOURCE with @PREFIX@ @BINDIR@ @LIBDIR@ @INCLUDEDIR@ @VERSION@
+#      replaced (the .pc file, the mount helpers)
+#   l  a symbolic link to SOURCE (MODE unused)
+# install-dev installs INSTALL_DEV; install installs INSTALL_ALL; uninstall
+# removes INSTALL_ALL, whichever of the two was run.
+INSTALL_DEV := \
+	f:$(B)/lib/$(LIBNAME).a:$(LIBDIR)/$(LIBNAME).a:644 \
+	f:$(B)/lib/$(LIBNAME).so.$(VERSION):$(LIBDIR)/$(LIBNAME).so.$(VERSION):644 \
+	l:$(LIBNAME).so.$(VERSION):$(LIBDIR)/$(SONAME):- \
+	l:$(SONAME):$(LIBDIR)/$(LIBNAME).so:- \
+	$(foreach h,$(wildcard include/*.h),f:$(h):$(INCLUDEDIR)/$(notdir $(h)):644) \
+	s:lib/fuse-iomap.pc.in:$(PKGCONFIGDIR)/fuse-iomap.pc:644 \
+	f:$(LIBBPF):$(PKGLIBDIR)/libbpf.a:644
+
+INSTALL_ALL := $(INSTALL_DEV) \
+	$(foreach p,$(SERVERS) $(LOADER),f:$(p):$(BINDIR)/$(notdir $(p)):755) \
+	$(foreach o,$(BPF_OBJS),f:$(o):$(PKGLIBDIR)/bpf/$(notdir $(o)):644) \
+	$(foreach t,$(MOUNT_HELPERS),s:mount/mount.fuseiomap:$(SBINDIR)/mount.fuseiomap.$(t):755)
+
+# The sources that must exist (links have none).
+install_srcs = $(foreach e,$(filter f:% s:%,$(1)),$(word 2,$(subst :, ,$(e))))
+
+# Directories install created, one a line, without DESTDIR.
+INSTALL_DIRS_LIST := $(PKGLIBDIR)/installed-dirs
+
+SUBST := sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
+	-e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+	-e 's|@VERSION@|$(VERSION)|g'
+
+# $(call do_install,ENTRIES): install them under $(DESTDIR).  Each missing
+# directory is created and remembered in INSTALL_DIRS_LIST, so that
+# uninstall removes the directories install made and no other.
+define do_install
+	$(Q)set -e; d='$(DESTDIR)'; new=''; \
+	for e in $(1); do \
+		kind=$${e%%:*}; r=$${e#*:}; src=$${r%%:*}; r=$${r#*:}; dst=$${r%%:*}; mode=$${r#*:}; \
+		dir=$$(dirname "$$dst"); p=$$dir; \
+		while [ ! -d "$$d$$p" ]; do new="$$new $$p"; p=$$(dirname "$$p"); done; \
+		mkdir -p "$$d$$dir"; \
+		printf '  %-8s %s\n' INSTALL "$$dst"; \
+		case $$kind in \
+		f) install -m "$$mode" "$$src" "$$d$$dst" ;; \
+		s) $(SUBST) "$$src" > "$$d$$dst.tmp" && chmod "$$mode" "$$d$$dst.tmp" && mv -f "$$d$$dst.tmp" "$$d$$dst" ;; \
+		l) ln -sfn "$$src" "$$d$$dst" ;; \
+		esac; \
+	done; \
+	mkdir -p "$$d$(PKGLIBDIR)"; \
+	{ [ ! -f "$$d$(INSTALL_DIRS_LIST)" ] || cat "$$d$(INSTALL_DIRS_LIST)"; \
+	  for p in $$new; do echo "$$p"; done; } | sort -u > "$$d$(INSTALL_DIRS_LIST).tmp"; \
+	mv -f "$$d$(INSTALL_DIRS_LIST).tmp" "$$d$(INSTALL_DIRS_LIST)"
+	$(if $(DESTDIR),,$(Q)if [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi)
+endef
+
+.PHONY: install install-dev uninstall install-dkms uninstall-dkms
+
+install: $(call install_srcs,$(INSTALL_ALL))
+	$(call do_install,$(INSTALL_ALL))
+
+install-dev: $(call install_srcs,$(INSTALL_DEV))
+	$(call do_install,$(INSTALL_DEV))
+
+# Removes every file of INSTALL_ALL, then the directories install created
+# (deepest first) if they are empty, and our own PKGLIBDIR.
+uninstall:
+	$(Q)set -e; d='$(DESTDIR)'; \
+	for e in $(INSTALL_ALL); do \
+		r=$${e#*:}; r=$${r#*:}; dst=$${r%%:*}; \
+		if [ -e "$$d$$dst" ] || [ -L "$$d$$dst" ]; then \
+			printf '  %-8s %s\n' RM "$$dst"; rm -f "$$d$$dst"; \
+		fi; \
+	done; \
+	dirs=''; \
+	if [ -f "$$d$(INSTALL_DIRS_LIST)" ]; then \
+		dirs=$$(cat "$$d$(INSTALL_DIRS_LIST)"); rm -f "$$d$(INSTALL_DIRS_LIST)"; \
+	fi; \
+	for p in $$(printf '%s\n' $$dirs $(PKGLIBDIR)/bpf $(PKGLIBDIR) | sort -ru); do \
+		[ ! -d "$$d$$p" ] || rmdir "$$d$$p" 2>/dev/null || true; \
+	done
+	$(if $(DESTDIR),,$(Q)if [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi)
+
+# 'make -s print-VAR' prints a variable (the tests ask for KHEADERS).
+print-%:
+	@echo '$($*)'
+
+# --- DKMS -----------------------------------------------------------------------
+# DKMS finds sources only in /usr/src/NAME-VERSION (its source_tree).  It
+# builds from the pinned linux-source tarball (kmod/prepare-src, as the
+# module rule in kernel.mk does) and only for KREL: the module is that
+# release's fs/fuse plus our patches, so any other kernel is refused
+# (kmod/dkms.conf.in says so when asked).
+#
+# make install-dkms copies the sources, registers them (dkms add), then
+# builds and installs the module for KREL (dkms install), with KHEADERS as
+# the kernel headers unless /lib/modules/KREL/build exists.  DKMS_INSTALL=no
+# stops after dkms add (the test runs dkms build itself).  With DESTDIR set
+# (packaging) only the sources are copied.
+DKMS_NAME := fuse-iomap
+DKMS_SRC := /usr/src/$(DKMS_NAME)-$(VERSION)
+DKMS_INSTALL ?= yes
+DKMS_KSRCDIR = $(if $(wildcard /lib/modules/$(KREL)/build/include),,--kernelsourcedir $(KHEADERS))
+
+install-dkms:
+	$(call msg,DKMS,$(DKMS_SRC))
+	$(Q)rm -rf $(DESTDIR)$(DKMS_SRC) && mkdir -p $(DESTDIR)$(DKMS_SRC)/kmod
+	$(Q)cp -a $(filter-out kmod/dkms.conf.in,$(wildcard kmod/*)) $(DESTDIR)$(DKMS_SRC)/kmod/
+	$(Q)cp -a include VERSION $(DESTDIR)$(DKMS_SRC)/
+	$(Q)sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@KREL@|$(KREL)|g' \
+		-e 's|@KSRC_TARBALL@|$(KSRC_TARBALL)|g' kmod/dkms.conf.in > $(DESTDIR)$(DKMS_SRC)/dkms.conf
+ifeq ($(DESTDIR),)
+	$(Q)if ! dkms status -m $(DKMS_NAME) -v $(VERSION) | grep -q .; then \
+		dkms add -m $(DKMS_NAME) -v $(VERSION); fi
+ifeq ($(DKMS_INSTALL),yes)
+	$(Q)dkms install -m $(DKMS_NAME) -v $(VERSION) -k $(KREL) $(DKMS_KSRCDIR)
+endif
+endif
+
+# Removes the module from every kernel DKMS built it for, then the sources.
+uninstall-dkms:
+ifeq ($(DESTDIR),)
+	$(Q)if dkms status -m $(DKMS_NAME) -v $(VERSION) | grep -q .; then \
+		dkms remove -m $(DKMS_NAME) -v $(VERSION) --all; fi
+endif
+	$(call msg,RM,$(DKMS_SRC))
+	$(Q)rm -rf $(DESTDIR)$(DKMS_SRC)
