@@ -69,7 +69,7 @@ define do_install
 	for e in $(1); do \
 		kind=$${e%%:*}; r=$${e#*:}; src=$${r%%:*}; r=$${r#*:}; dst=$${r%%:*}; mode=$${r#*:}; \
 		dir=$$(dirname "$$dst"); p=$$dir; \
-		while [ ! -d "$$d$$p" ]; do new="$$new $$p"; p=$$(dirname "$$p"); done; \
+		while [ "$$p" != / ] && [ ! -d "$$d$$p" ]; do new="$$new $$p"; p=$$(dirname "$$p"); done; \
 		mkdir -p "$$d$$dir"; \
 		printf '  %-8s %s\n' INSTALL "$$dst"; \
 		case $$kind in \
