@@ -16,6 +16,7 @@
 fi_load
 modprobe loop
 modprobe ext4
+modprobe overlay
 
 # make install, into a DESTDIR: the helpers as installed (version and
 # servers' directory filled in), the servers beside them.
