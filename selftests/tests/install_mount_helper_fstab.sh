@@ -6,8 +6,10 @@
 # session of its own with its output in /run/fuse-iomap; umount ends the
 # server and e2fsck -fn is clean.  'mount -t fuseiomap.ext4 IMAGE MNT -o
 # bpf,ro' works too; a line without ro mounts read-write and what it
-# writes the kernel's ext4 reads back after umount.  An unknown option and
-# a missing image fail the mount with the reason.
+# writes the kernel's ext4 reads back after umount.  fuseiomap.blockfs
+# mounts a device through its helper and keeps a file across two mounts
+# (meta=).  An unknown option and a missing image fail the mount with the
+# reason.
 # TIMEOUT: 400
 . "$REPO/selftests/lib/common.sh"
 . "$REPO/selftests/lib/iomap.sh"
@@ -32,7 +34,8 @@ mkdir -p "$T_TMP/sbin.up" "$T_TMP/sbin.work"
 mount -t overlay overlay -o "lowerdir=$sbin,upperdir=$T_TMP/sbin.up,workdir=$T_TMP/sbin.work" "$sbin" ||
 	fail "can't mount an overlay on $sbin"
 defer "umount -l '$sbin'"
-cp -a "$root/sbin/mount.fuseiomap.ext4" "$sbin/" || fail "can't put the helper in $sbin"
+cp -a "$root/sbin/mount.fuseiomap.ext4" "$root/sbin/mount.fuseiomap.blockfs" "$sbin/" ||
+	fail "can't put the helpers in $sbin"
 expect_eq "installed helper's --version" "$(/sbin/mount.fuseiomap.ext4 --version)" \
 	"mount.fuseiomap.ext4 $(cat "$REPO/VERSION")"
 
@@ -120,6 +123,25 @@ cmp "$T_TMP/new" "$kern/dir/new" || fail "the kernel's ext4 reads other bytes in
 expect_eq "note.txt by the kernel's ext4" "$(cat "$kern/note.txt")" "written through the fstab mount"
 cmp "$src/dir/blob" "$kern/dir/blob" || fail "dir/blob changed"
 umount "$kern"
+
+# --- fuseiomap.blockfs: a device, its metadata kept in meta= -----------------------
+make_dev 64
+for round in 1 2; do
+	mount -v -t fuseiomap.blockfs "$dev" "$mnt" -o "bpf,meta=$T_TMP/blockfs.meta,block_size=4096" \
+		> "$T_TMP/mount.out" 2>&1 || fail "mount -t fuseiomap.blockfs #$round failed: $(tail -n3 "$T_TMP/mount.out" | xargs)"
+	pid=$(server_of "$mnt")
+	[ -n "$pid" ] || fail "the blockfs helper did not report the server: $(cat "$T_TMP/mount.out")"
+	defer "kill -9 $pid 2>/dev/null"
+	expect_eq "findmnt FSTYPE of blockfs" "$(findmnt -n -o FSTYPE "$mnt")" fuseiomap.blockfs
+	expect_eq "attached ops on blockfs" "$(counter "$mnt" bpf_ops)" extent_map
+	if [ $round = 1 ]; then
+		cp "$T_TMP/new" "$mnt/kept" || fail "can't write to blockfs"
+	else
+		cmp "$T_TMP/new" "$mnt/kept" || fail "blockfs lost the file written in the first mount"
+	fi
+	umount "$mnt" || fail "can't unmount blockfs #$round"
+	wait_for 20 exited "$pid" || fail "blockfs server $pid still running 20s after umount"
+done
 
 # --- failures say why ------------------------------------------------------------
 rc=0
