@@ -130,6 +130,9 @@ print-%:
 # (packaging) only the sources are copied.
 DKMS_NAME := fuse-iomap
 DKMS_SRC := /usr/src/$(DKMS_NAME)-$(VERSION)
+# Where Debian's linux-source-6.12 package puts it on the machine DKMS runs
+# on (not wherever this build found its copy).
+DKMS_KSRC_TARBALL := /usr/src/linux-source-6.12.tar.xz
 DKMS_INSTALL ?= yes
 DKMS_KSRCDIR = $(if $(wildcard /lib/modules/$(KREL)/build/include),,--kernelsourcedir $(KHEADERS))
 
@@ -139,7 +142,7 @@ install-dkms:
 	$(Q)cp -a $(filter-out kmod/dkms.conf.in,$(wildcard kmod/*)) $(DESTDIR)$(DKMS_SRC)/kmod/
 	$(Q)cp -a include VERSION $(DESTDIR)$(DKMS_SRC)/
 	$(Q)sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@KREL@|$(KREL)|g' \
-		-e 's|@KSRC_TARBALL@|$(KSRC_TARBALL)|g' kmod/dkms.conf.in > $(DESTDIR)$(DKMS_SRC)/dkms.conf
+		-e 's|@KSRC_TARBALL@|$(DKMS_KSRC_TARBALL)|g' kmod/dkms.conf.in > $(DESTDIR)$(DKMS_SRC)/dkms.conf
 ifeq ($(DESTDIR),)
 	$(Q)if ! dkms status -m $(DKMS_NAME) -v $(VERSION) | grep -q .; then \
 		dkms add -m $(DKMS_NAME) -v $(VERSION); fi
