@@ -123,9 +123,11 @@ print-%:
 # release's fs/fuse plus our patches, so any other kernel is refused
 # (kmod/dkms.conf.in says so when asked).
 #
-# make install-dkms copies the sources, registers them (dkms add), then
-# builds and installs the module for KREL (dkms install), with KHEADERS as
-# the kernel headers unless /lib/modules/KREL/build exists.  DKMS_INSTALL=no
+# make install-dkms removes an earlier registration of this VERSION (DKMS
+# would keep its old build of the same version), copies the sources,
+# registers them (dkms add), then builds and installs the module for KREL
+# (dkms install), with KHEADERS as the kernel headers unless
+# /lib/modules/KREL/build exists.  DKMS_INSTALL=no
 # stops after dkms add (the test runs dkms build itself).  With DESTDIR set
 # (packaging) only the sources are copied.
 DKMS_NAME := fuse-iomap
@@ -134,9 +136,15 @@ DKMS_SRC := /usr/src/$(DKMS_NAME)-$(VERSION)
 # on (not wherever this build found its copy).
 DKMS_KSRC_TARBALL := /usr/src/linux-source-6.12.tar.xz
 DKMS_INSTALL ?= yes
+# dkms runs make itself: without our make's jobserver (it warns and runs -j1).
+DKMS := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dkms
 DKMS_KSRCDIR = $(if $(wildcard /lib/modules/$(KREL)/build/include),,--kernelsourcedir $(KHEADERS))
 
 install-dkms:
+ifeq ($(DESTDIR),)
+	$(Q)if $(DKMS) status -m $(DKMS_NAME) -v $(VERSION) | grep -q .; then \
+		$(DKMS) remove -m $(DKMS_NAME) -v $(VERSION) --all; fi
+endif
 	$(call msg,DKMS,$(DKMS_SRC))
 	$(Q)rm -rf $(DESTDIR)$(DKMS_SRC) && mkdir -p $(DESTDIR)$(DKMS_SRC)/kmod
 	$(Q)cp -a $(filter-out kmod/dkms.conf.in,$(wildcard kmod/*)) $(DESTDIR)$(DKMS_SRC)/kmod/
@@ -144,18 +152,17 @@ install-dkms:
 	$(Q)sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@KREL@|$(KREL)|g' \
 		-e 's|@KSRC_TARBALL@|$(DKMS_KSRC_TARBALL)|g' kmod/dkms.conf.in > $(DESTDIR)$(DKMS_SRC)/dkms.conf
 ifeq ($(DESTDIR),)
-	$(Q)if ! dkms status -m $(DKMS_NAME) -v $(VERSION) | grep -q .; then \
-		dkms add -m $(DKMS_NAME) -v $(VERSION); fi
+	$(Q)$(DKMS) add -m $(DKMS_NAME) -v $(VERSION)
 ifeq ($(DKMS_INSTALL),yes)
-	$(Q)dkms install -m $(DKMS_NAME) -v $(VERSION) -k $(KREL) $(DKMS_KSRCDIR)
+	$(Q)$(DKMS) install -m $(DKMS_NAME) -v $(VERSION) -k $(KREL) $(DKMS_KSRCDIR)
 endif
 endif
 
 # Removes the module from every kernel DKMS built it for, then the sources.
 uninstall-dkms:
 ifeq ($(DESTDIR),)
-	$(Q)if dkms status -m $(DKMS_NAME) -v $(VERSION) | grep -q .; then \
-		dkms remove -m $(DKMS_NAME) -v $(VERSION) --all; fi
+	$(Q)if $(DKMS) status -m $(DKMS_NAME) -v $(VERSION) | grep -q .; then \
+		$(DKMS) remove -m $(DKMS_NAME) -v $(VERSION) --all; fi
 endif
 	$(call msg,RM,$(DKMS_SRC))
 	$(Q)rm -rf $(DESTDIR)$(DKMS_SRC)
