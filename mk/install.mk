@@ -1,13 +1,12 @@
 # make install, install-dev, uninstall, install-dkms, uninstall-dkms.
-# Included by the top Makefile (B, VERSION, KREL, Q, msg; KSRC_TARBALL,
-# KHEADERS and LIBBPF from kernel.mk; BPF_OBJS, SERVERS and LOADER from
-# user.mk).  See /work/notes/install.md, later the README's "Use it on your
-# machine".
+# Included by the top Makefile (B, VERSION, KREL, Q, msg; KHEADERS and
+# LIBBPF from kernel.mk; BPF_OBJS, SERVERS and LOADER from user.mk).
+# The README's "Use it on your machine" tells users about them.
 #
-# What this does not do: build anything that is missing with other rules
-# than the ones of the files it installs, strip binaries, or install the
-# module itself (that is DKMS's job: make install-dkms).  PREFIX, DESTDIR
-# and the directories below must not contain white space or ':'.
+# make install builds nothing but the files it installs, strips nothing,
+# and leaves the module alone: make install-dkms hands that to DKMS.
+# PREFIX, DESTDIR and the directories below must not contain white space
+# or ':'.
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -61,9 +60,10 @@ SUBST := sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
 	-e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
 	-e 's|@VERSION@|$(VERSION)|g'
 
-# $(call do_install,ENTRIES): install them under $(DESTDIR).  Each missing
-# directory is created and remembered in INSTALL_DIRS_LIST, so that
-# uninstall removes the directories install made and no other.
+# $(call do_install,ENTRIES[,nolink]): install them under $(DESTDIR), then
+# run ldconfig unless nolink is given.  Each missing directory is created
+# and remembered in INSTALL_DIRS_LIST, so that uninstall removes the
+# directories install made and no other.
 define do_install
 	$(Q)set -e; d='$(DESTDIR)'; new=''; \
 	for e in $(1); do \
@@ -82,8 +82,12 @@ define do_install
 	{ [ ! -f "$$d$(INSTALL_DIRS_LIST)" ] || cat "$$d$(INSTALL_DIRS_LIST)"; \
 	  for p in $$new; do echo "$$p"; done; } | sort -u > "$$d$(INSTALL_DIRS_LIST).tmp"; \
 	mv -f "$$d$(INSTALL_DIRS_LIST).tmp" "$$d$(INSTALL_DIRS_LIST)"
-	$(if $(DESTDIR),,$(Q)if [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi)
+	$(if $(DESTDIR)$(2),,$(LDCONFIG))
 endef
+
+# Into the running system (no DESTDIR), as root: refresh ld.so's cache for
+# the new library.  Not for install-dev, which stages.
+LDCONFIG = $(Q)if [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
 
 .PHONY: install install-dev uninstall install-dkms uninstall-dkms
 
@@ -91,7 +95,7 @@ install: $(call install_srcs,$(INSTALL_ALL))
 	$(call do_install,$(INSTALL_ALL))
 
 install-dev: $(call install_srcs,$(INSTALL_DEV))
-	$(call do_install,$(INSTALL_DEV))
+	$(call do_install,$(INSTALL_DEV),nolink)
 
 # Removes every file of INSTALL_ALL, then the directories install created
 # (deepest first) if they are empty, and our own PKGLIBDIR.
@@ -110,7 +114,7 @@ uninstall:
 	for p in $$(printf '%s\n' $$dirs $(PKGLIBDIR)/bpf $(PKGLIBDIR) | sort -ru); do \
 		[ ! -d "$$d$$p" ] || rmdir "$$d$$p" 2>/dev/null || true; \
 	done
-	$(if $(DESTDIR),,$(Q)if [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi)
+	$(if $(DESTDIR),,$(LDCONFIG))
 
 # 'make -s print-VAR' prints a variable (the tests ask for KHEADERS).
 print-%:
