@@ -1,14 +1,172 @@
-# make install, make uninstall, make install-dkms (see README.md).
-PREFIX ?= /usr/local
-.PHONY: install uninstall install-dkms uninstall-dkms
+# make install, install-dev, uninstall, install-dkms, uninstall-dkms.
+# Included by the top Makefile (B, VERSION, KREL, Q, msg; KHEADERS and
+# LIBBPF from kernel.mk; BPF_OBJS, SERVERS and LOADER from user.mk).
+# The README's "Use it on your machine" tells users about them.
+#
+# make install builds nothing but the files it installs, strips nothing,
+# and leaves the module alone: make install-dkms hands that to DKMS.
+# PREFIX, DESTDIR and the directories below must not contain white space
+# or ':'.
 
-# Placeholder until the installer lands: the staged library for the example.
-install-dev:
-	install -D -m644 $(LIBFI_A) $(DESTDIR)$(PREFIX)/lib/libfuse-iomap.a
-	install -D -m755 $(LIBFI_SO) $(DESTDIR)$(PREFIX)/lib/libfuse-iomap.so.$(VERSION)
-	ln -sf libfuse-iomap.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libfuse-iomap.so.0
-	ln -sf libfuse-iomap.so.0 $(DESTDIR)$(PREFIX)/lib/libfuse-iomap.so
-	install -D -m644 -t $(DESTDIR)$(PREFIX)/include include/*.h
-	install -D -m644 $(LIBBPF) $(DESTDIR)$(PREFIX)/lib/fuse-iomap/libbpf.a
-	mkdir -p $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	sed 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(PREFIX)/lib|; s|@INCLUDEDIR@|$(PREFIX)/include|; s|@VERSION@|$(VERSION)|' lib/fuse-iomap.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/fuse-iomap.pc
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+# Ours alone: libbpf.a for static users of the library, the BPF objects,
+# and the list of directories install created (for uninstall).
+PKGLIBDIR ?= $(LIBDIR)/fuse-iomap
+# mount(8) runs "mount.TYPE" helpers from /sbin, /sbin/fs.d and /sbin/fs
+# only: libmount has that list compiled in and ignores PATH and PREFIX.
+# So the helpers go to /sbin whatever PREFIX is (DESTDIR still applies),
+# and they find their servers in $(BINDIR), written into them at install.
+SBINDIR ?= /sbin
+
+LIBNAME := libfuse-iomap
+SONAME := $(LIBNAME).so.0
+# The file types the helpers mount: mount -t fuseiomap.<server>.
+MOUNT_HELPERS := ext4 blockfs
+
+# --- the one list of installed files ------------------------------------------
+# Each entry is KIND:SOURCE:DESTINATION:MODE, DESTINATION without DESTDIR.
+#   f  copy SOURCE
+#   s  copy SOURCE with @PREFIX@ @BINDIR@ @LIBDIR@ @INCLUDEDIR@ @VERSION@
+#      replaced (the .pc file, the mount helpers)
+#   l  a symbolic link to SOURCE (MODE unused)
+# install-dev installs INSTALL_DEV; install installs INSTALL_ALL; uninstall
+# removes INSTALL_ALL, whichever of the two was run.
+INSTALL_DEV := \
+	f:$(B)/lib/$(LIBNAME).a:$(LIBDIR)/$(LIBNAME).a:644 \
+	f:$(B)/lib/$(LIBNAME).so.$(VERSION):$(LIBDIR)/$(LIBNAME).so.$(VERSION):644 \
+	l:$(LIBNAME).so.$(VERSION):$(LIBDIR)/$(SONAME):- \
+	l:$(SONAME):$(LIBDIR)/$(LIBNAME).so:- \
+	$(foreach h,$(wildcard include/*.h),f:$(h):$(INCLUDEDIR)/$(notdir $(h)):644) \
+	s:lib/fuse-iomap.pc.in:$(PKGCONFIGDIR)/fuse-iomap.pc:644 \
+	f:$(LIBBPF):$(PKGLIBDIR)/libbpf.a:644
+
+INSTALL_ALL := $(INSTALL_DEV) \
+	$(foreach p,$(SERVERS) $(LOADER),f:$(p):$(BINDIR)/$(notdir $(p)):755) \
+	$(foreach o,$(BPF_OBJS),f:$(o):$(PKGLIBDIR)/bpf/$(notdir $(o)):644) \
+	$(foreach t,$(MOUNT_HELPERS),s:mount/mount.fuseiomap:$(SBINDIR)/mount.fuseiomap.$(t):755)
+
+# The sources that must exist (links have none).
+install_srcs = $(foreach e,$(filter f:% s:%,$(1)),$(word 2,$(subst :, ,$(e))))
+
+# Directories install created, one a line, without DESTDIR.
+INSTALL_DIRS_LIST := $(PKGLIBDIR)/installed-dirs
+
+SUBST := sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
+	-e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+	-e 's|@VERSION@|$(VERSION)|g'
+
+# $(call do_install,ENTRIES[,nolink]): install them under $(DESTDIR), then
+# run ldconfig unless nolink is given.  Each missing directory is created
+# and remembered in INSTALL_DIRS_LIST, so that uninstall removes the
+# directories install made and no other.
+define do_install
+	$(Q)set -e; d='$(DESTDIR)'; new=''; \
+	for e in $(1); do \
+		kind=$${e%%:*}; r=$${e#*:}; src=$${r%%:*}; r=$${r#*:}; dst=$${r%%:*}; mode=$${r#*:}; \
+		dir=$$(dirname "$$dst"); p=$$dir; \
+		while [ "$$p" != / ] && [ ! -d "$$d$$p" ]; do new="$$new $$p"; p=$$(dirname "$$p"); done; \
+		mkdir -p "$$d$$dir"; \
+		printf '  %-8s %s\n' INSTALL "$$dst"; \
+		case $$kind in \
+		f) install -m "$$mode" "$$src" "$$d$$dst" ;; \
+		s) $(SUBST) "$$src" > "$$d$$dst.tmp" && chmod "$$mode" "$$d$$dst.tmp" && mv -f "$$d$$dst.tmp" "$$d$$dst" ;; \
+		l) ln -sfn "$$src" "$$d$$dst" ;; \
+		esac; \
+	done; \
+	mkdir -p "$$d$(PKGLIBDIR)"; \
+	{ [ ! -f "$$d$(INSTALL_DIRS_LIST)" ] || cat "$$d$(INSTALL_DIRS_LIST)"; \
+	  for p in $$new; do echo "$$p"; done; } | sort -u > "$$d$(INSTALL_DIRS_LIST).tmp"; \
+	mv -f "$$d$(INSTALL_DIRS_LIST).tmp" "$$d$(INSTALL_DIRS_LIST)"
+	$(if $(DESTDIR)$(2),,$(LDCONFIG))
+endef
+
+# Into the running system (no DESTDIR), as root: refresh ld.so's cache for
+# the new library.  Not for install-dev, which stages.
+LDCONFIG = $(Q)if [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
+
+.PHONY: install install-dev uninstall install-dkms uninstall-dkms
+
+install: $(call install_srcs,$(INSTALL_ALL))
+	$(call do_install,$(INSTALL_ALL))
+
+install-dev: $(call install_srcs,$(INSTALL_DEV))
+	$(call do_install,$(INSTALL_DEV),nolink)
+
+# Removes every file of INSTALL_ALL, then the directories install created
+# (deepest first) if they are empty, and our own PKGLIBDIR.
+uninstall:
+	$(Q)set -e; d='$(DESTDIR)'; \
+	for e in $(INSTALL_ALL); do \
+		r=$${e#*:}; r=$${r#*:}; dst=$${r%%:*}; \
+		if [ -e "$$d$$dst" ] || [ -L "$$d$$dst" ]; then \
+			printf '  %-8s %s\n' RM "$$dst"; rm -f "$$d$$dst"; \
+		fi; \
+	done; \
+	dirs=''; \
+	if [ -f "$$d$(INSTALL_DIRS_LIST)" ]; then \
+		dirs=$$(cat "$$d$(INSTALL_DIRS_LIST)"); rm -f "$$d$(INSTALL_DIRS_LIST)"; \
+	fi; \
+	for p in $$(printf '%s\n' $$dirs $(PKGLIBDIR)/bpf $(PKGLIBDIR) | sort -ru); do \
+		[ ! -d "$$d$$p" ] || rmdir "$$d$$p" 2>/dev/null || true; \
+	done
+	$(if $(DESTDIR),,$(LDCONFIG))
+
+# 'make -s print-VAR' prints a variable (the tests ask for KHEADERS).
+print-%:
+	@echo '$($*)'
+
+# --- DKMS -----------------------------------------------------------------------
+# DKMS finds sources only in /usr/src/NAME-VERSION (its source_tree).  It
+# builds from the pinned linux-source tarball (kmod/prepare-src, as the
+# module rule in kernel.mk does) and only for KREL: the module is that
+# release's fs/fuse plus our patches, so any other kernel is refused
+# (kmod/dkms.conf.in says so when asked).
+#
+# make install-dkms removes an earlier registration of this VERSION (DKMS
+# would keep its old build of the same version), copies the sources,
+# registers them (dkms add), then builds and installs the module for KREL
+# (dkms install), with KHEADERS as the kernel headers unless
+# /lib/modules/KREL/build exists.  DKMS_INSTALL=no
+# stops after dkms add (the test runs dkms build itself).  With DESTDIR set
+# (packaging) only the sources are copied.
+DKMS_NAME := fuse-iomap
+DKMS_SRC := /usr/src/$(DKMS_NAME)-$(VERSION)
+# Where Debian's linux-source-6.12 package puts it on the machine DKMS runs
+# on (not wherever this build found its copy).
+DKMS_KSRC_TARBALL := /usr/src/linux-source-6.12.tar.xz
+DKMS_INSTALL ?= yes
+# dkms runs make itself: without our make's jobserver (it warns and runs -j1).
+DKMS := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dkms
+DKMS_KSRCDIR = $(if $(wildcard /lib/modules/$(KREL)/build/include),,--kernelsourcedir $(KHEADERS))
+
+install-dkms:
+ifeq ($(DESTDIR),)
+	$(Q)if $(DKMS) status -m $(DKMS_NAME) -v $(VERSION) | grep -q .; then \
+		$(DKMS) remove -m $(DKMS_NAME) -v $(VERSION) --all; fi
+endif
+	$(call msg,DKMS,$(DKMS_SRC))
+	$(Q)rm -rf $(DESTDIR)$(DKMS_SRC) && mkdir -p $(DESTDIR)$(DKMS_SRC)/kmod
+	$(Q)cp -a $(filter-out kmod/dkms.conf.in,$(wildcard kmod/*)) $(DESTDIR)$(DKMS_SRC)/kmod/
+	$(Q)cp -a include VERSION $(DESTDIR)$(DKMS_SRC)/
+	$(Q)sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@KREL@|$(KREL)|g' \
+		-e 's|@KSRC_TARBALL@|$(DKMS_KSRC_TARBALL)|g' kmod/dkms.conf.in > $(DESTDIR)$(DKMS_SRC)/dkms.conf
+ifeq ($(DESTDIR),)
+	$(Q)$(DKMS) add -m $(DKMS_NAME) -v $(VERSION)
+ifeq ($(DKMS_INSTALL),yes)
+	$(Q)$(DKMS) install -m $(DKMS_NAME) -v $(VERSION) -k $(KREL) $(DKMS_KSRCDIR)
+endif
+endif
+
+# Removes the module from every kernel DKMS built it for, then the sources.
+uninstall-dkms:
+ifeq ($(DESTDIR),)
+	$(Q)if $(DKMS) status -m $(DKMS_NAME) -v $(VERSION) | grep -q .; then \
+		$(DKMS) remove -m $(DKMS_NAME) -v $(VERSION) --all; fi
+endif
+	$(call msg,RM,$(DKMS_SRC))
+	$(Q)rm -rf $(DESTDIR)$(DKMS_SRC)

@@ -6,7 +6,9 @@ set -eu -o pipefail
 
 BUILD=$REPO/build
 KREL=$(awk '$1 == "KREL" { print $2 }' "$REPO/deps.pins")
-KMOD=$BUILD/kmod/fuse_iomap.ko
+# FI_KMOD: another build of the module (install_dkms_build passes the
+# one DKMS built through selftests/vm/boot --env).
+KMOD=${FI_KMOD:-$BUILD/kmod/fuse_iomap.ko}
 MEMFS=$BUILD/server/fuse-iomap-memfs
 FI_CTL=/sys/fs/fuseiomap/connections
 

@@ -5,6 +5,7 @@
 . "$REPO/selftests/lib/common.sh"
 
 module_loaded fuse_iomap && fi_unload
+log "module: $KMOD"
 
 for i in 1 2 3; do
 	insmod "$KMOD" || fail "insmod #$i failed"
