@@ -49,6 +49,7 @@ help:
 	@echo '  make bench-seqread sequential read MB/s: ext4, fuse-iomap-ext4, fuse2fs'
 	@echo '  make install       binaries, library, header, .pc, BPF objects, mount helpers'
 	@echo '                     (PREFIX=$(PREFIX), DESTDIR=)'
+	@echo '  make install-dev   only the library, headers, .pc and libbpf.a'
 	@echo '  make uninstall     remove what make install put there'
 	@echo '  make install-dkms  register the module with DKMS for kernel $(KREL)'
 	@echo '  make uninstall-dkms  remove it from DKMS'
