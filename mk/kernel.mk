@@ -2,14 +2,27 @@
 # module.  Included by the top Makefile.
 
 KSRC_TARBALL := /usr/src/linux-source-6.12.tar.xz
-KHEADERS := /usr/src/linux-headers-$(KREL)
+# The pinned kernel's image, modules and headers, unpacked from their .debs
+# by scripts/deps (never installed on the host: see deps.pins).
+KDIR := $(B)/kernel
+KSTAMP := $(KDIR)/.stamp
+KHEADERS := $(KDIR)/usr/src/linux-headers-$(KREL)
 KTREE := $(B)/ksrc
 LIBBPF_DIR := $(B)/libbpf
 LIBBPF := $(LIBBPF_DIR)/obj/libbpf.a
 BPFTOOL := $(B)/bpftool/bpftool
 KMOD := $(B)/kmod/fuse_iomap.ko
 
-.PHONY: kmod tools
+.PHONY: kmod tools kernel
+
+# --- the pinned kernel, unpacked from its .debs ------------------------------
+# make deps does this too; here so that a build after distclean needs no
+# root.  The script does nothing when the stamp matches deps.pins.
+$(KSTAMP): deps.pins scripts/deps
+	$(call msg,KERNEL,kernel (fetch and unpack the pinned .debs into build/kernel; about 30 s))
+	$(Q)scripts/deps --kernel $(if $(filter 1,$(V)),,>/dev/null)
+
+kernel: $(KSTAMP)
 
 # --- the kernel tree pieces we build tools from ------------------------------
 $(KTREE)/.stamp: $(KSRC_TARBALL) deps.pins
@@ -52,10 +65,15 @@ tools: $(LIBBPF) $(BPFTOOL)
 # --- the module -------------------------------------------------------------
 KMOD_SRCS := $(wildcard kmod/*.c kmod/*.h kmod/patches/*.patch) kmod/Kbuild kmod/prepare-src
 
-$(KMOD): $(KMOD_SRCS) $(wildcard include/*.h) $(KSRC_TARBALL) VERSION
+# Module BTF (which our struct_ops type needs) comes from pahole with
+# --btf_base $(KHEADERS)/vmlinux, the BTF-only vmlinux Debian's headers
+# package ships: the pinned kernel's, not the running one's.  Kbuild only
+# warns when it is missing, so check the result.
+$(KMOD): $(KMOD_SRCS) $(wildcard include/*.h) $(KSRC_TARBALL) $(KSTAMP) VERSION
 	$(call msg,KMOD,fuse_iomap.ko (about 1 min))
 	$(Q)kmod/prepare-src $(KSRC_TARBALL) $(B)/kmod
 	$(Q)$(MAKE) -s -C $(KHEADERS) M=$(B)/kmod FI_INCLUDE=$(CURDIR)/include \
 		FI_VERSION=$(VERSION) $(if $(filter 1,$(V)),V=1) modules
+	$(Q)readelf -S $@ | grep -q '\.BTF ' || { echo "$@ has no BTF section (see $(KHEADERS)/vmlinux)" >&2; rm -f $@; exit 1; }
 
 kmod: $(KMOD)
