@@ -19,7 +19,7 @@ KMOD := $(B)/kmod/fuse_iomap.ko
 # make deps does this too; here so that a build after distclean needs no
 # root.  The script does nothing when the stamp matches deps.pins.
 $(KSTAMP): deps.pins scripts/deps
-	$(call msg,KERNEL,kernel (fetch and unpack the pinned .debs into build/kernel; about 30 s))
+	$(call msg,KERNEL,kernel (fetch and unpack the pinned .debs into build/kernel; about 1 min))
 	$(Q)scripts/deps --kernel $(if $(filter 1,$(V)),,>/dev/null)
 
 kernel: $(KSTAMP)
