@@ -39,9 +39,9 @@ $(KTREE)/.stamp: $(KSRC_TARBALL) deps.pins
 $(LIBBPF): $(KTREE)/.stamp mk/kernel.mk
 	$(call msg,LIBBPF,libbpf.a (about 30 s))
 	$(Q)mkdir -p $(LIBBPF_DIR)/obj
-	$(Q)$(MAKE) -s -C $(KTREE)/tools/lib/bpf BUILD_STATIC_ONLY=1 EXTRA_CFLAGS=-fPIC \
+	$(Q)$(MAKE) $(if $(filter 1,$(V)),V=1,-s) -C $(KTREE)/tools/lib/bpf BUILD_STATIC_ONLY=1 EXTRA_CFLAGS=-fPIC \
 		OUTPUT=$(LIBBPF_DIR)/obj/ DESTDIR=$(LIBBPF_DIR) prefix= \
-		$(LIBBPF_DIR)/obj/libbpf.a install_headers >/dev/null
+		$(LIBBPF_DIR)/obj/libbpf.a install_headers $(if $(filter 1,$(V)),,>/dev/null)
 
 # No LLVM/libbfd disassembler: we need bpftool for skeletons, BTF and
 # struct_ops inspection, and this keeps it from linking whatever LLVM
@@ -54,7 +54,7 @@ $(BPFTOOL): $(KTREE)/.stamp $(BPFTOOL_PATCHES)
 	$(Q)cd $(KTREE) && for f in $$(sed -n 's|^+++ b/||p' $(addprefix $(CURDIR)/,$(BPFTOOL_PATCHES)) | cut -f1); do \
 		[ -f $$f.pristine ] || cp $$f $$f.pristine; cp $$f.pristine $$f; done
 	$(Q)for p in $(BPFTOOL_PATCHES); do patch -s -p1 -d $(KTREE) < $$p || exit 1; done
-	$(Q)$(MAKE) -s -C $(KTREE)/tools/bpf/bpftool OUTPUT=$(B)/bpftool/ \
+	$(Q)$(MAKE) $(if $(filter 1,$(V)),V=1,-s) -C $(KTREE)/tools/bpf/bpftool OUTPUT=$(B)/bpftool/ \
 		CLANG=$(CLANG) LLVM_STRIP=$(LLVM_STRIP) \
 		feature-llvm=0 feature-libbfd=0 feature-libbfd-liberty=0 \
 		feature-libbfd-liberty-z=0 $(if $(filter 1,$(V)),,>/dev/null 2>&1) || { \
@@ -72,8 +72,8 @@ KMOD_SRCS := $(wildcard kmod/*.c kmod/*.h kmod/patches/*.patch) kmod/Kbuild kmod
 $(KMOD): $(KMOD_SRCS) $(wildcard include/*.h) $(KSRC_TARBALL) $(KSTAMP) VERSION
 	$(call msg,KMOD,fuse_iomap.ko (about 1 min))
 	$(Q)kmod/prepare-src $(KSRC_TARBALL) $(B)/kmod
-	$(Q)$(MAKE) -s -C $(KHEADERS) M=$(B)/kmod FI_INCLUDE=$(CURDIR)/include \
-		FI_VERSION=$(VERSION) $(if $(filter 1,$(V)),V=1) modules
+	$(Q)$(MAKE) $(if $(filter 1,$(V)),V=1,-s) -C $(KHEADERS) M=$(B)/kmod FI_INCLUDE=$(CURDIR)/include \
+		FI_VERSION=$(VERSION) modules
 	$(Q)readelf -S $@ | grep -q '\.BTF ' || { echo "$@ has no BTF section (see $(KHEADERS)/vmlinux)" >&2; rm -f $@; exit 1; }
 
 kmod: $(KMOD)
