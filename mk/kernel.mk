@@ -17,10 +17,13 @@ KMOD := $(B)/kmod/fuse_iomap.ko
 
 # --- the pinned kernel, unpacked from its .debs ------------------------------
 # make deps does this too; here so that a build after distclean needs no
-# root.  The script does nothing when the stamp matches deps.pins.
+# root.  The script does nothing when the stamp's list matches deps.pins
+# (and leaves its time alone, which would rebuild the module); the touch
+# here stops make asking again after an unrelated deps.pins edit.
 $(KSTAMP): deps.pins scripts/deps
 	$(call msg,KERNEL,kernel (fetch and unpack the pinned .debs into build/kernel; about 1 min))
 	$(Q)scripts/deps --kernel $(if $(filter 1,$(V)),,>/dev/null)
+	$(Q)touch $@
 
 kernel: $(KSTAMP)
 
@@ -35,13 +38,15 @@ $(KTREE)/.stamp: $(KSRC_TARBALL) deps.pins
 	$(Q)touch $@
 
 # --- libbpf (static) and bpftool, from the same tree -----------------------
-# -fPIC: libbpf also goes into our shared library.
+# -fPIC: libbpf also goes into our shared library.  The touch: libbpf's own
+# make leaves libbpf.a alone when its sources have not changed.
 $(LIBBPF): $(KTREE)/.stamp mk/kernel.mk
 	$(call msg,LIBBPF,libbpf.a (about 30 s))
 	$(Q)mkdir -p $(LIBBPF_DIR)/obj
 	$(Q)$(MAKE) $(if $(filter 1,$(V)),V=1,-s) -C $(KTREE)/tools/lib/bpf BUILD_STATIC_ONLY=1 EXTRA_CFLAGS=-fPIC \
 		OUTPUT=$(LIBBPF_DIR)/obj/ DESTDIR=$(LIBBPF_DIR) prefix= \
 		$(LIBBPF_DIR)/obj/libbpf.a install_headers $(if $(filter 1,$(V)),,>/dev/null)
+	$(Q)touch $@
 
 # No LLVM/libbfd disassembler: we need bpftool for skeletons, BTF and
 # struct_ops inspection, and this keeps it from linking whatever LLVM
