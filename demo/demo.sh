@@ -25,9 +25,10 @@ note "Every line starting with \$ is a command, printed exactly as it runs (as r
 say "Load our module, fuse_iomap.ko: a renamed copy of the kernel's fuse that lives beside the built-in one."
 run 'insmod build/kmod/fuse_iomap.ko'
 run 'ls -l /dev/fuse /dev/fuse-iomap'
-note "/dev/fuse is the built-in fuse's device; /dev/fuse-iomap is ours.  Their major/minor numbers differ."
+note "/dev/fuse is the built-in fuse's device, /dev/fuse-iomap ours: both misc devices (major 10), each its own minor."
 run 'grep fuse /proc/filesystems'
-note "fuse/fuseblk are the built-in fuse; fuseiomap is the file system type our module adds."
+note "fuse, fuseblk and fusectl are the built-in fuse's; fuseiomap, fuseiomapblk and fuseiomapctl are" \
+	"their counterparts in our module (nodev: the file system needs no block device to mount)."
 
 say "1. Plain FUSE: an unmodified libfuse3 server on 'fuseiomap'; every byte goes through the server."
 run_bg "build/server/fuse-iomap-memfs $work/plain"
@@ -47,7 +48,8 @@ run_bg "build/server/fuse-iomap-blockfs -l $work/requests.log \$dev $work/iomap"
 blockfs=$bg
 wait_mounted "$work/iomap"
 run "grep ' $work/iomap ' /proc/mounts"
-note "iomap_blksize=4096: the server maps file ranges in 4 KiB blocks."
+note "fuseiomap.blockfs is the type and the server's name; iomap says the kernel does the I/O itself;" \
+	"iomap_blksize=4096: the server maps file ranges in 4 KiB blocks."
 run "conn=/sys/fs/fuseiomap/iomap/\$(stat -c %d $work/iomap); ls \$conn"
 note "One directory of counters per mounted connection, named by the mount's device number (stat -c %d)."
 
@@ -55,16 +57,16 @@ say "Write a 32 MiB file, then read it back from a cold cache, counting the serv
 run "head -c \$((32 << 20)) /dev/urandom > $work/ref"
 run "cp $work/ref $work/iomap/data"
 run 'sync; echo 3 > /proc/sys/vm/drop_caches'
-before=$(counter iomap_begin_upcalls)
+before=$(counter iomap_begin_upcalls) wends=$(counter iomap_end_upcalls)
 run "cmp $work/ref $work/iomap/data"
 after=$(counter iomap_begin_upcalls)
 note "cmp printed nothing: the bytes are identical." \
 	"FUSE_IOMAP_BEGIN upcalls for the read: $((after - before)) (iomap_begin_upcalls went from $before to $after)." \
 	"An upcall is the kernel asking the server \"where on the device is this range of this file?\"." \
-	"32 MiB is 8192 pages of 4 KiB: the kernel asks once per readahead batch, not once per page," \
-	"and reads the data from the device itself; the server never sees the bytes."
+	"32 MiB is 8192 pages of 4 KiB: the kernel asks once per readahead batch (about $((32768 / (after - before))) KiB each)," \
+	"not once per page, and reads the data from the device itself; the server never sees the bytes."
 
-say "Where the file lives on \$dev, as FIEMAP reports it:"
+say "Where the file lives on $dev, as FIEMAP reports it:"
 run "xfs_io -c 'fiemap -v' $work/iomap/data"
 note "EXT is the extent's number; FILE-OFFSET the range of the file and BLOCK-RANGE the range of" \
 	"the device it sits on, both in 512-byte sectors; TOTAL its length in sectors; FLAGS 0x1 marks the last."
@@ -81,7 +83,8 @@ for c in iomap_begin_upcalls iomap_end_upcalls mappings_rejected; do
 done
 note "iomap_begin_upcalls  FUSE_IOMAP_BEGIN: the kernel asked the server where a range is (reads and writes)." \
 	"iomap_end_upcalls    FUSE_IOMAP_END: the kernel told the server a write finished, so it can" \
-	"                     record the blocks it allocated.  cp's writes above caused most of both." \
+	"                     record the blocks it allocated." \
+	"The write (cp) made $before BEGIN and $wends END upcalls; the read made the other $((after - before)) BEGINs." \
 	"mappings_rejected    answers the kernel refused (outside the device, misaligned...): 0 is right." \
 	"The server logged $(grep -c '^BEGIN' "$work/requests.log") BEGIN requests in $work/requests.log: one per upcall."
 
@@ -131,8 +134,8 @@ note "FUSE_IOMAP_BEGIN / FUSE_IOMAP_END upcalls for these writes: $(cat "$wconn/
 run "umount $work/ext4"
 wait $ext4srv
 run "e2fsck -fn $work/ext4.img"
-note "e2fsck -n checks without changing anything: the 'clean' summary (files/blocks in use) means" \
-	"what our server wrote is a consistent ext4."
+note "e2fsck -f checks everything, -n changes nothing.  Five passes without a complaint, then the" \
+	"summary (inodes and blocks in use): what our server wrote is a consistent ext4."
 run "mount -o ro,loop $work/ext4.img $work/kernel"
 run "ls -l $work/kernel/new"
 sha256sum "$work/kernel/new/"* | cut -c1-16 > "$work/kernel.sums"
@@ -149,19 +152,24 @@ run_bg "build/server/fuse-iomap-ext4 --read-only --bpf $work/ext4.img $work/ext4
 ext4srv=$bg
 wait_mounted "$work/ext4"
 run "build/loader/fuse-iomap-bpf show $work/ext4"
-note "The loader's view: the struct_ops attached to this connection and the connection's counters."
+note "The loader's view.  connection 33 is the mount's device number (stat -c %d);" \
+	"ops extent_map is the attached fuse_bpf_ops, by name; link and map are its BPF ids" \
+	"(bpftool link show, bpftool map show); then the connection's counters, all 0 so far."
 bconn=/sys/fs/fuseiomap/iomap/$(stat -c %d "$work/ext4")
 for round in first second; do
 	echo 3 > /proc/sys/vm/drop_caches
 	b0=$(cat "$bconn/iomap_begin_upcalls") h0=$(cat "$bconn/bpf_hits")
 	run "dd if=$work/ext4/new/blob-copy of=/dev/null bs=64k iflag=direct status=none"
-	note "$round cold O_DIRECT read: $(($(cat "$bconn/iomap_begin_upcalls") - b0)) FUSE_IOMAP_BEGIN upcalls, $(($(cat "$bconn/bpf_hits") - h0)) answers from BPF (bpf_hits)."
+	note "$round cold O_DIRECT read: $(($(cat "$bconn/iomap_begin_upcalls") - b0)) FUSE_IOMAP_BEGIN upcall(s), $(($(cat "$bconn/bpf_hits") - h0)) answers from BPF (bpf_hits)."
 done
-note "The first read asks the server (upcalls), which then publishes the file's extents to the BPF map;" \
-	"the second is answered inside the kernel: no upcalls, only bpf_hits.  bpf_fallbacks counts" \
-	"questions the program left to the server, bpf_rejected answers validation refused, bpf_errors errors."
+note "dd reads the 8 MiB file in 128 reads of 64 KiB, each asking where its range is (and once more at" \
+	"the end).  The first question found the BPF map empty and went to the server (an upcall), which" \
+	"answered and published the file's extents to the map: every later question, in both reads, was" \
+	"answered inside the kernel (bpf_hits).  The other counters: bpf_fallbacks (questions the program" \
+	"left to the server), bpf_rejected (answers validation refused), bpf_errors; all 0 here."
 run 'build/bpftool/bpftool struct_ops show'
-note "bpftool (built from the pinned kernel's tree, with our patches) lists the fuse_bpf_ops map."
+note "bpftool, built from the pinned kernel's tree with our patches: map id 4 (the map above)," \
+	"named extent_map, of struct_ops type fuse_bpf_ops."
 run "umount $work/ext4"
 wait $ext4srv
 run 'rmmod fuse_iomap'
