@@ -152,7 +152,7 @@ run_bg "build/server/fuse-iomap-ext4 --read-only --bpf $work/ext4.img $work/ext4
 ext4srv=$bg
 wait_mounted "$work/ext4"
 run "build/loader/fuse-iomap-bpf show $work/ext4"
-note "The loader's view.  connection 33 is the mount's device number (stat -c %d);" \
+note "The loader's view.  connection $(stat -c %d "$work/ext4") is the mount's device number (stat -c %d);" \
 	"ops extent_map is the attached fuse_bpf_ops, by name; link and map are its BPF ids" \
 	"(bpftool link show, bpftool map show); then the connection's counters, all 0 so far."
 bconn=/sys/fs/fuseiomap/iomap/$(stat -c %d "$work/ext4")
@@ -166,10 +166,11 @@ note "dd reads the 8 MiB file in 128 reads of 64 KiB, each asking where its rang
 	"the end).  The first question found the BPF map empty and went to the server (an upcall), which" \
 	"answered and published the file's extents to the map: every later question, in both reads, was" \
 	"answered inside the kernel (bpf_hits).  The other counters: bpf_fallbacks (questions the program" \
-	"left to the server), bpf_rejected (answers validation refused), bpf_errors; all 0 here."
+	"left to the server), bpf_rejected (answers validation refused), bpf_errors (the program failed):" \
+	"$(cat "$bconn/bpf_fallbacks"), $(cat "$bconn/bpf_rejected") and $(cat "$bconn/bpf_errors")."
 run 'build/bpftool/bpftool struct_ops show'
-note "bpftool, built from the pinned kernel's tree with our patches: map id 4 (the map above)," \
-	"named extent_map, of struct_ops type fuse_bpf_ops."
+note "bpftool, built from the pinned kernel's tree with our patches: the map's id (the loader's 'map')," \
+	"its name, extent_map, and its struct_ops type, fuse_bpf_ops."
 run "umount $work/ext4"
 wait $ext4srv
 run 'rmmod fuse_iomap'
