@@ -84,8 +84,8 @@ done
 note "iomap_begin_upcalls  FUSE_IOMAP_BEGIN: the kernel asked the server where a range is (reads and writes)." \
 	"iomap_end_upcalls    FUSE_IOMAP_END: the kernel told the server a write finished, so it can" \
 	"                     record the blocks it allocated." \
-	"The write (cp) made $before BEGIN and $wends END upcalls; the read made the other $((after - before)) BEGINs." \
 	"mappings_rejected    answers the kernel refused (outside the device, misaligned...): 0 is right." \
+	"The write (cp) made $before BEGIN and $wends END upcalls; the read made the other $((after - before)) BEGINs." \
 	"The server logged $(grep -c '^BEGIN' "$work/requests.log") BEGIN requests in $work/requests.log: one per upcall."
 
 run "umount $work/iomap"
@@ -163,10 +163,11 @@ for round in first second; do
 	note "$round cold O_DIRECT read: $(($(cat "$bconn/iomap_begin_upcalls") - b0)) FUSE_IOMAP_BEGIN upcall(s), $(($(cat "$bconn/bpf_hits") - h0)) answers from BPF (bpf_hits)."
 done
 note "dd reads the 8 MiB file in 128 reads of 64 KiB, each asking where its range is (and once more at" \
-	"the end).  The first question found the BPF map empty and went to the server (an upcall), which" \
+	"the end).  The first question found the BPF map empty: the program had no answer (a fallback)" \
+	"and the question went to the server (an upcall), which" \
 	"answered and published the file's extents to the map: every later question, in both reads, was" \
 	"answered inside the kernel (bpf_hits).  The other counters: bpf_fallbacks (questions the program" \
-	"left to the server), bpf_rejected (answers validation refused), bpf_errors (the program failed):" \
+	"left to the server, that first one), bpf_rejected (answers validation refused), bpf_errors (the program failed):" \
 	"$(cat "$bconn/bpf_fallbacks"), $(cat "$bconn/bpf_rejected") and $(cat "$bconn/bpf_errors")."
 run 'build/bpftool/bpftool struct_ops show'
 note "bpftool, built from the pinned kernel's tree with our patches: the map's id (the loader's 'map')," \
