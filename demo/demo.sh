@@ -162,13 +162,12 @@ for round in first second; do
 	run "dd if=$work/ext4/new/blob-copy of=/dev/null bs=64k iflag=direct status=none"
 	note "$round cold O_DIRECT read: $(($(cat "$bconn/iomap_begin_upcalls") - b0)) FUSE_IOMAP_BEGIN upcall(s), $(($(cat "$bconn/bpf_hits") - h0)) answers from BPF (bpf_hits)."
 done
-note "dd reads the 8 MiB file in 128 reads of 64 KiB, each asking where its range is (and once more at" \
-	"the end).  The first question found the BPF map empty: the program had no answer (a fallback)" \
-	"and the question went to the server (an upcall), which" \
-	"answered and published the file's extents to the map: every later question, in both reads, was" \
-	"answered inside the kernel (bpf_hits).  The other counters: bpf_fallbacks (questions the program" \
-	"left to the server, that first one), bpf_rejected (answers validation refused), bpf_errors (the program failed):" \
-	"$(cat "$bconn/bpf_fallbacks"), $(cat "$bconn/bpf_rejected") and $(cat "$bconn/bpf_errors")."
+note "dd reads the 8 MiB file in 128 reads of 64 KiB, each asking where its range is (and once" \
+	"more at the end).  The very first question found the BPF map empty: the program had no answer" \
+	"(a fallback), so it went to the server (an upcall), which answered and published the file's" \
+	"extents to the map.  Every later question, in both reads, was answered inside the kernel." \
+	"bpf_fallbacks (questions the program left to the server), bpf_rejected (answers validation" \
+	"refused) and bpf_errors (the program failed) are now $(cat "$bconn/bpf_fallbacks"), $(cat "$bconn/bpf_rejected") and $(cat "$bconn/bpf_errors")."
 run 'build/bpftool/bpftool struct_ops show'
 note "bpftool, built from the pinned kernel's tree with our patches: the map's id (the loader's 'map')," \
 	"its name, extent_map, and its struct_ops type, fuse_bpf_ops."
