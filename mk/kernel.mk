@@ -2,14 +2,30 @@
 # module.  Included by the top Makefile.
 
 KSRC_TARBALL := /usr/src/linux-source-6.12.tar.xz
-KHEADERS := /usr/src/linux-headers-$(KREL)
+# The pinned kernel's image, modules and headers, unpacked from their .debs
+# by scripts/deps (never installed on the host: see deps.pins).
+KDIR := $(B)/kernel
+KSTAMP := $(KDIR)/.stamp
+KHEADERS := $(KDIR)/usr/src/linux-headers-$(KREL)
 KTREE := $(B)/ksrc
 LIBBPF_DIR := $(B)/libbpf
 LIBBPF := $(LIBBPF_DIR)/obj/libbpf.a
 BPFTOOL := $(B)/bpftool/bpftool
 KMOD := $(B)/kmod/fuse_iomap.ko
 
-.PHONY: kmod tools
+.PHONY: kmod tools kernel
+
+# --- the pinned kernel, unpacked from its .debs ------------------------------
+# make deps does this too; here so that a build after distclean needs no
+# root.  The script does nothing when the stamp's list matches deps.pins
+# (and leaves its time alone, which would rebuild the module); the touch
+# here stops make asking again after an unrelated deps.pins edit.
+$(KSTAMP): deps.pins scripts/deps
+	$(call msg,KERNEL,kernel (fetch and unpack the pinned .debs into build/kernel; about 1 min))
+	$(Q)scripts/deps --kernel $(if $(filter 1,$(V)),,>/dev/null)
+	$(Q)touch $@
+
+kernel: $(KSTAMP)
 
 # --- the kernel tree pieces we build tools from ------------------------------
 $(KTREE)/.stamp: $(KSRC_TARBALL) deps.pins
@@ -22,13 +38,15 @@ $(KTREE)/.stamp: $(KSRC_TARBALL) deps.pins
 	$(Q)touch $@
 
 # --- libbpf (static) and bpftool, from the same tree -----------------------
-# -fPIC: libbpf also goes into our shared library.
+# -fPIC: libbpf also goes into our shared library.  The touch: libbpf's own
+# make leaves libbpf.a alone when its sources have not changed.
 $(LIBBPF): $(KTREE)/.stamp mk/kernel.mk
 	$(call msg,LIBBPF,libbpf.a (about 30 s))
 	$(Q)mkdir -p $(LIBBPF_DIR)/obj
-	$(Q)$(MAKE) -s -C $(KTREE)/tools/lib/bpf BUILD_STATIC_ONLY=1 EXTRA_CFLAGS=-fPIC \
+	$(Q)$(MAKE) $(if $(filter 1,$(V)),V=1,-s) -C $(KTREE)/tools/lib/bpf BUILD_STATIC_ONLY=1 EXTRA_CFLAGS=-fPIC \
 		OUTPUT=$(LIBBPF_DIR)/obj/ DESTDIR=$(LIBBPF_DIR) prefix= \
-		$(LIBBPF_DIR)/obj/libbpf.a install_headers >/dev/null
+		$(LIBBPF_DIR)/obj/libbpf.a install_headers $(if $(filter 1,$(V)),,>/dev/null)
+	$(Q)touch $@
 
 # No LLVM/libbfd disassembler: we need bpftool for skeletons, BTF and
 # struct_ops inspection, and this keeps it from linking whatever LLVM
@@ -41,7 +59,7 @@ $(BPFTOOL): $(KTREE)/.stamp $(BPFTOOL_PATCHES)
 	$(Q)cd $(KTREE) && for f in $$(sed -n 's|^+++ b/||p' $(addprefix $(CURDIR)/,$(BPFTOOL_PATCHES)) | cut -f1); do \
 		[ -f $$f.pristine ] || cp $$f $$f.pristine; cp $$f.pristine $$f; done
 	$(Q)for p in $(BPFTOOL_PATCHES); do patch -s -p1 -d $(KTREE) < $$p || exit 1; done
-	$(Q)$(MAKE) -s -C $(KTREE)/tools/bpf/bpftool OUTPUT=$(B)/bpftool/ \
+	$(Q)$(MAKE) $(if $(filter 1,$(V)),V=1,-s) -C $(KTREE)/tools/bpf/bpftool OUTPUT=$(B)/bpftool/ \
 		CLANG=$(CLANG) LLVM_STRIP=$(LLVM_STRIP) \
 		feature-llvm=0 feature-libbfd=0 feature-libbfd-liberty=0 \
 		feature-libbfd-liberty-z=0 $(if $(filter 1,$(V)),,>/dev/null 2>&1) || { \
@@ -52,10 +70,15 @@ tools: $(LIBBPF) $(BPFTOOL)
 # --- the module -------------------------------------------------------------
 KMOD_SRCS := $(wildcard kmod/*.c kmod/*.h kmod/patches/*.patch) kmod/Kbuild kmod/prepare-src
 
-$(KMOD): $(KMOD_SRCS) $(wildcard include/*.h) $(KSRC_TARBALL) VERSION
+# Module BTF (which our struct_ops type needs) comes from pahole with
+# --btf_base $(KHEADERS)/vmlinux, the BTF-only vmlinux Debian's headers
+# package ships: the pinned kernel's, not the running one's.  Kbuild only
+# warns when it is missing, so check the result.
+$(KMOD): $(KMOD_SRCS) $(wildcard include/*.h) $(KSRC_TARBALL) $(KSTAMP) VERSION
 	$(call msg,KMOD,fuse_iomap.ko (about 1 min))
 	$(Q)kmod/prepare-src $(KSRC_TARBALL) $(B)/kmod
-	$(Q)$(MAKE) -s -C $(KHEADERS) M=$(B)/kmod FI_INCLUDE=$(CURDIR)/include \
-		FI_VERSION=$(VERSION) $(if $(filter 1,$(V)),V=1) modules
+	$(Q)$(MAKE) $(if $(filter 1,$(V)),V=1,-s) -C $(KHEADERS) M=$(B)/kmod FI_INCLUDE=$(CURDIR)/include \
+		FI_VERSION=$(VERSION) modules
+	$(Q)readelf -S $@ | grep -q '\.BTF ' || { echo "$@ has no BTF section (see $(KHEADERS)/vmlinux)" >&2; rm -f $@; exit 1; }
 
 kmod: $(KMOD)
