@@ -20,7 +20,7 @@
  * error, starting with opts.name.  libfuse's own callbacks keep libfuse's
  * conventions (fuse_reply_err(req, EIO)).
  *
- * Names: fi_ and FI_.  Define FUSE_USE_VERSION (34 or later) before
+ * Names: fi_ and FI_ (fi_lib_ is the library's own).  Define FUSE_USE_VERSION (34 or later) before
  * including this header, as for libfuse's.  Build with `pkg-config
  * --cflags --libs fuse-iomap`.
  * The wire structs (fuse_iomap_begin_in and so on) are in

@@ -64,7 +64,7 @@ static const char *bpf_errstr(int err, char *buf, size_t size)
 	return buf;
 }
 
-int fi_bpf_start(struct fi_bpf *b, const char *name, const char *mountpoint)
+int fi_lib_bpf_start(struct fi_bpf *b, const char *name, const char *mountpoint)
 {
 	uint64_t gen;
 	char msg[128];
@@ -114,7 +114,7 @@ fail:
 	return err;
 }
 
-void fi_bpf_stop(struct fi_bpf *b)
+void fi_lib_bpf_stop(struct fi_bpf *b)
 {
 	bpf_link__destroy(b->link);
 	extent_map_bpf__destroy(b->skel);
@@ -133,7 +133,7 @@ static void delete_extents(struct fi_bpf *b, uint64_t nodeid, uint32_t gen, uint
 	}
 }
 
-void fi_bpf_forget(struct fi_bpf *b, uint64_t nodeid)
+void fi_lib_bpf_forget(struct fi_bpf *b, uint64_t nodeid)
 {
 	int fd = b->skel ? bpf_map__fd(b->skel->maps.files) : -1;
 	struct fi_file_key k = { .nodeid = nodeid };
@@ -146,7 +146,7 @@ void fi_bpf_forget(struct fi_bpf *b, uint64_t nodeid)
 	delete_extents(b, nodeid, f.gen, f.count);
 }
 
-int fi_bpf_publish(struct fi_bpf *b, uint64_t nodeid, const struct fi_extent *v, uint32_t n,
+int fi_lib_bpf_publish(struct fi_bpf *b, uint64_t nodeid, const struct fi_extent *v, uint32_t n,
 		   uint32_t flags)
 {
 	struct fi_file_key fk = { .nodeid = nodeid };
@@ -157,7 +157,7 @@ int fi_bpf_publish(struct fi_bpf *b, uint64_t nodeid, const struct fi_extent *v,
 
 	if (!b->skel)
 		return -ENODEV;
-	fi_bpf_forget(b, nodeid);
+	fi_lib_bpf_forget(b, nodeid);
 	if (n > b->max_extents)
 		return -E2BIG;
 	keys = calloc(n ? n : 1, sizeof(*keys));

@@ -17,20 +17,20 @@
 
 #include "internal.h"
 
-void fi_rule_init(struct fi_rule *r)
+void fi_lib_rule_init(struct fi_rule *r)
 {
 	pthread_mutex_init(&r->lock, NULL);
 }
 
-void fi_rule_destroy(struct fi_rule *r)
+void fi_lib_rule_destroy(struct fi_rule *r)
 {
 	if (r->on)
-		fi_bpf_stop(&r->bpf);
+		fi_lib_bpf_stop(&r->bpf);
 	r->on = false;
 	pthread_mutex_destroy(&r->lock);
 }
 
-uint64_t fi_rule_seq(struct fi_rule *r)
+uint64_t fi_lib_rule_seq(struct fi_rule *r)
 {
 	uint64_t seq;
 
@@ -40,29 +40,29 @@ uint64_t fi_rule_seq(struct fi_rule *r)
 	return seq;
 }
 
-void fi_rule_change_begin(struct fi_rule *r, uint64_t nodeid)
+void fi_lib_rule_change_begin(struct fi_rule *r, uint64_t nodeid)
 {
 	pthread_mutex_lock(&r->lock);
 	r->changes++;
 	r->running++;
 	if (r->on)
-		fi_bpf_forget(&r->bpf, nodeid);
+		fi_lib_bpf_forget(&r->bpf, nodeid);
 	pthread_mutex_unlock(&r->lock);
 }
 
-void fi_rule_change_end(struct fi_rule *r)
+void fi_lib_rule_change_end(struct fi_rule *r)
 {
 	pthread_mutex_lock(&r->lock);
 	r->running--;
 	pthread_mutex_unlock(&r->lock);
 }
 
-static bool fi_rule_quiet_since(struct fi_rule *r, uint64_t seq)
+static bool fi_lib_rule_quiet_since(struct fi_rule *r, uint64_t seq)
 {
 	return r->on && !r->running && r->changes == seq;
 }
 
-void fi_rule_publish(struct fi_server *srv, uint64_t nodeid, uint64_t seq)
+void fi_lib_rule_publish(struct fi_server *srv, uint64_t nodeid, uint64_t seq)
 {
 	struct fi_rule *r = &srv->rule;
 	struct fi_extent *v = NULL;
@@ -70,7 +70,7 @@ void fi_rule_publish(struct fi_server *srv, uint64_t nodeid, uint64_t seq)
 	bool ok;
 
 	pthread_mutex_lock(&r->lock);
-	ok = fi_rule_quiet_since(r, seq) && srv->iomap.extents;
+	ok = fi_lib_rule_quiet_since(r, seq) && srv->iomap.extents;
 	pthread_mutex_unlock(&r->lock);
 	/* The server's callback runs unlocked: it takes its own locks. */
 	if (!ok || srv->iomap.extents(srv->ctx, nodeid, &v, &n, &flags)) {
@@ -78,8 +78,8 @@ void fi_rule_publish(struct fi_server *srv, uint64_t nodeid, uint64_t seq)
 		return;
 	}
 	pthread_mutex_lock(&r->lock);
-	if (fi_rule_quiet_since(r, seq))
-		fi_bpf_publish(&r->bpf, nodeid, v, n, flags);
+	if (fi_lib_rule_quiet_since(r, seq))
+		fi_lib_bpf_publish(&r->bpf, nodeid, v, n, flags);
 	pthread_mutex_unlock(&r->lock);
 	free(v);
 }
@@ -94,7 +94,7 @@ int fi_server_bpf_start(struct fi_server *srv, uint32_t max_extents)
 		return -EINVAL;
 	}
 	srv->rule.bpf.max_extents = max_extents;
-	err = fi_bpf_start(&srv->rule.bpf, srv->opts.name, srv->opts.mountpoint);
+	err = fi_lib_bpf_start(&srv->rule.bpf, srv->opts.name, srv->opts.mountpoint);
 	if (err)
 		return err;
 	pthread_mutex_lock(&srv->rule.lock);
@@ -105,8 +105,8 @@ int fi_server_bpf_start(struct fi_server *srv, uint32_t max_extents)
 
 void fi_server_bpf_forget(struct fi_server *srv, uint64_t nodeid)
 {
-	fi_rule_change_begin(&srv->rule, nodeid);
-	fi_rule_change_end(&srv->rule);
+	fi_lib_rule_change_begin(&srv->rule, nodeid);
+	fi_lib_rule_change_end(&srv->rule);
 }
 
 /* --- the libfuse requests that change mappings ---------------------------------- */
@@ -123,10 +123,10 @@ static void fi_wrap_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, i
 	bool change = to_set & FUSE_SET_ATTR_SIZE;
 
 	if (change)
-		fi_rule_change_begin(&srv->rule, ino);
+		fi_lib_rule_change_begin(&srv->rule, ino);
 	srv->ll.setattr(req, ino, attr, to_set, fi);
 	if (change)
-		fi_rule_change_end(&srv->rule);
+		fi_lib_rule_change_end(&srv->rule);
 }
 
 static void fi_wrap_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
@@ -134,12 +134,12 @@ static void fi_wrap_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t of
 {
 	struct fi_server *srv = fi_srv(req);
 
-	fi_rule_change_begin(&srv->rule, ino);
+	fi_lib_rule_change_begin(&srv->rule, ino);
 	srv->ll.fallocate(req, ino, mode, offset, length, fi);
-	fi_rule_change_end(&srv->rule);
+	fi_lib_rule_change_end(&srv->rule);
 }
 
-void fi_rule_wrap_ops(struct fuse_lowlevel_ops *ll)
+void fi_lib_rule_wrap_ops(struct fuse_lowlevel_ops *ll)
 {
 	if (ll->setattr)
 		ll->setattr = fi_wrap_setattr;

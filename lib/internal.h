@@ -25,8 +25,8 @@ struct fi_mount {
 	int fd;			/* the /dev/fuse-iomap fd, or -1 */
 };
 
-int fi_mount(struct fuse_session *se, struct fi_mount *m);
-void fi_unmount(struct fuse_session *se, struct fi_mount *m);
+int fi_lib_mount(struct fuse_session *se, struct fi_mount *m);
+void fi_lib_unmount(struct fuse_session *se, struct fi_mount *m);
 
 /* bpf_maps.c: extent_map, loaded and attached, and its maps. */
 struct extent_map_bpf;
@@ -40,16 +40,16 @@ struct fi_bpf {
 	uint32_t max_extents;
 };
 
-int fi_bpf_start(struct fi_bpf *b, const char *name, const char *mountpoint);
-void fi_bpf_stop(struct fi_bpf *b);
-void fi_bpf_forget(struct fi_bpf *b, uint64_t nodeid);
-int fi_bpf_publish(struct fi_bpf *b, uint64_t nodeid, const struct fi_extent *v, uint32_t n,
+int fi_lib_bpf_start(struct fi_bpf *b, const char *name, const char *mountpoint);
+void fi_lib_bpf_stop(struct fi_bpf *b);
+void fi_lib_bpf_forget(struct fi_bpf *b, uint64_t nodeid);
+int fi_lib_bpf_publish(struct fi_bpf *b, uint64_t nodeid, const struct fi_extent *v, uint32_t n,
 		   uint32_t flags);
 
 /*
  * bpf_rule.c: when the library publishes and forgets.  A change is
- * bracketed by fi_rule_change_begin/end; a publish goes ahead only if no
- * change ran since @seq was taken (fi_rule_seq(), before the read's
+ * bracketed by fi_lib_rule_change_begin/end; a publish goes ahead only if no
+ * change ran since @seq was taken (fi_lib_rule_seq(), before the read's
  * BEGIN was answered) and none is running.
  */
 struct fi_rule {
@@ -60,14 +60,14 @@ struct fi_rule {
 	unsigned int running;	/* changes begun and not ended */
 };
 
-void fi_rule_init(struct fi_rule *r);
-void fi_rule_destroy(struct fi_rule *r);
-uint64_t fi_rule_seq(struct fi_rule *r);
-void fi_rule_change_begin(struct fi_rule *r, uint64_t nodeid);
-void fi_rule_change_end(struct fi_rule *r);
-void fi_rule_publish(struct fi_server *srv, uint64_t nodeid, uint64_t seq);
+void fi_lib_rule_init(struct fi_rule *r);
+void fi_lib_rule_destroy(struct fi_rule *r);
+uint64_t fi_lib_rule_seq(struct fi_rule *r);
+void fi_lib_rule_change_begin(struct fi_rule *r, uint64_t nodeid);
+void fi_lib_rule_change_end(struct fi_rule *r);
+void fi_lib_rule_publish(struct fi_server *srv, uint64_t nodeid, uint64_t seq);
 /* Put the library's wrappers into @ll where the server has an op. */
-void fi_rule_wrap_ops(struct fuse_lowlevel_ops *ll);
+void fi_lib_rule_wrap_ops(struct fuse_lowlevel_ops *ll);
 
 /* serve.c */
 struct fi_server {

@@ -89,7 +89,7 @@ out_close:
 	return -err;
 }
 
-int fi_mount(struct fuse_session *se, struct fi_mount *m)
+int fi_lib_mount(struct fuse_session *se, struct fi_mount *m)
 {
 	int err;
 
@@ -107,7 +107,7 @@ int fi_mount(struct fuse_session *se, struct fi_mount *m)
 	return 0;
 }
 
-void fi_unmount(struct fuse_session *se, struct fi_mount *m)
+void fi_lib_unmount(struct fuse_session *se, struct fi_mount *m)
 {
 	if (m->stock) {
 		fuse_session_unmount(se);

@@ -64,7 +64,7 @@ struct fi_server *fi_server_new(const struct fi_server_opts *opts,
 		.readonly = opts->readonly, .fd = -1,
 	};
 	pthread_mutex_init(&srv->lock, NULL);
-	fi_rule_init(&srv->rule);
+	fi_lib_rule_init(&srv->rule);
 	if (opts->log)
 		setvbuf(opts->log, NULL, _IOLBF, 0);
 	return srv;
@@ -77,7 +77,7 @@ int fi_server_mount(struct fi_server *srv)
 	struct fuse_lowlevel_ops ll = srv->ll;
 	int err;
 
-	fi_rule_wrap_ops(&ll);
+	fi_lib_rule_wrap_ops(&ll);
 	srv->se = fuse_session_new(&args, &ll, sizeof(ll), srv);
 	if (!srv->se) {
 		fprintf(stderr, "%s: can't create the FUSE session\n", srv->opts.name);
@@ -89,7 +89,7 @@ int fi_server_mount(struct fi_server *srv)
 		goto fail;
 	}
 	srv->signals = true;
-	err = fi_mount(srv->se, &srv->mount);
+	err = fi_lib_mount(srv->se, &srv->mount);
 	if (err)
 		goto fail;
 	return 0;
@@ -146,12 +146,12 @@ void fi_server_destroy(struct fi_server *srv)
 	if (!srv)
 		return;
 	if (srv->se) {
-		fi_unmount(srv->se, &srv->mount);
+		fi_lib_unmount(srv->se, &srv->mount);
 		if (srv->signals)
 			fuse_remove_signal_handlers(srv->se);
 		fuse_session_destroy(srv->se);
 	}
-	fi_rule_destroy(&srv->rule);
+	fi_lib_rule_destroy(&srv->rule);
 	pthread_mutex_destroy(&srv->lock);
 	free(srv);
 }
@@ -228,21 +228,21 @@ static int fi_begin(struct fi_server *srv, const struct fuse_in_header *ih,
 			in->opflags, tail);
 	memset(&out, 0, sizeof(out));
 	if (change)
-		fi_rule_change_begin(&srv->rule, ih->nodeid);
+		fi_lib_rule_change_begin(&srv->rule, ih->nodeid);
 	else
-		seq = fi_rule_seq(&srv->rule);
+		seq = fi_lib_rule_seq(&srv->rule);
 	err = -ENOSYS;
 	if (srv->iomap.begin)
 		err = fi_errno(srv, "FUSE_IOMAP_BEGIN",
 			       srv->iomap.begin(srv->ctx, ih->nodeid, in, &out));
 	if (change)
-		fi_rule_change_end(&srv->rule);
+		fi_lib_rule_change_end(&srv->rule);
 	/*
 	 * A read came here: BPF had no answer.  Next time it will, from the
 	 * moment this read returns: publish first, then reply.
 	 */
 	else if (!err)
-		fi_rule_publish(srv, ih->nodeid, seq);
+		fi_lib_rule_publish(srv, ih->nodeid, seq);
 	return fi_reply(srv, ih->unique, err, &out, sizeof(out));
 }
 
@@ -259,10 +259,10 @@ static int fi_end(struct fi_server *srv, const struct fuse_in_header *ih,
 	if (!srv->iomap.end)
 		return fi_reply(srv, ih->unique, 0, NULL, 0);
 	if (change)
-		fi_rule_change_begin(&srv->rule, ih->nodeid);
+		fi_lib_rule_change_begin(&srv->rule, ih->nodeid);
 	err = fi_errno(srv, "FUSE_IOMAP_END", srv->iomap.end(srv->ctx, ih->nodeid, in));
 	if (change)
-		fi_rule_change_end(&srv->rule);
+		fi_lib_rule_change_end(&srv->rule);
 	return fi_reply(srv, ih->unique, err, NULL, 0);
 }
 
@@ -277,10 +277,10 @@ static int fi_ioend(struct fi_server *srv, const struct fuse_in_header *ih,
 			(uint64_t)ih->nodeid, (uint64_t)in->pos, (uint64_t)in->written,
 			in->error, in->flags, tail);
 	if (srv->iomap.ioend) {
-		fi_rule_change_begin(&srv->rule, ih->nodeid);
+		fi_lib_rule_change_begin(&srv->rule, ih->nodeid);
 		err = fi_errno(srv, "FUSE_IOMAP_IOEND",
 			       srv->iomap.ioend(srv->ctx, ih->nodeid, in, &out));
-		fi_rule_change_end(&srv->rule);
+		fi_lib_rule_change_end(&srv->rule);
 	}
 	return fi_reply(srv, ih->unique, err, &out, sizeof(out));
 }
@@ -414,7 +414,7 @@ static void *fi_worker(void *arg)
 		pthread_mutex_unlock(&srv->lock);
 		/* The other threads wait in read(): end the connection for all. */
 		fuse_session_exit(srv->se);
-		fi_unmount(srv->se, &srv->mount);
+		fi_lib_unmount(srv->se, &srv->mount);
 	}
 	return NULL;
 }

@@ -51,7 +51,7 @@ LIBFI_OBJS := $(patsubst lib/%.c,$(OBJ)/lib/%.o,$(wildcard lib/*.c))
 $(OBJ)/lib/%.o: lib/%.c $(wildcard lib/*.h) $(USER_HDRS) $(B)/bpf/extent_map.skel.h $(LIBBPF)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS_USER) -fPIC -fvisibility=default $(FUSE_CFLAGS) $(LIBBPF_CFLAGS) -I$(B)/bpf -c $< -o $@
+	$(Q)$(CC) $(CFLAGS_USER) -fPIC $(FUSE_CFLAGS) $(LIBBPF_CFLAGS) -I$(B)/bpf -c $< -o $@
 
 $(LIBFI_A): $(LIBFI_OBJS)
 	$(call msg,AR,$@)
