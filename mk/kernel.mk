@@ -74,7 +74,7 @@ KMOD_SRCS := $(wildcard kmod/*.c kmod/*.h kmod/patches/*.patch) kmod/Kbuild kmod
 # --btf_base $(KHEADERS)/vmlinux, the BTF-only vmlinux Debian's headers
 # package ships: the pinned kernel's, not the running one's.  Kbuild only
 # warns when it is missing, so check the result.
-$(KMOD): $(KMOD_SRCS) $(wildcard include/*.h) $(KSRC_TARBALL) $(KSTAMP) VERSION
+$(KMOD): $(KMOD_SRCS) include/fuse_iomap_bpf.h $(KSRC_TARBALL) $(KSTAMP) VERSION
 	$(call msg,KMOD,fuse_iomap.ko (about 1 min))
 	$(Q)kmod/prepare-src $(KSRC_TARBALL) $(B)/kmod
 	$(Q)$(MAKE) $(if $(filter 1,$(V)),V=1,-s) -C $(KHEADERS) M=$(B)/kmod FI_INCLUDE=$(CURDIR)/include \
