@@ -53,7 +53,6 @@ struct blockfs {
 	bool out_of_place;
 	struct fi_server *srv;
 	bool bpf;			/* --bpf: the extent_map tier */
-	const char *mountpoint;
 };
 
 /* The BPF tier must not answer from @n's extents while they change. */
@@ -278,10 +277,8 @@ static int bfs_begin_locked(struct blockfs *bfs, uint64_t nodeid,
 	if (!f)
 		return -ENOMEM;
 	if ((in->opflags & FUSE_IOMAP_OP_WRITE) &&
-	    !(in->opflags & (FUSE_IOMAP_OP_ZERO | FUSE_IOMAP_OP_WRITEBACK))) {
-		bfs_bpf_forget(bfs, n);
+	    !(in->opflags & (FUSE_IOMAP_OP_ZERO | FUSE_IOMAP_OP_WRITEBACK)))
 		return -bfs_begin_write(bfs, f, in, out);
-	}
 
 	/* Reads, reports, zeroing and writeback: what is there now. */
 	out->read = bfs_lookup(bfs, f, in->pos >> bfs->bbits);
@@ -732,7 +729,6 @@ int main(int argc, char *argv[])
 	bfs.bbits = __builtin_ctz(o.bs);
 	bfs.out_of_place = o.oop;
 	bfs.bpf = o.bpf;
-	bfs.mountpoint = o.mnt;
 	if (fi_check_mountpoint("fuse-iomap-blockfs", o.mnt, true))
 		return 1;
 	if (fi_memns_init(&bfs.ns, &bfs_backend, o.bs)) {

@@ -26,7 +26,6 @@ struct ext4srv {
 	uint32_t cookie;	/* of the registered block device */
 	bool rw;
 	int dev_fd;		/* the registered device, for fsync */
-	const char *mountpoint;
 	struct fi_server *srv;
 	bool bpf;		/* --bpf: the extent_map tier */
 	/* The kernel's lookup count per inode, and whether it is unlinked. */
@@ -55,7 +54,12 @@ static inline struct ext2_inode *ext2(struct ext2_inode_large *inode)
 	return (struct ext2_inode *)inode;
 }
 
-/* The BPF tier must not answer from @ino's extents while they change. */
+/*
+ * The BPF tier must not answer from @ino's extents while they change.  The
+ * library forgets them before a write's BEGIN, SETATTR of the size and
+ * FALLOCATE; this is for the changes it does not see (freeing an inode,
+ * truncating at open).
+ */
 static inline void ext4_bpf_forget(struct ext4srv *s, ext2_ino_t ino)
 {
 	if (s->bpf)

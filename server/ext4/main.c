@@ -497,12 +497,12 @@ int main(int argc, char *argv[])
 		return 2;
 	}
 	image = argv[optind];
-	o.mountpoint = s.mountpoint = argv[optind + 1];
+	o.mountpoint = argv[optind + 1];
 	o.fsname = image;
 	o.readonly = !s.rw;
 
 	initialize_ext2_error_table();
-	if (fi_check_mountpoint("fuse-iomap-ext4", s.mountpoint, true))
+	if (fi_check_mountpoint("fuse-iomap-ext4", o.mountpoint, true))
 		return 1;
 	/* The device first: nothing is written to an image someone else uses. */
 	s.dev_fd = ext4_open_dev(image, !s.rw);

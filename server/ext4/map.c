@@ -326,7 +326,6 @@ static int alloc_hole(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large
 	blk64_t pblk, got;
 	int err;
 
-	ext4_bpf_forget(s, ino);
 	err = alloc_extent(s, ino, inode, lblk, n, false, &pblk, &got);
 	if (err)
 		return err;
@@ -357,7 +356,6 @@ static int begin_write(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_larg
 		return alloc_hole(s, ino, inode, lblk, n, out);
 	}
 	if (!err && cur.type == FUSE_IOMAP_TYPE_UNWRITTEN) {
-		ext4_bpf_forget(s, ino);
 		err = init_extent(s, ino, inode, lblk, want);
 		if (!err)
 			err = ext4_write_inode(s, ino, inode);
@@ -498,7 +496,6 @@ static int prealloc(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *
 	blk64_t next, pblk, got;
 	int err;
 
-	ext4_bpf_forget(s, ino);
 	while (lblk < end) {
 		err = map_extents(s, ino, inode, lblk, &map);
 		if (err)
