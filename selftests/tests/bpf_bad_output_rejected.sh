@@ -5,7 +5,7 @@
 # the kernel stays quiet.  A bogus return value is EIO and an errno is
 # passed through (both counted in bpf_errors); where the program has no
 # answer the upcall gives the right bytes.
-# TIMEOUT: 120
+# TIMEOUT: 240
 . "$REPO/selftests/lib/common.sh"
 . "$REPO/selftests/lib/iomap.sh"
 . "$REPO/selftests/lib/bpf.sh"
