@@ -2,11 +2,12 @@
 /*
  * extent_map: answers FUSE_IOMAP_BEGIN from extents the server put in BPF
  * maps (see fuse_iomap_extent_map.h): a bounded binary search over the file's sorted
- * extents, O(log n) map lookups.  Reads, zeroing and writeback get the
- * extent or hole at pos; writes only overwrites of written extents (with
+ * extents, O(log n) map lookups.  Reads and zeroing get the extent or
+ * hole at pos; writes only overwrites of written extents (with
  * FUSE_IOMAP_END, so that the server hears of sizes and times: see
- * want_end()); everything else, and any file without an entry, falls back
- * to the upcall.
+ * want_end()), and writeback only written extents (a hole or unwritten
+ * extent has to be allocated or converted: the server's).  Everything
+ * else, and any file without an entry, falls back to the upcall.
  */
 #include <stdbool.h>
 #include <linux/types.h>
@@ -92,16 +93,17 @@ int BPF_PROG(extent_map_begin, const struct fuse_bpf_iomap_begin_args *args,
 	__u64 lblk, end;
 	struct fi_extent *e, *next;
 	struct fi_file *f;
-	bool write;
+	bool write, wb;
 
 	if (bits > 16)
 		return FUSE_BPF_NO_ANSWER;
 	f = bpf_map_lookup_elem(&files, &fk);
 	if (!f)
 		return FUSE_BPF_NO_ANSWER;
+	wb = args->opflags & FUSE_IOMAP_OP_WRITEBACK;
 	write = (args->opflags & FUSE_IOMAP_OP_WRITE) &&
-		!(args->opflags & (FUSE_IOMAP_OP_ZERO | FUSE_IOMAP_OP_WRITEBACK));
-	if (write && (f->flags & FI_FILE_NO_WRITES))
+		!(args->opflags & FUSE_IOMAP_OP_ZERO) && !wb;
+	if ((write || wb) && (f->flags & FI_FILE_NO_WRITES))
 		return FUSE_BPF_NO_ANSWER;
 	lblk = args->pos >> bits;
 	hi = f->count;
@@ -123,7 +125,7 @@ int BPF_PROG(extent_map_begin, const struct fuse_bpf_iomap_begin_args *args,
 	if (f->count && !e)
 		return FUSE_BPF_NO_ANSWER;
 	if (e && e->lblk <= lblk && lblk < e->lblk + e->len) {
-		if (write && e->type != FUSE_IOMAP_TYPE_MAPPED)
+		if ((write || wb) && e->type != FUSE_IOMAP_TYPE_MAPPED)
 			return FUSE_BPF_NO_ANSWER;
 		set(&out->read, lblk, e->lblk + e->len, e, bits);
 		if (write && want_end(args))
@@ -131,7 +133,7 @@ int BPF_PROG(extent_map_begin, const struct fuse_bpf_iomap_begin_args *args,
 		out->write.type = FUSE_IOMAP_TYPE_PURE_OVERWRITE;
 		return 0;
 	}
-	if (write)
+	if (write || wb)
 		return FUSE_BPF_NO_ANSWER;	/* allocation is the server's */
 	/* A hole: before the first extent, between two, or past the last. */
 	end = FUSE_IOMAP_MAX_END >> bits;

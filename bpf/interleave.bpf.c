@@ -4,7 +4,7 @@
  * (see interleave.h): the chunk, its stripe and its place there, then the
  * rest of the chunk as one mapping.  Reads, zeroing, writeback and
  * overwrites inside the file's blocks are answered; past them a read gets
- * a hole and a write the server.  A file without a layout, or a layout
+ * a hole, and a write or writeback the server.  A file without a layout, or a layout
  * that does not add up, falls back to the upcall.
  */
 #include <stdbool.h>
@@ -46,7 +46,7 @@ int BPF_PROG(interleave_begin, const struct fuse_bpf_iomap_begin_args *args,
 	lblk = args->pos >> bits;
 	out->write.type = FUSE_IOMAP_TYPE_PURE_OVERWRITE;
 	if (lblk >= l->blocks) {
-		if (write)
+		if (args->opflags & FUSE_IOMAP_OP_WRITE && !(args->opflags & FUSE_IOMAP_OP_ZERO))
 			return FUSE_BPF_NO_ANSWER;
 		out->read.offset = lblk << bits;
 		out->read.length = ((FUSE_IOMAP_MAX_END >> bits) - lblk) << bits;

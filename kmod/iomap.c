@@ -378,11 +378,11 @@ static int fuse_iomap_bpf_apply(struct inode *inode, u32 opflags, u64 pos,
 	return err;
 }
 
-static int fuse_iomap_begin(struct inode *inode, loff_t pos, loff_t count, unsigned int flags,
-			    struct iomap *iomap, struct iomap *srcmap)
+/* Every mapping but the simple read path's: the BPF tier, else the server. */
+static int fuse_iomap_map(struct inode *inode, u32 opflags, loff_t pos, loff_t count,
+			  struct iomap *iomap, struct iomap *srcmap)
 {
 	struct fuse_conn *fc = get_fuse_conn(inode);
-	u32 opflags = fuse_iomap_opflags(flags);
 	struct fuse_iomap_begin_out out;
 	int err;
 
@@ -395,12 +395,18 @@ static int fuse_iomap_begin(struct inode *inode, loff_t pos, loff_t count, unsig
 	if (err != FUSE_BPF_NO_ANSWER)
 		return err ?: fuse_iomap_bpf_apply(inode, opflags, pos, &out, iomap, srcmap);
 	/* An upcall always sleeps. */
-	if (flags & IOMAP_NOWAIT)
+	if (opflags & FUSE_IOMAP_OP_NOWAIT)
 		return -EAGAIN;
 	err = fuse_iomap_upcall_begin(inode, opflags, pos, count, &out);
 	if (err)
 		return err;
 	return fuse_iomap_apply(inode, opflags, pos, &out, iomap, srcmap);
+}
+
+static int fuse_iomap_begin(struct inode *inode, loff_t pos, loff_t count, unsigned int flags,
+			    struct iomap *iomap, struct iomap *srcmap)
+{
+	return fuse_iomap_map(inode, fuse_iomap_opflags(flags), pos, count, iomap, srcmap);
 }
 
 /* The BPF tier hears of the end too (if it wants to), before the server does. */
@@ -477,16 +483,8 @@ const struct iomap_ops fuse_iomap_map_ops = {
 int fuse_iomap_map_writeback(struct inode *inode, loff_t offset, unsigned int len,
 			     struct iomap *iomap)
 {
-	u32 opflags = FUSE_IOMAP_OP_WRITE | FUSE_IOMAP_OP_WRITEBACK;
-	struct fuse_iomap_begin_out out;
-	int err;
-
-	if (fuse_is_bad(inode))
-		return -EIO;
-	err = fuse_iomap_upcall_begin(inode, opflags, offset, len, &out);
-	if (err)
-		return err;
-	return fuse_iomap_apply(inode, opflags, offset, &out, iomap, NULL);
+	return fuse_iomap_map(inode, FUSE_IOMAP_OP_WRITE | FUSE_IOMAP_OP_WRITEBACK, offset, len,
+			      iomap, NULL);
 }
 
 /*
