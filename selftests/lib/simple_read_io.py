@@ -224,9 +224,194 @@ def cmd_race(args):
 	print("reads %d ops %d zero-sectors %d" % (reads, ops_val.value, zero))
 
 
+def ctr(cdir, name):
+	with open(os.path.join(cdir, name)) as f:
+		return int(f.read())
+
+
+def result(path, pos, length, mode=""):
+	"""What cmd_read prints, as a string."""
+	fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
+	r = dio_read(fd, pos, length, os.RWF_NOWAIT if mode == "nowait" else 0,
+		     mode == "misaligned")
+	os.close(fd)
+	if isinstance(r, int):
+		return "err " + errno.errorcode.get(r, str(r))
+	return "ok %d %s" % (len(r), hashlib.sha256(r).hexdigest())
+
+
+def check(ours, kern, cdir, what, delta, name, pos, length, mode="", want=None):
+	"""The read on OURS gives what it gives on KERN (or WANT), and
+	simple_reads moves by DELTA."""
+	c0 = ctr(cdir, "simple_reads")
+	got = result(os.path.join(ours, name), pos, length, mode)
+	c1 = ctr(cdir, "simple_reads")
+	if want is None:
+		want = result(os.path.join(kern, name), pos, length, mode)
+	if got != want:
+		sys.exit("%s (%s at %d, %d bytes%s): got %s, want %s" %
+			 (what, name, pos, length, " " + mode if mode else "", got, want))
+	if c1 - c0 != delta:
+		sys.exit("%s: simple_reads moved by %d, want %d" % (what, c1 - c0, delta))
+	print("# %s: %s, simple_reads +%d" % (what, got[:40], c1 - c0), file=sys.stderr)
+	return got
+
+
+def cmd_fallthrough(args):
+	"""OURS KERN CONNDIR pre|main|detached: simple_read_fallthrough's reads."""
+	ours, kern, cdir, phase = args
+	med, small = "dir/medium", "small"
+	size = os.stat(os.path.join(kern, small)).st_size
+	tail = size // BLK * BLK
+	if size % BLK == 0:
+		sys.exit("small's size %d is a block multiple" % size)
+	ck = lambda *a, **k: check(ours, kern, cdir, *a, **k)
+	if phase == "pre":
+		ck("NOWAIT, no BPF answer", 0, med, 8192, BLK, "nowait", want="err EAGAIN")
+		b0 = ctr(cdir, "iomap_begin_upcalls")
+		ck("no BPF answer (warm-up)", 0, med, 4096, BLK)
+		if ctr(cdir, "iomap_begin_upcalls") <= b0:
+			sys.exit("the warm-up read made no upcall")
+		ck("no BPF answer (warm-up)", 0, small, 0, BLK)
+	elif phase == "main":
+		ck("qualifying read", 1, med, 40960, BLK)
+		plain = result(os.path.join(kern, med), 49152, BLK)
+		ck("qualifying NOWAIT read", 1, med, 49152, BLK, "nowait", want=plain)
+		ck("512 bytes at 512", 0, med, 512, 512)
+		ck("512 bytes at 4096", 0, med, 4096, 512)
+		ck("8 KiB", 0, med, 8192, 8192)
+		ck("64 KiB", 0, med, 64 * BLK, 65536)
+		ck("misaligned buffer", 0, med, 16384, BLK, "misaligned", want="err EINVAL")
+		ck("tail block (crosses EOF)", 0, small, tail, BLK,
+		   want=result(os.path.join(kern, small), tail, BLK))
+		if not result(os.path.join(ours, small), tail, BLK).startswith("ok %d " % (size - tail)):
+			sys.exit("the tail block's read is not %d bytes" % (size - tail))
+		ck("8 KiB across EOF", 0, small, tail - BLK, 2 * BLK)
+		ck("past EOF", 0, small, tail + BLK, BLK, want="ok 0 " + hashlib.sha256(b"").hexdigest())
+		knob = os.path.join(cdir, "simple_read")
+		with open(knob, "w") as f:
+			f.write("0")
+		try:
+			if open(knob).read().strip() != "0":
+				sys.exit("simple_read reads %r after writing 0" % open(knob).read())
+			ck("knob 0", 0, med, 20480, BLK)
+			plain = result(os.path.join(kern, med), 24576, BLK)
+			ck("knob 0, NOWAIT", 0, med, 24576, BLK, "nowait", want=plain)
+			ck("knob 0, small", 0, small, 8192, BLK)
+		finally:
+			with open(knob, "w") as f:
+				f.write("1")
+		if open(knob).read().strip() != "1":
+			sys.exit("simple_read reads %r after writing 1" % open(knob).read())
+		ck("knob back at 1", 1, med, 20480, BLK)
+	elif phase == "detached":
+		b0 = ctr(cdir, "iomap_begin_upcalls")
+		ck("detached", 0, med, 28672, BLK)
+		ck("detached, small", 0, small, 12288, BLK)
+		if ctr(cdir, "iomap_begin_upcalls") < b0 + 2:
+			sys.exit("reads with the program detached made no upcalls")
+
+
+def cmd_badmap(args):
+	"""FILE DATA DEV CONNDIR: simple_read_bad_mapping's reads (see there)."""
+	path, data, dev, cdir = args
+	with open(data, "rb") as f:
+		want = f.read()
+	fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
+	def rd(b):
+		return dio_read(fd, b * BLK, BLK)
+	def delta(before, name):
+		return ctr(cdir, name) - before[name]
+	def snap(*names):
+		return {n: ctr(cdir, n) for n in names}
+	# The control: block 16's valid answer, through the simple path.
+	s = snap("simple_reads", "mappings_rejected")
+	got = rd(16)
+	dfd = os.open(dev, os.O_RDONLY | os.O_DIRECT)
+	devb = dio_read(dfd, 40960, BLK)
+	os.close(dfd)
+	if got != devb:
+		sys.exit("block 16 (valid answer): %s" % (os.strerror(got) if isinstance(got, int)
+							   else "differs from the device at 40960"))
+	if delta(s, "simple_reads") != 1 or delta(s, "mappings_rejected") != 0:
+		sys.exit("block 16 (valid answer): simple_reads +%d, rejections +%d; want +1, +0" %
+			 (delta(s, "simple_reads"), delta(s, "mappings_rejected")))
+	rules = ["type", "flags", "length", "overflow", "align", "need_dev", "unexpected_dev",
+		 "pos", "dev_unknown", "dev_range", "inline"]
+	for b, rule in enumerate(rules, 1):
+		r = "rejected/" + rule
+		s = snap("simple_reads", "mappings_rejected", "bpf_rejected", r)
+		got = rd(b)
+		if got != errno.EIO:
+			sys.exit("block %d (%s): want EIO, got %s" %
+				 (b, rule, os.strerror(got) if isinstance(got, int) else "%d bytes" % len(got)))
+		for n, d in ((r, 1), ("mappings_rejected", 1), ("bpf_rejected", 1), ("simple_reads", 0)):
+			if delta(s, n) != d:
+				sys.exit("block %d (%s): %s moved by %d, want %d" % (b, rule, n, delta(s, n), d))
+		print("# block %d (%s): EIO, counted once" % (b, rule), file=sys.stderr)
+	s = snap("simple_reads", "bpf_errors")
+	for b, e in ((12, errno.EIO), (13, errno.ENOSPC)):
+		got = rd(b)
+		if got != e:
+			sys.exit("block %d: want %s, got %s" % (b, os.strerror(e),
+				 os.strerror(got) if isinstance(got, int) else "%d bytes" % len(got)))
+	if delta(s, "bpf_errors") != 2 or delta(s, "simple_reads") != 0:
+		sys.exit("blocks 12, 13: bpf_errors +%d, simple_reads +%d; want +2, +0" %
+			 (delta(s, "bpf_errors"), delta(s, "simple_reads")))
+	s = snap("simple_reads", "bpf_fallbacks")
+	for b in (0, 15):
+		got = rd(b)
+		if got != want[b * BLK:(b + 1) * BLK]:
+			sys.exit("block %d (no answer, upcall): %s" % (b, os.strerror(got) if isinstance(got, int)
+								       else "bytes differ"))
+	if delta(s, "simple_reads") != 0 or delta(s, "bpf_fallbacks") < 2:
+		sys.exit("blocks 0, 15 (no answer): simple_reads +%d, bpf_fallbacks +%d; want +0, >= +2" %
+			 (delta(s, "simple_reads"), delta(s, "bpf_fallbacks")))
+	os.close(fd)
+
+
+def cmd_coherent(args):
+	"""OURS-FILE KERN-FILE DEV CONNDIR MAP-BLOCK-CMD...: for each block pair
+	BLOCK:DEVBLOCK0:DEVBLOCK1 given as the rest of the arguments, see
+	simple_read_page_cache_coherent."""
+	ours, kern, dev, cdir = args[:4]
+	rnd = random.Random(7)
+	ofd_b = os.open(ours, os.O_RDWR)
+	kfd_b = os.open(kern, os.O_RDWR)
+	ofd = os.open(ours, os.O_RDONLY | os.O_DIRECT)
+	kfd = os.open(kern, os.O_RDONLY | os.O_DIRECT)
+	dfd = os.open(dev, os.O_RDONLY | os.O_DIRECT)
+	reads = 0
+	for spec in args[4:]:
+		b, d0, d1 = map(int, spec.split(":"))
+		new = rnd.randbytes(2 * BLK)
+		os.pwrite(ofd_b, new, b * BLK)		# buffered, no sync
+		os.pwrite(kfd_b, new, b * BLK)
+		for i, d in enumerate((d0, d1)):
+			if dio_read(dfd, d * BLK, BLK) == new[i * BLK:(i + 1) * BLK]:
+				sys.exit("block %d was written back before the O_DIRECT read" % (b + i))
+		c0 = ctr(cdir, "simple_reads")
+		for i, d in enumerate((d0, d1)):
+			got = dio_read(ofd, (b + i) * BLK, BLK)
+			reads += 1
+			if got != new[i * BLK:(i + 1) * BLK]:
+				sys.exit("block %d: the O_DIRECT read did not see the dirty page cache (%s)" %
+					 (b + i, os.strerror(got) if isinstance(got, int) else "old bytes"
+					  if isinstance(got, bytes) else got))
+			if dio_read(kfd, (b + i) * BLK, BLK) != got:
+				sys.exit("block %d: the kernel's ext4 reads other bytes than ours" % (b + i))
+			if dio_read(dfd, d * BLK, BLK) != got:
+				sys.exit("block %d: the device does not have the written bytes after the read (no flush?)" % (b + i))
+		if ctr(cdir, "simple_reads") - c0 != 2:
+			sys.exit("blocks %d-%d: simple_reads moved by %d for 2 reads" %
+				 (b, b + 1, ctr(cdir, "simple_reads") - c0))
+	print(reads)
+
+
 if __name__ == "__main__":
 	cmds = {"read": cmd_read, "compare": cmd_compare, "zeros": cmd_zeros,
-		"pattern": cmd_pattern, "race": cmd_race}
+		"pattern": cmd_pattern, "race": cmd_race, "fallthrough": cmd_fallthrough,
+		"badmap": cmd_badmap, "coherent": cmd_coherent}
 	if len(sys.argv) < 2 or sys.argv[1] not in cmds:
-		sys.exit("usage: simple_read_io.py read|compare|zeros|pattern|race ...")
+		sys.exit("usage: simple_read_io.py read|compare|zeros|pattern|race|fallthrough|badmap|coherent ...")
 	cmds[sys.argv[1]](sys.argv[2:])

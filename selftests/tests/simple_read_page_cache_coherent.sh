@@ -67,10 +67,6 @@ devblk() {	# FILE-BLOCK: its device block
 	local c=$(($1 / CHUNK))
 	echo $((starts[c % S] + c / S * CHUNK + $1 % CHUNK))
 }
-# dio_got FILE BLOCK: O_DIRECT read of the block, into $T_TMP/got.
-dio_got() {
-	dd if="$1" of="$T_TMP/got" bs=4096 skip="$2" count=1 iflag=direct status=none || fail "O_DIRECT read of $1 block $2 failed"
-}
 
 kimg=$T_TMP/k.img kern=$T_TMP/kern
 mke2fs -q -F -t ext4 -b 4096 "$kimg" 64M || fail "mke2fs failed"
@@ -79,32 +75,13 @@ mount -o loop "$kimg" "$kern" || fail "kernel ext4 can't mount $kimg"
 defer "umount '$kern' 2>/dev/null"
 dd if="$mnt/striped" of="$kern/f" bs=1M status=none && sync || fail "can't copy the striped file to the kernel's ext4"
 
-reads=0
+specs=()
 for b in 5 15 100 333 700 1022; do
-	head -c 8192 /dev/urandom > "$T_TMP/new"
-	for f in "$mnt/striped" "$kern/f"; do
-		dd if="$T_TMP/new" of="$f" bs=4096 seek="$b" count=2 conv=notrunc status=none ||
-			fail "buffered write to $f at block $b failed"
-	done
-	for i in 0 1; do
-		d=$(devblk $((b + i)))
-		! cmp -s <(dd if="$T_TMP/new" bs=4096 skip=$i count=1 status=none) <(dev_bytes "$dev" $((d * 4096)) 4096) ||
-			fail "block $((b + i)) was written back before the O_DIRECT read"
-	done
-	s0=$(counter "$mnt" simple_reads)
-	for i in 0 1; do
-		dio_got "$mnt/striped" $((b + i))
-		cmp -s "$T_TMP/got" <(dd if="$T_TMP/new" bs=4096 skip=$i count=1 status=none) ||
-			fail "block $((b + i)): the O_DIRECT read did not see the dirty page cache"
-		cp "$T_TMP/got" "$T_TMP/ours.$i"
-		dio_got "$kern/f" $((b + i))
-		cmp -s "$T_TMP/got" "$T_TMP/ours.$i" || fail "block $((b + i)): the kernel's ext4 reads other bytes than ours"
-		d=$(devblk $((b + i)))
-		cmp -s "$T_TMP/ours.$i" <(dev_bytes "$dev" $((d * 4096)) 4096) ||
-			fail "block $((b + i)): the device does not have the written bytes after the read (no flush?)"
-	done
-	expect_eq "block $b: simple_reads delta" $(($(counter "$mnt" simple_reads) - s0)) 2
-	reads=$((reads + 2))
+	specs+=("$b:$(devblk $b):$(devblk $((b + 1)))")
 done
+# The writes, reads and checks are in the helper: one process (TCG).
+reads=$(python3 "$REPO/selftests/lib/simple_read_io.py" coherent "$mnt/striped" "$kern/f" "$dev" \
+	"$(conn_dir "$mnt")" "${specs[@]}" 2> "$T_TMP/coherent.out") || fail "$(tail -n1 "$T_TMP/coherent.out")"
+expect_eq "O_DIRECT reads over dirty page cache" "$reads" 12
 log "$reads O_DIRECT reads over dirty page cache, all through the simple path"
 expect_eq "rejected BPF answers" "$(counter "$mnt" bpf_rejected)" 0
