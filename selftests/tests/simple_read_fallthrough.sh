@@ -4,13 +4,13 @@
 # with the same read on the kernel's ext4 (same bytes, or same errno):
 # a NOWAIT read before the file's extents are published (EAGAIN: it needs
 # an upcall) and a plain one (no BPF answer); after the warm-up, 512
-# bytes at 512, 8 KiB and 64 KiB reads, a 4 KiB read into a misaligned
+# bytes at 512 (not aligned), 8 KiB and 64 KiB reads, a 4 KiB read into a misaligned
 # buffer (EINVAL), the tail block of a file whose size is not a block
 # multiple (a short read), a read past EOF (0 bytes), reads with the
 # connection's simple_read knob at 0, and reads with the BPF program
 # detached.  simple_reads does not move for any of them; it does move
-# for a qualifying read (a plain one, a NOWAIT one, and one with the
-# knob back at 1), so that this test can fail.
+# for a qualifying read (a plain one, a NOWAIT one, 512 bytes at 4096,
+# and one with the knob back at 1), so that this test can fail.
 # TIMEOUT: 150
 . "$REPO/selftests/lib/common.sh"
 . "$REPO/selftests/lib/iomap.sh"
