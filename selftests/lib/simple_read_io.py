@@ -373,10 +373,12 @@ def cmd_badmap(args):
 
 def cmd_coherent(args):
 	"""OURS-FILE KERN-FILE DEV CONNDIR BLOCK:DEVBLOCK0:DEVBLOCK1...: for
-	each, a buffered 8 KiB write at BLOCK of both files, then O_DIRECT
-	reads of its two blocks: see simple_read_page_cache_coherent.  Prints
-	the reads and the rounds whose pages were still dirty (the device had
-	the old bytes) when the reads began."""
+	each, 8 KiB written at BLOCK of both files through the page cache
+	(pwrite(2) in even rounds, stores into a shared mapping, kept until
+	after the reads, in odd ones), then O_DIRECT reads of its two blocks:
+	see simple_read_page_cache_coherent.  Prints the reads and the rounds
+	whose pages were still dirty (the device had the old bytes) when the
+	reads began."""
 	ours, kern, dev, cdir = args[:4]
 	rnd = random.Random(7)
 	ofd_b = os.open(ours, os.O_RDWR)
@@ -385,16 +387,24 @@ def cmd_coherent(args):
 	kfd = os.open(kern, os.O_RDONLY | os.O_DIRECT)
 	dfd = os.open(dev, os.O_RDONLY | os.O_DIRECT)
 	reads = dirty = 0
-	for spec in args[4:]:
+	for rnum, spec in enumerate(args[4:]):
 		b, d0, d1 = map(int, spec.split(":"))
 		new = rnd.randbytes(2 * BLK)
-		os.pwrite(ofd_b, new, b * BLK)		# buffered, no sync
-		os.pwrite(kfd_b, new, b * BLK)
+		maps = []
+		for wfd in (ofd_b, kfd_b):		# no sync
+			if rnum % 2 == 0:
+				os.pwrite(wfd, new, b * BLK)
+			else:
+				m = mmap.mmap(wfd, 2 * BLK, offset=b * BLK)
+				m[:] = new
+				maps.append(m)
+		how = "mmap" if maps else "pwrite"
 		clean = [dio_read(dfd, d * BLK, BLK) == new[i * BLK:(i + 1) * BLK]
 			 for i, d in enumerate((d0, d1))]
 		if any(clean):
-			print("# block %d: written back before the read" % b, file=sys.stderr)
+			print("# block %d (%s): written back before the read" % (b, how), file=sys.stderr)
 		else:
+			print("# block %d (%s): still dirty at the read" % (b, how), file=sys.stderr)
 			dirty += 1
 		c0 = ctr(cdir, "simple_reads")
 		for i, d in enumerate((d0, d1)):
@@ -410,6 +420,8 @@ def cmd_coherent(args):
 		if ctr(cdir, "simple_reads") - c0 != 2:
 			sys.exit("blocks %d-%d: simple_reads moved by %d for 2 reads" %
 				 (b, b + 1, ctr(cdir, "simple_reads") - c0))
+		for m in maps:
+			m.close()
 	print(reads, dirty)
 
 
