@@ -5,12 +5,11 @@
 # For each of 8 ranges of a file: 8 KiB written through the page cache,
 # by pwrite(2) or by stores into a shared mapping (no sync; the flusher
 # finds nothing old enough to write, the fuse bdi's strict_limit is off),
-# then two
-# O_DIRECT 4 KiB reads of the range give the new bytes, simple_reads
-# moves by exactly the reads, and the device now has the new bytes (the
-# flush).  At least 6 of the 8 rounds must have had the old bytes on the
-# device when the reads began (the pages still dirty).  The same on the
-# kernel's ext4 gives the same bytes.
+# then two O_DIRECT 4 KiB reads of the range give the new bytes,
+# simple_reads moves by exactly the reads, and the device now has the new
+# bytes (the flush).  At least 6 of the 8 rounds must have had the old
+# bytes on the device when the reads began (the pages still dirty).  The
+# same on the kernel's ext4 gives the same bytes.
 # Why fuse-iomap-blockfs with bpf/interleave (a striped file, as in
 # bpf_interleave_matches) and not fuse-iomap-ext4 with extent_map: the
 # flush's writeback BEGIN makes the library forget the file's extents, so
