@@ -27,7 +27,7 @@ ext4_make_image "$img"
 mkdir -p "$kern"
 
 # fio's file, written with verify headers by the kernel's ext4.
-FIOJOB=(--name=v --filename=fiodata --rw=randwrite --bs=4k --size=8M --direct=1
+FIOJOB=(--name=v --filename=fiodata --rw=randwrite --bs=4k --size=4M --direct=1
 	--verify=crc32c --verify_fatal=1 --randrepeat=1 --randseed=4242 --verify_state_save=0)
 mount -o loop "$img" "$kern" || fail "kernel ext4 can't mount the image"
 (cd "$kern" && fio "${FIOJOB[@]}" --ioengine=psync --do_verify=0 --output-format=terse > "$T_TMP/fio-write.out" 2>&1) ||
@@ -79,7 +79,7 @@ t = open(sys.argv[1]).read()
 j = json.loads(t[t.index("{"):])["jobs"][0]	# after any note fio prints first
 print(j["error"], j["read"]["total_ios"])' "$T_TMP/fio-$e.json") || fail "can't read fio's json for $e"
 	expect_eq "fio $e error" "$err" 0
-	expect_eq "fio $e verify reads" "$ios" $((8 << 20 >> 12))
+	expect_eq "fio $e verify reads" "$ios" $((4 << 20 >> 12))
 	got=$(($(counter "$ours" simple_reads) - c0))
 	[ "$got" -ge "$ios" ] || fail "fio $e: $ios reads, simple_reads rose by $got"
 	log "fio $e: $ios reads verified, simple_reads +$got"
