@@ -23,6 +23,13 @@
 #	every 512-byte sector a reader gets must be zeros or the pattern of
 #	its block for a generation the writer has begun.  Prints "reads N
 #	ops N zero-sectors N"; exits 1 with the first bad sector described.
+#   fallthrough OURS KERN CONNDIR pre|main|detached
+#   badmap FILE DATA DEV CONNDIR
+#   coherent OURS-FILE KERN-FILE DEV CONNDIR BLOCK:DEVBLOCK0:DEVBLOCK1...
+#	the reads and counter checks of simple_read_fallthrough,
+#	simple_read_bad_mapping and simple_read_page_cache_coherent, in one
+#	process each (a process per read costs seconds under TCG).
+# Every failure exits non-zero with one line saying what differed.
 import errno
 import hashlib
 import mmap
