@@ -10,7 +10,7 @@
 # psync, libaio (iodepth 16) and io_uring (iodepth 16), O_DIRECT 4 KiB:
 # no verify error, and simple_reads rises by at least the reads fio
 # issued (its json read total_ios) each time.  A missing fio engine fails.
-# TIMEOUT: 240
+# TIMEOUT: 300
 . "$REPO/selftests/lib/common.sh"
 . "$REPO/selftests/lib/iomap.sh"
 . "$REPO/selftests/lib/ext4.sh"
