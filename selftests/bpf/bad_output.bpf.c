@@ -4,6 +4,8 @@
  * breaks validation rule k, so a test can read block k and see EIO and
  * that rule's counter move.  Block 0 and blocks past the list fall back
  * to the upcall; blocks 12 and 13 return a bogus value and an errno.
+ * Block 16 gets a valid mapping (device block 10), which a test reading
+ * a file of more than 16 blocks can use as its control.
  */
 #include <linux/types.h>
 #include <bpf/bpf_helpers.h>
@@ -68,6 +70,8 @@ int BPF_PROG(bad_output_begin, const struct fuse_bpf_iomap_begin_args *args,
 		return 12345;
 	case 13:
 		return -28;	/* ENOSPC */
+	case 16:
+		break;		/* valid: the defaults above */
 	default:
 		return FUSE_BPF_NO_ANSWER;
 	}
