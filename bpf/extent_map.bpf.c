@@ -4,8 +4,8 @@
  * maps (see fuse_iomap_extent_map.h): a bounded binary search over the file's sorted
  * extents, O(log n) map lookups.  Reads and zeroing get the extent or
  * hole at pos; writes only overwrites of written extents (with
- * FUSE_IOMAP_END, so that the server hears of sizes and times: see
- * want_end()), and writeback only written extents (a hole or unwritten
+ * FUSE_IOMAP_END when they may grow the file: see want_end()), and
+ * writeback only written extents (a hole or unwritten
  * extent has to be allocated or converted: the server's).  Everything
  * else, and any file without an entry, falls back to the upcall.
  */
@@ -34,14 +34,6 @@ struct {
 	__type(value, struct fi_extent);
 } extents SEC(".maps");
 
-/* The clock tick (jiffy) of recently written files' last FUSE_IOMAP_END for an overwrite. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u64);
-	__type(value, __u64);
-} end_tick SEC(".maps");
-
 static struct fi_extent *get(__u64 nodeid, __u32 gen, __u32 idx)
 {
 	struct fi_extent_key k = { .nodeid = nodeid, .gen = gen, .idx = idx };
@@ -66,22 +58,13 @@ static void set(struct fuse_iomap_io *m, __u64 lblk, __u64 end, const struct fi_
 }
 
 /*
- * An overwrite inside i_size changes only the file's times, and the
- * kernel's own file systems take those from the coarse clock, which moves
- * once a tick: one FUSE_IOMAP_END per file and tick tells the server what
- * one per write would.  A write reaching past i_size always gets its END (the size).
+ * The kernel keeps a file's times and hands them over itself (SETATTR at
+ * inode writeback, fsync, close, unmount): only a write that may grow
+ * the file needs FUSE_IOMAP_END, for the size.
  */
 static bool want_end(const struct fuse_bpf_iomap_begin_args *args)
 {
-	__u64 now = bpf_jiffies64(), nodeid = args->nodeid, *last;
-
-	if (args->pos + args->count > args->i_size)
-		return true;
-	last = bpf_map_lookup_elem(&end_tick, &nodeid);
-	if (last && *last == now)
-		return false;
-	bpf_map_update_elem(&end_tick, &nodeid, &now, BPF_ANY);
-	return true;
+	return args->pos + args->count > args->i_size;
 }
 
 SEC("struct_ops/iomap_begin")

@@ -8,7 +8,12 @@
  *
  * The kernel keeps i_size while it writes; the server learns the new size
  * from FUSE_IOMAP_END (it must ask for it on the write mappings that can
- * extend a file) and answers GETATTR with it.
+ * extend a file) and answers GETATTR with it.  mtime and ctime are the
+ * kernel's, as in fuse's writeback-cache mode: write and page_mkwrite set
+ * them and dirty the inode, and fuse_write_inode() sends them to the
+ * server (SETATTR) at inode writeback, fsync, close and unmount; a
+ * GETATTR reply does not overwrite them.  So an overwrite needs no
+ * FUSE_IOMAP_END.
  */
 #include "fuse_i.h"
 
@@ -24,6 +29,7 @@ void fuse_iomap_init_file_inode(struct inode *inode)
 		return;
 	inode->i_data.a_ops = &fuse_iomap_aops;
 	inode->i_blkbits = ic->blkbits;
+	inode->i_flags &= ~S_NOCMTIME;
 	mutex_lock(&ic->dev_lock);
 	ic->file_inodes++;
 	if (!ic->multi_dev)
@@ -155,8 +161,7 @@ static int fuse_iomap_write_nowait(struct kiocb *iocb, struct iov_iter *from)
 
 ssize_t fuse_iomap_write_iter(struct kiocb *iocb, struct iov_iter *from)
 {
-	struct file *file = iocb->ki_filp;
-	struct inode *inode = file_inode(file);
+	struct inode *inode = file_inode(iocb->ki_filp);
 	struct fuse_inode *fi = get_fuse_inode(inode);
 	bool extending, buffered = false;
 	loff_t oldsize;
@@ -176,7 +181,7 @@ ssize_t fuse_iomap_write_iter(struct kiocb *iocb, struct iov_iter *from)
 		if (ret)
 			goto out_unlock;
 	}
-	ret = file_remove_privs(file);
+	ret = kiocb_modified(iocb);
 	if (ret)
 		goto out_unlock;
 
@@ -273,6 +278,7 @@ static vm_fault_t fuse_iomap_page_mkwrite(struct vm_fault *vmf)
 	vm_fault_t ret;
 
 	sb_start_pagefault(inode->i_sb);
+	file_update_time(vmf->vma->vm_file);
 	filemap_invalidate_lock_shared(inode->i_mapping);
 	ret = iomap_page_mkwrite(vmf, &fuse_iomap_map_ops);
 	filemap_invalidate_unlock_shared(inode->i_mapping);

@@ -264,6 +264,9 @@ static void memns_setattr_locked(fuse_req_t req, fuse_ino_t ino, struct stat *at
 	if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW))
 		memns_set_time(&n->st.st_mtim, &attr->st_mtim, to_set & FUSE_SET_ATTR_MTIME_NOW);
 	fi_memns_touch(n, false);
+	/* The kernel keeps an iomap file's ctime: it hands it over here. */
+	if (to_set & FUSE_SET_ATTR_CTIME)
+		n->st.st_ctim = attr->st_ctim;
 	memns_getattr_locked(req, ino, NULL);
 }
 

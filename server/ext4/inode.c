@@ -433,6 +433,9 @@ static int apply_attr(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large
 		inode->i_mtime = inode->i_ctime, inode->i_mtime_extra = inode->i_ctime_extra;
 	else if (to_set & FUSE_SET_ATTR_MTIME)
 		PUT_TIME(inode, mtime, attr->st_mtim);
+	/* The kernel keeps an iomap file's ctime: it hands it over here. */
+	if (to_set & FUSE_SET_ATTR_CTIME)
+		PUT_TIME(inode, ctime, attr->st_ctim);
 	return 0;
 }
 
