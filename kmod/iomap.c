@@ -378,19 +378,25 @@ static int fuse_iomap_bpf_apply(struct inode *inode, u32 opflags, u64 pos,
 	return err;
 }
 
+/* Once the server is gone, no mapping of its (BPF's included) is used. */
+static int fuse_iomap_may_map(struct inode *inode)
+{
+	if (fuse_is_bad(inode))
+		return -EIO;
+	if (!READ_ONCE(get_fuse_conn(inode)->connected))
+		return -ENOTCONN;
+	return 0;
+}
+
 /* Every mapping but the simple read path's: the BPF tier, else the server. */
 static int fuse_iomap_map(struct inode *inode, u32 opflags, loff_t pos, loff_t count,
 			  struct iomap *iomap, struct iomap *srcmap)
 {
-	struct fuse_conn *fc = get_fuse_conn(inode);
 	struct fuse_iomap_begin_out out;
-	int err;
+	int err = fuse_iomap_may_map(inode);
 
-	if (fuse_is_bad(inode))
-		return -EIO;
-	/* Once the server is gone, no mapping of its (BPF's included) is used. */
-	if (!READ_ONCE(fc->connected))
-		return -ENOTCONN;
+	if (err)
+		return err;
 	err = fuse_iomap_bpf_begin(inode, opflags, pos, count, &out);
 	if (err != FUSE_BPF_NO_ANSWER)
 		return err ?: fuse_iomap_bpf_apply(inode, opflags, pos, &out, iomap, srcmap);
@@ -499,12 +505,10 @@ int fuse_iomap_map_bpf(struct inode *inode, loff_t pos, loff_t count, unsigned i
 	u32 opflags = fuse_iomap_opflags(flags);
 	struct fuse_iomap_begin_out out;
 	bool ran;
-	int ret;
+	int ret = fuse_iomap_may_map(inode);
 
-	if (fuse_is_bad(inode))
-		return -EIO;
-	if (!READ_ONCE(get_fuse_conn(inode)->connected))
-		return -ENOTCONN;
+	if (ret)
+		return ret;
 	ret = fuse_iomap_bpf_run(inode, opflags, pos, count, &out, &ran);
 	if (!ran || ret == FUSE_BPF_NO_ANSWER)
 		return FUSE_BPF_NO_ANSWER;

@@ -38,10 +38,10 @@ void fuse_iomap_init_file_inode(struct inode *inode)
 }
 
 /*
- * IOCB_NOWAIT is honoured on every path (io_uring then submits inline
- * instead of handing each I/O to a worker): a read or direct write that
- * would need an upcall says EAGAIN, and page cache writes refuse it
- * outright, as ext4's do.
+ * IOCB_NOWAIT is honoured as the kernel's iomap file systems honour it
+ * (io_uring then submits inline instead of handing each I/O to a
+ * worker): a direct read or write that would need an upcall says EAGAIN,
+ * and page cache writes refuse it outright, as ext4's do.
  */
 void fuse_iomap_open(struct file *file)
 {
