@@ -5,21 +5,40 @@
 #   fuse2fs       Debian's fuse2fs (every byte through /dev/fuse)
 #   iomap_upcall  fuse-iomap-ext4, no BPF: one FUSE_IOMAP_BEGIN per mapping
 #   iomap_bpf     fuse-iomap-ext4 --bpf: extent_map answers in the kernel
-# Six fio workloads, each the median of $ROUNDS runs, systems interleaved run
-# by run, caches dropped before every run.  Then the mapping-cost
-# microbenchmark: fio 4k O_DIRECT random reads of a file of N one-block
-# extents answered by extent_map, N = 10 .. 1M.  Writes results to
-# $OUT (results.tsv, mapping.tsv; bench/report.py makes results.md and
-# ratios.png on the host).
+# and, for the O_DIRECT read cells, a fifth row:
+#   iomap_bpf_nosimple  the same iomap_bpf mount with its simple read path
+#                 off (/sys/fs/fuseiomap/iomap/<id>/simple_read = 0 during
+#                 the run, 1 again after it)
+# Six psync cells at queue depth 1 (the bench's original six) and nine
+# io_uring cells (4 KiB random direct reads of a contiguous and a fragmented
+# file at queue depth 1 and 32 with 1 and 4 jobs, 128 KiB sequential direct
+# reads at queue depth 8), each the median of $ROUNDS runs with their
+# min-max, systems interleaved run by run, caches dropped before every run.
+# Then the mapping-cost microbenchmark: fio 4k O_DIRECT random reads of a
+# file of N one-block extents answered by extent_map, N = 10 .. 1M.  Writes
+# results to $OUT (results.tsv, mapping.tsv; bench/report.py makes
+# results.md and ratios.png on the host).
+#
+# Knobs (environment; the guest starts empty, so pass them with
+# selftests/vm/boot --env NAME=VALUE):
+#   ROUNDS      runs per cell and system (default 5)
+#   RUNTIME     seconds of the time-based psync cells and of each mapping-cost
+#               run (default 6)
+#   QD_RUNTIME  seconds of each io_uring cell (default 4), after
+#   RAMP        seconds of unmeasured warm-up (default 1)
+#   NOSIMPLE    1 (default): add the iomap_bpf_nosimple rows, an error if the
+#               module has no simple_read knob; 0: leave them out
 set -eu
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$REPO/build/bench
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 RUNTIME=${RUNTIME:-6}
+QD_RUNTIME=${QD_RUNTIME:-4}
+RAMP=${RAMP:-1}
+NOSIMPLE=${NOSIMPLE:-1}
 W=/tmp/bench
 BUILD=$REPO/build
 SYSTEMS="ext4 fuse2fs iomap_upcall iomap_bpf"
-WORKLOADS="seqread_1m_buffered seqwrite_1m_buffered seqread_1m_direct randread_4k_direct randread_4k_buffered randwrite_4k_direct"
 
 rm -rf "$W" "$OUT.tmp" && mkdir -p "$W" "$OUT.tmp"
 insmod "$BUILD/kmod/fuse_iomap.ko"
@@ -27,6 +46,13 @@ modprobe loop
 modprobe ext4
 modprobe fuse
 say() { echo "bench: $*"; }
+say "ROUNDS=$ROUNDS RUNTIME=$RUNTIME QD_RUNTIME=$QD_RUNTIME RAMP=$RAMP NOSIMPLE=$NOSIMPLE"
+# io_uring: Debian's fio must have the engine and the kernel must let us use it.
+fio --enghelp 2>/dev/null | grep -qw io_uring ||
+	{ echo "bench: error: this fio ($(fio --version)) has no io_uring engine (fio --enghelp)"; exit 1; }
+if [ -r /proc/sys/kernel/io_uring_disabled ] && [ "$(cat /proc/sys/kernel/io_uring_disabled)" != 0 ]; then
+	echo "bench: error: io_uring is disabled (kernel.io_uring_disabled = $(cat /proc/sys/kernel/io_uring_disabled))"; exit 1
+fi
 
 # --- the image: a sequential file, a fragmented one, a rewrite target -------
 say "building the image"
@@ -93,50 +119,117 @@ for i in $(seq 100); do
 done
 [ $n = 4 ] || { echo "bench: not all systems mounted"; cat "$W"/*.out; exit 1; }
 for s in iomap_upcall iomap_bpf; do CONN[$s]=/sys/fs/fuseiomap/iomap/$(stat -c %d "${MNT[$s]}"); done
+# iomap_bpf_nosimple: the iomap_bpf mount with the simple read path off.
+MNT[iomap_bpf_nosimple]=${MNT[iomap_bpf]} CONN[iomap_bpf_nosimple]=${CONN[iomap_bpf]}
+if [ "$NOSIMPLE" = 1 ]; then
+	[ -w "${CONN[iomap_bpf]}/simple_read" ] || {
+		echo "bench: error: ${CONN[iomap_bpf]}/simple_read is missing: this fuse_iomap.ko has no simple read path knob," \
+			"so there are no iomap_bpf_nosimple rows to measure (NOSIMPLE=0 leaves them out)"; exit 1; }
+	[ "$(cat "${CONN[iomap_bpf]}/simple_read")" = 1 ] ||
+		{ echo "bench: error: ${CONN[iomap_bpf]}/simple_read is not 1 (the default) at mount"; exit 1; }
+	# Whatever happens, the mount keeps its simple path on.
+	trap 'echo 1 > "${CONN[iomap_bpf]}/simple_read" 2>/dev/null || true' EXIT
+fi
+# io_uring setup, once, on the kernel's ext4: a clear error here rather than
+# a failed cell 40 minutes in.
+fio --name=probe --ioengine=io_uring --iodepth=4 --filename="${MNT[ext4]}/seq" --rw=randread --bs=4k \
+	--direct=1 --size=1M --io_size=64k --output="$W/probe.out" > "$W/probe.err" 2>&1 ||
+	{ echo "bench: error: fio's io_uring engine does not work in this guest:"; cat "$W/probe.out" "$W/probe.err"; exit 1; }
 # Warm-up for the BPF tier: one read per file publishes its extents.
 for f in seq frag rewrite; do
 	dd if="${MNT[iomap_bpf]}/$f" of=/dev/null bs=4096 count=1 iflag=direct status=none
 done
 
+# --- the cells ------------------------------------------------------------------
+# A cell is WORKLOAD ENGINE DEPTH JOBS.  The six psync cells (queue depth 1,
+# one job) are the bench's original six; the io_uring cells are the depths
+# people quote: 4 KiB random O_DIRECT reads of the contiguous "seq" and the
+# fragmented "frag" at queue depth 1 and 32 with 1 and 4 jobs, and 128 KiB
+# sequential O_DIRECT reads at queue depth 8.  The io_uring cells run
+# QD_RUNTIME seconds after RAMP seconds of warm-up (time_based).
+CELLS="seqread_1m_buffered:psync:1:1 seqwrite_1m_buffered:psync:1:1 seqread_1m_direct:psync:1:1
+randread_4k_direct_frag:psync:1:1 randread_4k_buffered:psync:1:1 randwrite_4k_direct:psync:1:1"
+for wl in randread_4k_direct randread_4k_direct_frag; do
+	for qd in 1 32; do
+		for nj in 1 4; do CELLS="$CELLS $wl:io_uring:$qd:$nj"; done
+	done
+done
+CELLS="$CELLS seqread_128k_direct:io_uring:8:1"
+
 job() {	# WORKLOAD DIR: fio arguments
 	case $1 in
-	seqread_1m_buffered)  echo "--filename=$2/seq --rw=read --bs=1M --size=256M" ;;
-	seqwrite_1m_buffered) echo "--filename=$2/newfile --rw=write --bs=1M --size=128M --end_fsync=1" ;;
-	seqread_1m_direct)    echo "--filename=$2/seq --rw=read --bs=1M --size=256M --direct=1" ;;
-	randread_4k_direct)   echo "--filename=$2/frag --rw=randread --bs=4k --size=64M --direct=1 --time_based --runtime=$RUNTIME" ;;
-	randread_4k_buffered) echo "--filename=$2/frag --rw=randread --bs=4k --size=64M --time_based --runtime=$RUNTIME" ;;
-	randwrite_4k_direct)  echo "--filename=$2/rewrite --rw=randwrite --bs=4k --size=64M --direct=1 --time_based --runtime=$RUNTIME" ;;
+	seqread_1m_buffered)     echo "--filename=$2/seq --rw=read --bs=1M --size=256M" ;;
+	seqwrite_1m_buffered)    echo "--filename=$2/newfile --rw=write --bs=1M --size=128M --end_fsync=1" ;;
+	seqread_1m_direct)       echo "--filename=$2/seq --rw=read --bs=1M --size=256M --direct=1" ;;
+	randread_4k_direct_frag) echo "--filename=$2/frag --rw=randread --bs=4k --size=64M --direct=1" ;;
+	randread_4k_direct)      echo "--filename=$2/seq --rw=randread --bs=4k --size=256M --direct=1" ;;
+	randread_4k_buffered)    echo "--filename=$2/frag --rw=randread --bs=4k --size=64M" ;;
+	randwrite_4k_direct)     echo "--filename=$2/rewrite --rw=randwrite --bs=4k --size=64M --direct=1" ;;
+	seqread_128k_direct)     echo "--filename=$2/seq --rw=read --bs=128k --size=256M --direct=1" ;;
+	esac
+}
+timing() {	# WORKLOAD ENGINE: fio's time arguments
+	if [ "$2" = io_uring ]; then
+		echo "--time_based --runtime=$QD_RUNTIME --ramp_time=$RAMP"
+	else
+		case $1 in seq*) ;; *) echo "--time_based --runtime=$RUNTIME" ;; esac
+	fi
+}
+systems() {	# WORKLOAD: the systems of its cell (iomap_bpf_nosimple only for direct reads)
+	case $1 in
+	*read*_direct*) [ "$NOSIMPLE" = 1 ] && echo "$SYSTEMS iomap_bpf_nosimple" || echo "$SYSTEMS" ;;
+	*) echo "$SYSTEMS" ;;
 	esac
 }
 
-counter() { [ -n "${CONN[$1]:-}" ] && cat "${CONN[$1]}/iomap_begin_upcalls" || echo 0; }
+counter() { [ -n "${CONN[$1]:-}" ] && [ -r "${CONN[$1]}/$2" ] && cat "${CONN[$1]}/$2" || echo 0; }
+simple() {	# SYSTEM 0|1: the simple read path knob of its connection
+	echo "$2" > "${CONN[$1]}/simple_read" ||
+		{ echo "bench: cannot write $2 to ${CONN[$1]}/simple_read"; exit 1; }
+	[ "$(cat "${CONN[$1]}/simple_read")" = "$2" ] ||
+		{ echo "bench: ${CONN[$1]}/simple_read does not read back $2"; exit 1; }
+}
 
-total=$(( $(echo $WORKLOADS | wc -w) * ROUNDS * 4 )) done_runs=0
+total=0
+for c in $CELLS; do
+	IFS=: read -r wl eng qd nj <<< "$c"
+	total=$(( total + ROUNDS * $(systems $wl | wc -w) ))
+done
+done_runs=0 t0=$SECONDS
 : > "$W/runs"
-for wl in $WORKLOADS; do
+for c in $CELLS; do
+	IFS=: read -r wl eng qd nj <<< "$c"
 	for r in $(seq "$ROUNDS"); do
-		for s in $SYSTEMS; do
+		for s in $(systems $wl); do
 			done_runs=$((done_runs + 1))
 			[ "$wl" != seqwrite_1m_buffered ] || rm -f "${MNT[$s]}/newfile"
 			sync
 			echo 3 > /proc/sys/vm/drop_caches
-			u0=$(counter $s)
-			fio --name=b --ioengine=psync --output-format=json --randrepeat=1 --norandommap \
-				$(job $wl "${MNT[$s]}") > "$W/fio.json" 2> "$W/fio.err" ||
-				{ echo "bench: fio failed for $wl on $s: $(tail -n2 "$W/fio.err")"; exit 1; }
-			u1=$(counter $s)
-			read -r mbps iops ios < <(python3 -c '
+			[ $s != iomap_bpf_nosimple ] || simple $s 0
+			u0=$(counter $s iomap_begin_upcalls) k0=$(counter $s simple_reads)
+			fio --name=b --ioengine=$eng --iodepth=$qd --numjobs=$nj --group_reporting \
+				--output-format=json --randrepeat=1 --norandommap \
+				$(job $wl "${MNT[$s]}") $(timing $wl $eng) > "$W/fio.json" 2> "$W/fio.err" ||
+				{ echo "bench: fio failed for $wl $eng qd $qd x$nj on $s: $(tail -n2 "$W/fio.err")"; exit 1; }
+			u1=$(counter $s iomap_begin_upcalls) k1=$(counter $s simple_reads)
+			[ $s != iomap_bpf_nosimple ] || simple $s 1
+			read -r mbps iops ios p50 p99 < <(python3 -c '
 import json, sys
 j = json.load(open(sys.argv[1]))["jobs"][0]
 io = j["write"] if j["write"]["io_bytes"] > j["read"]["io_bytes"] else j["read"]
-print("%.1f %.0f %d" % (io["bw_bytes"] / 1e6, io["iops"], io["total_ios"]))' "$W/fio.json")
-			upk=NA
+p = io["clat_ns"].get("percentile", {})
+us = lambda k: "%.1f" % (p[k] / 1000.0) if k in p else "NA"
+print("%.1f %.0f %d %s %s" % (io["bw_bytes"] / 1e6, io["iops"], io["total_ios"], us("50.000000"), us("99.000000")))' "$W/fio.json")
+			upk=NA spk=NA
 			case $s in
-			ext4) upk=0 ;;
-			iomap_*) upk=$(python3 -c "print('%.1f' % (1000.0 * ($u1 - $u0) / max($ios, 1)))") ;;
+			ext4) upk=0 spk=0 ;;
+			iomap_*)
+				upk=$(python3 -c "print('%.1f' % (1000.0 * ($u1 - $u0) / max($ios, 1)))")
+				[ -r "${CONN[$s]}/simple_reads" ] &&
+					spk=$(python3 -c "print('%.1f' % (1000.0 * ($k1 - $k0) / max($ios, 1)))") ;;
 			esac
-			echo "$wl $s $r $mbps $iops $upk" >> "$W/runs"
-			echo "bench: [$done_runs/$total] $wl $s round $r: $mbps MB/s, $iops IOPS, upcalls/1k IO $upk"
+			echo "$wl $eng $qd $nj $s $r $mbps $iops $p50 $p99 $upk $spk" >> "$W/runs"
+			echo "bench: [$done_runs/$total $((SECONDS - t0))s] $wl $eng qd $qd x$nj $s round $r: $mbps MB/s, $iops IOPS, p50/p99 $p50/$p99 us, upcalls/1k IO $upk, simple/1k IO $spk"
 		done
 	done
 done
@@ -145,22 +238,25 @@ python3 - "$W/runs" "$OUT.tmp/results.tsv" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
 cells = {}
-for wl, s, r, mbps, iops, upk in rows:
-    cells.setdefault((wl, s), []).append((float(mbps), float(iops), upk))
-order_wl = list(dict.fromkeys(r[0] for r in rows))
-order_s = list(dict.fromkeys(r[1] for r in rows))
+for wl, eng, qd, nj, s, r, mbps, iops, p50, p99, upk, spk in rows:
+    cells.setdefault((wl, eng, qd, nj), {}).setdefault(s, []).append(
+        (float(mbps), float(iops), p50, p99, upk, spk))
 def med(v):
     return statistics.median(v)
+def medna(v):	# median of strings, NA if any is NA
+    return "NA" if "NA" in v else "%.1f" % med([float(x) for x in v])
 with open(sys.argv[2], "w") as f:
-    f.write("workload\tsystem\tmbps\tiops\tratio_vs_ext4\tupcalls_per_1k_io\n")
-    for wl in order_wl:
-        base = med([m for m, _, _ in cells[(wl, "ext4")]])
-        for s in order_s:
-            v = cells[(wl, s)]
-            mb, io = med([m for m, _, _ in v]), med([i for _, i, _ in v])
-            ups = [u for _, _, u in v]
-            up = "NA" if "NA" in ups else "%.1f" % med([float(u) for u in ups])
-            f.write("%s\t%s\t%.1f\t%.0f\t%.3f\t%s\n" % (wl, s, mb, io, mb / base if base else 0, up))
+    f.write("workload\tioengine\tiodepth\tnumjobs\tsystem\trounds\tmbps\tmbps_min\tmbps_max\t"
+            "iops\tiops_min\tiops_max\tp50_us\tp99_us\tratio_vs_ext4\tupcalls_per_1k_io\tsimple_per_1k_io\n")
+    for key, per in cells.items():
+        base = med([v[0] for v in per["ext4"]]) if "ext4" in per else 0
+        for s, v in per.items():
+            mb = [x[0] for x in v]
+            io = [x[1] for x in v]
+            f.write("%s\t%s\t%d\t%.1f\t%.1f\t%.1f\t%.0f\t%.0f\t%.0f\t%s\t%s\t%.3f\t%s\t%s\n" % (
+                "\t".join(key), s, len(v), med(mb), min(mb), max(mb), med(io), min(io), max(io),
+                medna([x[2] for x in v]), medna([x[3] for x in v]),
+                med(mb) / base if base else 0, medna([x[4] for x in v]), medna([x[5] for x in v])))
 PY
 
 for s in $SYSTEMS; do umount "${MNT[$s]}"; done
