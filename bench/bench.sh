@@ -182,7 +182,6 @@ systems() {	# WORKLOAD: the systems of its cell (iomap_bpf_nosimple only for dir
 	esac
 }
 
-counter() { [ -n "${CONN[$1]:-}" ] && [ -r "${CONN[$1]}/$2" ] && cat "${CONN[$1]}/$2" || echo 0; }
 simple() {	# SYSTEM 0|1: the simple read path knob of its connection
 	echo "$2" > "${CONN[$1]}/simple_read" ||
 		{ echo "bench: cannot write $2 to ${CONN[$1]}/simple_read"; exit 1; }
@@ -190,62 +189,95 @@ simple() {	# SYSTEM 0|1: the simple read path knob of its connection
 		{ echo "bench: ${CONN[$1]}/simple_read does not read back $2"; exit 1; }
 }
 
+# One fio per cell and round, the systems one after the other in it
+# (stonewall: one reporting group each; fio starts slowly under TCG).  Before
+# each system's job, $W/hook syncs, drops the caches, sets the simple read
+# knob (0 for iomap_bpf_nosimple, 1 otherwise) and notes the connection's
+# counters; after it, notes them again.  With 4 jobs it runs once per job:
+# the report takes the first "pre" and the last "post".
+{
+	echo '#!/bin/sh'
+	echo '# hook pre|post SYSTEM: see bench.sh'
+	echo 'case $2 in'
+	for s in iomap_upcall iomap_bpf iomap_bpf_nosimple; do echo "$s) c=${CONN[$s]} ;;"; done
+	echo '*) c= ;;'
+	echo 'esac'
+	echo 'if [ $1 = pre ]; then'
+	echo '	sync; echo 3 > /proc/sys/vm/drop_caches'
+	if [ "$NOSIMPLE" = 1 ]; then
+		echo "	case \$2 in iomap_bpf_nosimple) v=0 ;; *) v=1 ;; esac"
+		echo "	echo \$v > ${CONN[iomap_bpf]}/simple_read || exit 1"
+		echo "	[ \"\$(cat ${CONN[iomap_bpf]}/simple_read)\" = \$v ] || exit 1"
+	fi
+	echo 'fi'
+	echo '[ -z "$c" ] || echo "$1 $2 $(cat $c/iomap_begin_upcalls) $(cat $c/simple_reads 2>/dev/null || echo NA)" >> '"$W/ctr"
+} > "$W/hook"
+chmod +x "$W/hook"
+
 total=0
 for c in $CELLS; do
 	IFS=: read -r wl eng qd nj <<< "$c"
 	total=$(( total + ROUNDS * $(systems $wl | wc -w) ))
 done
-done_runs=0 t0=$SECONDS
+done_runs=0 t0=$SECONDS n=0
+mkdir -p "$W/out"
 : > "$W/runs"
 for c in $CELLS; do
 	IFS=: read -r wl eng qd nj <<< "$c"
 	for r in $(seq "$ROUNDS"); do
+		n=$((n + 1))
+		[ "$wl" != seqwrite_1m_buffered ] || for s in $SYSTEMS; do rm -f "${MNT[$s]}/newfile"; done
+		args=(--output-format=json --output="$W/out/$n.json" --randrepeat=1 --norandommap
+			--ioengine=$eng --iodepth=$qd --numjobs=$nj --group_reporting $(timing $wl $eng))
 		for s in $(systems $wl); do
-			done_runs=$((done_runs + 1))
-			[ "$wl" != seqwrite_1m_buffered ] || rm -f "${MNT[$s]}/newfile"
-			sync
-			echo 3 > /proc/sys/vm/drop_caches
-			[ $s != iomap_bpf_nosimple ] || simple $s 0
-			u0=$(counter $s iomap_begin_upcalls) k0=$(counter $s simple_reads)
-			fio --name=b --ioengine=$eng --iodepth=$qd --numjobs=$nj --group_reporting \
-				--output-format=json --randrepeat=1 --norandommap \
-				$(job $wl "${MNT[$s]}") $(timing $wl $eng) > "$W/fio.json" 2> "$W/fio.err" ||
-				{ echo "bench: fio failed for $wl $eng qd $qd x$nj on $s: $(tail -n2 "$W/fio.err")"; exit 1; }
-			u1=$(counter $s iomap_begin_upcalls) k1=$(counter $s simple_reads)
-			[ $s != iomap_bpf_nosimple ] || simple $s 1
-			read -r mbps iops ios p50 p99 < <(python3 -c '
-import json, sys
-j = json.load(open(sys.argv[1]))["jobs"][0]
-io = j["write"] if j["write"]["io_bytes"] > j["read"]["io_bytes"] else j["read"]
-p = io["clat_ns"].get("percentile", {})
-us = lambda k: "%.1f" % (p[k] / 1000.0) if k in p else "NA"
-print("%.1f %.0f %d %s %s" % (io["bw_bytes"] / 1e6, io["iops"], io["total_ios"], us("50.000000"), us("99.000000")))' "$W/fio.json")
-			upk=NA spk=NA
-			case $s in
-			ext4) upk=0 spk=0 ;;
-			iomap_*)
-				upk=$(python3 -c "print('%.1f' % (1000.0 * ($u1 - $u0) / max($ios, 1)))")
-				[ -r "${CONN[$s]}/simple_reads" ] &&
-					spk=$(python3 -c "print('%.1f' % (1000.0 * ($k1 - $k0) / max($ios, 1)))") ;;
-			esac
-			echo "$wl $eng $qd $nj $s $r $mbps $iops $p50 $p99 $upk $spk" >> "$W/runs"
-			echo "bench: [$done_runs/$total $((SECONDS - t0))s] $wl $eng qd $qd x$nj $s round $r: $mbps MB/s, $iops IOPS, p50/p99 $p50/$p99 us, upcalls/1k IO $upk, simple/1k IO $spk"
+			args+=(--name=$s --stonewall "--exec_prerun=$W/hook pre $s" "--exec_postrun=$W/hook post $s"
+				$(job $wl "${MNT[$s]}"))
 		done
+		: > "$W/ctr"
+		(cd "$W" && fio "${args[@]}") > "$W/fio.err" 2>&1 ||
+			{ echo "bench: fio failed for $wl $eng qd $qd x$nj round $r: $(tail -n3 "$W/fio.err")"; exit 1; }
+		[ "$NOSIMPLE" = 1 ] && simple iomap_bpf 1
+		mv "$W/ctr" "$W/out/$n.ctr"
+		echo "$wl $eng $qd $nj $r $n" >> "$W/runs"
+		while read -r s mbps iops p50 p99; do
+			done_runs=$((done_runs + 1))
+			echo "bench: [$done_runs/$total $((SECONDS - t0))s] $wl $eng qd $qd x$nj $s round $r: $mbps MB/s, $iops IOPS, p50/p99 $p50/$p99 us"
+		done < <(jq -r '.jobs[] | (if .write.io_bytes > .read.io_bytes then .write else .read end) as $io |
+			"\(.jobname) \($io.bw_bytes / 1e5 | floor / 10) \($io.iops | floor) \($io.clat_ns.percentile["50.000000"] / 100 | floor / 10) \($io.clat_ns.percentile["99.000000"] / 100 | floor / 10)"' "$W/out/$n.json")
 	done
 done
+say "fio runs took $((SECONDS - t0)) s"
 
-python3 - "$W/runs" "$OUT.tmp/results.tsv" <<'PY'
-import statistics, sys
-rows = [l.split() for l in open(sys.argv[1])]
+python3 - "$W/runs" "$W/out" "$OUT.tmp/results.tsv" <<'PY'
+import json, statistics, sys
 cells = {}
-for wl, eng, qd, nj, s, r, mbps, iops, p50, p99, upk, spk in rows:
-    cells.setdefault((wl, eng, qd, nj), {}).setdefault(s, []).append(
-        (float(mbps), float(iops), p50, p99, upk, spk))
+for line in open(sys.argv[1]):
+    wl, eng, qd, nj, r, n = line.split()
+    ctr = {}
+    for l in open("%s/%s.ctr" % (sys.argv[2], n)):
+        ph, s, up, sr = l.split()
+        ctr.setdefault((ph, s), []).append((int(up), None if sr == "NA" else int(sr)))
+    for j in json.load(open("%s/%s.json" % (sys.argv[2], n)))["jobs"]:
+        s = j["jobname"]
+        io = j["write"] if j["write"]["io_bytes"] > j["read"]["io_bytes"] else j["read"]
+        p = io["clat_ns"].get("percentile", {})
+        us = lambda k: p[k] / 1000.0 if k in p else None
+        ios = max(io["total_ios"], 1)
+        upk = spk = None
+        if s == "ext4":
+            upk = spk = 0.0
+        elif (("pre", s) in ctr) and (("post", s) in ctr):
+            pre, post = ctr[("pre", s)][0], ctr[("post", s)][-1]
+            upk = 1000.0 * (post[0] - pre[0]) / ios
+            if pre[1] is not None and post[1] is not None:
+                spk = 1000.0 * (post[1] - pre[1]) / ios
+        cells.setdefault((wl, eng, qd, nj), {}).setdefault(s, []).append(
+            (io["bw_bytes"] / 1e6, io["iops"], us("50.000000"), us("99.000000"), upk, spk))
 def med(v):
     return statistics.median(v)
-def medna(v):	# median of strings, NA if any is NA
-    return "NA" if "NA" in v else "%.1f" % med([float(x) for x in v])
-with open(sys.argv[2], "w") as f:
+def medna(v):	# median, NA if any is missing
+    return "NA" if None in v else "%.1f" % med(v)
+with open(sys.argv[3], "w") as f:
     f.write("workload\tioengine\tiodepth\tnumjobs\tsystem\trounds\tmbps\tmbps_min\tmbps_max\t"
             "iops\tiops_min\tiops_max\tp50_us\tp99_us\tratio_vs_ext4\tupcalls_per_1k_io\tsimple_per_1k_io\n")
     for key, per in cells.items():
@@ -263,7 +295,7 @@ for s in $SYSTEMS; do umount "${MNT[$s]}"; done
 wait
 
 # --- mapping cost: extent_map with N extents ----------------------------------
-say "mapping cost: extent_map with 10 .. 1,000,000 extents"
+say "mapping cost: extent_map with 10 .. 1,000,000 extents ($SECONDS s in)"
 echo -e "extents\tlat_us\tiops\tupcalls\tmap_bytes_per_extent" > "$OUT.tmp/mapping.tsv"
 truncate -s $(( (1000000 + 64) * 4096 + (16 << 20) )) "$W/dev.img"
 dev=$(losetup -f --show "$W/dev.img")
@@ -301,4 +333,4 @@ losetup -d "$dev"
 rmmod fuse_iomap || true
 uname -r > "$OUT.tmp/kernel"
 rm -rf "$OUT" && mv "$OUT.tmp" "$OUT"
-say "done: $OUT/results.tsv, $OUT/mapping.tsv"
+say "done in $SECONDS s: $OUT/results.tsv, $OUT/mapping.tsv"

@@ -115,7 +115,7 @@ def main():
         "set title 'Throughput relative to the kernel ext4 driver (1.0 = equal)'",
         "set style data histograms", "set style histogram clustered gap 1",
         "set style fill solid 0.8 border -1", "set ylabel 'ratio to ext4'",
-        "set xtics rotate by -30", "set key top left", "set yrange [0:*]",
+        "set xtics rotate by -30", "set key outside top center horizontal", "set yrange [0:*]",
         "set bmargin 10", "set rmargin 8",
         "plot " + ", ".join("'%s' using %d:xtic(1) title columnheader(%d)" % (dat, i + 2, i + 2)
                             for i in range(len(systems))),
