@@ -44,6 +44,7 @@ void fuse_iomap_init_file_inode(struct inode *inode);
 long fuse_iomap_dev_ioctl(struct fuse_dev *fud, unsigned int cmd, void __user *argp);
 
 /* file.c */
+void fuse_iomap_open(struct file *file);
 ssize_t fuse_iomap_read_iter(struct kiocb *iocb, struct iov_iter *to);
 ssize_t fuse_iomap_write_iter(struct kiocb *iocb, struct iov_iter *from);
 int fuse_iomap_mmap(struct file *file, struct vm_area_struct *vma);
@@ -102,6 +103,9 @@ struct fuse_iomap_conn {
 	atomic64_t bpf_fallbacks;	/* BPF had no answer: upcall */
 	atomic64_t bpf_rejected;	/* BPF answered, validation refused it */
 	atomic64_t bpf_errors;		/* BPF failed the I/O */
+
+	bool simple_read;		/* iomap_simple_read.c may take reads */
+	atomic64_t simple_reads;	/* reads it took */
 };
 
 /* iomap_conn.c */
@@ -120,5 +124,12 @@ void fuse_bpf_conn_del(struct fuse_iomap_conn *ic);
 extern const struct iomap_ops fuse_iomap_map_ops;
 int fuse_iomap_map_writeback(struct inode *inode, loff_t offset, unsigned int len,
 			     struct iomap *iomap);
+int fuse_iomap_map_bpf(struct inode *inode, loff_t pos, loff_t count, unsigned int flags,
+		       struct iomap *iomap);
+
+/* iomap_simple_read.c */
+int fuse_iomap_simple_read_init(void);
+void fuse_iomap_simple_read_exit(void);
+ssize_t fuse_iomap_simple_read(struct kiocb *iocb, struct iov_iter *to, bool *taken);
 
 #endif /* _FS_FUSE_IOMAP_H */

@@ -96,6 +96,33 @@ TRACE_EVENT(fuse_iomap_upcall_end,
 		  __entry->written, __entry->opflags)
 );
 
+TRACE_DEFINE_ENUM(IOMAP_HOLE);
+TRACE_DEFINE_ENUM(IOMAP_MAPPED);
+TRACE_DEFINE_ENUM(IOMAP_UNWRITTEN);
+
+TRACE_EVENT(fuse_iomap_simple_read,
+	TP_PROTO(u32 conn, u64 nodeid, u64 pos, u64 count, u16 type),
+	TP_ARGS(conn, nodeid, pos, count, type),
+	TP_STRUCT__entry(
+		__field(u32, conn)
+		__field(u64, nodeid)
+		__field(u64, pos)
+		__field(u64, count)
+		__field(u16, type)
+	),
+	TP_fast_assign(
+		__entry->conn = conn;
+		__entry->nodeid = nodeid;
+		__entry->pos = pos;
+		__entry->count = count;
+		__entry->type = type;
+	),
+	TP_printk("conn %u nodeid %llu pos %llu count %llu %s",
+		  __entry->conn, __entry->nodeid, __entry->pos, __entry->count,
+		  __print_symbolic(__entry->type, { IOMAP_HOLE, "hole" },
+				   { IOMAP_MAPPED, "mapped" }, { IOMAP_UNWRITTEN, "unwritten" }))
+);
+
 DECLARE_EVENT_CLASS(fuse_iomap_mapping_class,
 	TP_PROTO(u32 conn, u64 nodeid, u64 pos, bool write_map, int rule,
 		 const struct fuse_iomap_io *map),

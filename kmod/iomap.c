@@ -305,9 +305,9 @@ static int fuse_iomap_upcall_begin(struct inode *inode, u32 opflags, u64 pos, u6
 	return err;
 }
 
-/* The BPF tier: its answer, an errno, or FUSE_BPF_NO_ANSWER (also when none is attached). */
-static int fuse_iomap_bpf_begin(struct inode *inode, u32 opflags, u64 pos, u64 count,
-				struct fuse_iomap_begin_out *out)
+/* Runs the attached program, if any (*@ran says so), on @out. */
+static int fuse_iomap_bpf_run(struct inode *inode, u32 opflags, u64 pos, u64 count,
+			      struct fuse_iomap_begin_out *out, bool *ran)
 {
 	struct fuse_iomap_conn *ic = get_fuse_conn(inode)->iomap;
 	struct fuse_bpf_iomap_begin_args args = {
@@ -330,9 +330,16 @@ static int fuse_iomap_bpf_begin(struct inode *inode, u32 opflags, u64 pos, u64 c
 		ret = ops->iomap_begin(&args, out);
 	}
 	rcu_read_unlock();
-	if (!ops)
-		return FUSE_BPF_NO_ANSWER;
-	trace_fuse_iomap_bpf_begin(ic->id, args.nodeid, pos, count, opflags, ret);
+	*ran = ops;
+	return ret;
+}
+
+/* Traces and counts what the program returned: 0, FUSE_BPF_NO_ANSWER or an errno. */
+static int fuse_iomap_bpf_ret(struct inode *inode, u32 opflags, u64 pos, u64 count, int ret)
+{
+	struct fuse_iomap_conn *ic = get_fuse_conn(inode)->iomap;
+
+	trace_fuse_iomap_bpf_begin(ic->id, get_node_id(inode), pos, count, opflags, ret);
 	if (ret == 0)
 		return 0;
 	if (ret == FUSE_BPF_NO_ANSWER) {
@@ -345,6 +352,30 @@ static int fuse_iomap_bpf_begin(struct inode *inode, u32 opflags, u64 pos, u64 c
 		return ret;
 	pr_warn_ratelimited("conn %u: fuse_bpf_ops returned %d: EIO\n", ic->id, ret);
 	return -EIO;
+}
+
+/* The BPF tier: its answer, an errno, or FUSE_BPF_NO_ANSWER (also when none is attached). */
+static int fuse_iomap_bpf_begin(struct inode *inode, u32 opflags, u64 pos, u64 count,
+				struct fuse_iomap_begin_out *out)
+{
+	bool ran;
+	int ret = fuse_iomap_bpf_run(inode, opflags, pos, count, out, &ran);
+
+	if (!ran)
+		return FUSE_BPF_NO_ANSWER;
+	return fuse_iomap_bpf_ret(inode, opflags, pos, count, ret);
+}
+
+/* Checks and counts an answer of the BPF tier. */
+static int fuse_iomap_bpf_apply(struct inode *inode, u32 opflags, u64 pos,
+				const struct fuse_iomap_begin_out *out,
+				struct iomap *iomap, struct iomap *srcmap)
+{
+	struct fuse_iomap_conn *ic = get_fuse_conn(inode)->iomap;
+	int err = fuse_iomap_apply(inode, opflags, pos, out, iomap, srcmap);
+
+	atomic64_inc(err ? &ic->bpf_rejected : &ic->bpf_hits);
+	return err;
 }
 
 static int fuse_iomap_begin(struct inode *inode, loff_t pos, loff_t count, unsigned int flags,
@@ -361,13 +392,8 @@ static int fuse_iomap_begin(struct inode *inode, loff_t pos, loff_t count, unsig
 	if (!READ_ONCE(fc->connected))
 		return -ENOTCONN;
 	err = fuse_iomap_bpf_begin(inode, opflags, pos, count, &out);
-	if (err != FUSE_BPF_NO_ANSWER) {
-		if (err)
-			return err;
-		err = fuse_iomap_apply(inode, opflags, pos, &out, iomap, srcmap);
-		atomic64_inc(err ? &fc->iomap->bpf_rejected : &fc->iomap->bpf_hits);
-		return err;
-	}
+	if (err != FUSE_BPF_NO_ANSWER)
+		return err ?: fuse_iomap_bpf_apply(inode, opflags, pos, &out, iomap, srcmap);
 	/* An upcall always sleeps. */
 	if (flags & IOMAP_NOWAIT)
 		return -EAGAIN;
@@ -461,4 +487,29 @@ int fuse_iomap_map_writeback(struct inode *inode, loff_t offset, unsigned int le
 	if (err)
 		return err;
 	return fuse_iomap_apply(inode, opflags, offset, &out, iomap, NULL);
+}
+
+/*
+ * The BPF tier alone, for the simple read path (iomap_simple_read.c): 0
+ * with @iomap filled from a checked answer, -errno, or FUSE_BPF_NO_ANSWER.
+ * No answer is neither traced nor counted here: the read then goes
+ * through iomap_dio_rw, which asks again and does both.
+ */
+int fuse_iomap_map_bpf(struct inode *inode, loff_t pos, loff_t count, unsigned int flags,
+		       struct iomap *iomap)
+{
+	u32 opflags = fuse_iomap_opflags(flags);
+	struct fuse_iomap_begin_out out;
+	bool ran;
+	int ret;
+
+	if (fuse_is_bad(inode))
+		return -EIO;
+	if (!READ_ONCE(get_fuse_conn(inode)->connected))
+		return -ENOTCONN;
+	ret = fuse_iomap_bpf_run(inode, opflags, pos, count, &out, &ran);
+	if (!ran || ret == FUSE_BPF_NO_ANSWER)
+		return FUSE_BPF_NO_ANSWER;
+	ret = fuse_iomap_bpf_ret(inode, opflags, pos, count, ret);
+	return ret ?: fuse_iomap_bpf_apply(inode, opflags, pos, &out, iomap, NULL);
 }

@@ -103,6 +103,25 @@ FUSE_IOMAP_COUNTER(bpf_hits)
 FUSE_IOMAP_COUNTER(bpf_fallbacks)
 FUSE_IOMAP_COUNTER(bpf_rejected)
 FUSE_IOMAP_COUNTER(bpf_errors)
+FUSE_IOMAP_COUNTER(simple_reads)
+
+static ssize_t simple_read_show(struct kobject *kobj, struct kobj_attribute *a, char *buf)
+{
+	return sysfs_emit(buf, "%d\n", READ_ONCE(to_ic(kobj)->simple_read));
+}
+
+/* Off compares the simple read path with iomap_dio_rw, on the same mount. */
+static ssize_t simple_read_store(struct kobject *kobj, struct kobj_attribute *a,
+				 const char *buf, size_t count)
+{
+	bool on;
+	int err = kstrtobool(buf, &on);
+
+	if (err)
+		return err;
+	WRITE_ONCE(to_ic(kobj)->simple_read, on);
+	return count;
+}
 
 static ssize_t bpf_ops_show(struct kobject *kobj, struct kobj_attribute *a, char *buf)
 {
@@ -154,6 +173,8 @@ static struct kobj_attribute fuse_iomap_attr_bpf_hits = __ATTR_RO(bpf_hits);
 static struct kobj_attribute fuse_iomap_attr_bpf_fallbacks = __ATTR_RO(bpf_fallbacks);
 static struct kobj_attribute fuse_iomap_attr_bpf_rejected = __ATTR_RO(bpf_rejected);
 static struct kobj_attribute fuse_iomap_attr_bpf_errors = __ATTR_RO(bpf_errors);
+static struct kobj_attribute fuse_iomap_attr_simple_reads = __ATTR_RO(simple_reads);
+static struct kobj_attribute fuse_iomap_attr_simple_read = __ATTR_RW_MODE(simple_read, 0644);
 
 static struct attribute *fuse_iomap_conn_attrs[] = {
 	&fuse_iomap_attr_begin.attr,
@@ -167,6 +188,8 @@ static struct attribute *fuse_iomap_conn_attrs[] = {
 	&fuse_iomap_attr_bpf_fallbacks.attr,
 	&fuse_iomap_attr_bpf_rejected.attr,
 	&fuse_iomap_attr_bpf_errors.attr,
+	&fuse_iomap_attr_simple_reads.attr,
+	&fuse_iomap_attr_simple_read.attr,
 	NULL,
 };
 
@@ -236,20 +259,30 @@ static int fuse_iomap_sysfs_init(struct kobject *parent)
 
 int fuse_iomap_module_init(struct kobject *parent)
 {
-	int err = fuse_iomap_sysfs_init(parent);
+	int err = fuse_iomap_simple_read_init();
 
 	if (err)
 		return err;
+	err = fuse_iomap_sysfs_init(parent);
+	if (err)
+		goto out_simple_read;
 	/* Last: BPF ops may attach as soon as the type exists. */
 	err = fuse_bpf_ops_register();
 	if (err)
-		kobject_put(fuse_iomap_kobj);
+		goto out_kobj;
+	return 0;
+
+out_kobj:
+	kobject_put(fuse_iomap_kobj);
+out_simple_read:
+	fuse_iomap_simple_read_exit();
 	return err;
 }
 
 void fuse_iomap_module_exit(void)
 {
 	kobject_put(fuse_iomap_kobj);
+	fuse_iomap_simple_read_exit();
 }
 
 /* --- connection lifetime -------------------------------------------------- */
@@ -270,6 +303,7 @@ int fuse_iomap_conn_init(struct fuse_conn *fc, struct fuse_fs_context *ctx,
 	ic->id = new_encode_dev(fc->dev);
 	ic->gen = atomic64_inc_return(&fuse_iomap_last_gen);
 	ic->blkbits = ilog2(ctx->iomap_blksize);
+	ic->simple_read = true;
 	mutex_init(&ic->dev_lock);
 	idr_init(&ic->devs);
 	INIT_LIST_HEAD(&ic->all_devs);

@@ -31,9 +31,21 @@ void fuse_iomap_init_file_inode(struct inode *inode)
 	mutex_unlock(&ic->dev_lock);
 }
 
+/*
+ * IOCB_NOWAIT is honoured on every path (io_uring then submits inline
+ * instead of handing each I/O to a worker): a read or direct write that
+ * would need an upcall says EAGAIN, and page cache writes refuse it
+ * outright, as ext4's do.
+ */
+void fuse_iomap_open(struct file *file)
+{
+	file->f_mode |= FMODE_NOWAIT;
+}
+
 ssize_t fuse_iomap_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
 	struct inode *inode = file_inode(iocb->ki_filp);
+	bool simple;
 	ssize_t ret;
 
 	if (!(iocb->ki_flags & IOCB_DIRECT))
@@ -48,7 +60,9 @@ ssize_t fuse_iomap_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	} else {
 		inode_lock_shared(inode);
 	}
-	ret = iomap_dio_rw(iocb, to, &fuse_iomap_map_ops, NULL, 0, NULL, 0);
+	ret = fuse_iomap_simple_read(iocb, to, &simple);
+	if (!simple)
+		ret = iomap_dio_rw(iocb, to, &fuse_iomap_map_ops, NULL, 0, NULL, 0);
 	inode_unlock_shared(inode);
 	return ret;
 }
@@ -108,6 +122,9 @@ static ssize_t fuse_iomap_dio_write(struct kiocb *iocb, struct iov_iter *from, b
 		done = 0;
 	if (done < 0 || !iov_iter_count(from))
 		return done;
+	/* The page cache part could wait on the server. */
+	if (iocb->ki_flags & IOCB_NOWAIT)
+		return done ?: -EAGAIN;
 
 	*buffered = true;
 	pos = iocb->ki_pos;
@@ -119,6 +136,21 @@ static ssize_t fuse_iomap_dio_write(struct kiocb *iocb, struct iov_iter *from, b
 	if (iocb->ki_pos == pos)
 		fuse_iomap_fallback_failed(inode, oldsize, pos, pos + ret - 1);
 	return done;
+}
+
+/*
+ * Under IOCB_NOWAIT only a direct write inside i_size goes on, and only
+ * while no privileges are left to strip: the rest can wait on the server.
+ */
+static int fuse_iomap_write_nowait(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct inode *inode = file_inode(iocb->ki_filp);
+
+	if (!(iocb->ki_flags & IOCB_DIRECT))
+		return -EOPNOTSUPP;
+	if (!IS_NOSEC(inode) || iocb->ki_pos + iov_iter_count(from) > i_size_read(inode))
+		return -EAGAIN;
+	return 0;
 }
 
 ssize_t fuse_iomap_write_iter(struct kiocb *iocb, struct iov_iter *from)
@@ -139,6 +171,11 @@ ssize_t fuse_iomap_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	ret = generic_write_checks(iocb, from);
 	if (ret <= 0)
 		goto out_unlock;
+	if (iocb->ki_flags & IOCB_NOWAIT) {
+		ret = fuse_iomap_write_nowait(iocb, from);
+		if (ret)
+			goto out_unlock;
+	}
 	ret = file_remove_privs(file);
 	if (ret)
 		goto out_unlock;

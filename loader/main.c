@@ -22,7 +22,7 @@
 
 static const char *const counters[] = {
 	"iomap_begin_upcalls", "iomap_end_upcalls", "mappings_rejected",
-	"bpf_hits", "bpf_fallbacks", "bpf_rejected", "bpf_errors",
+	"bpf_hits", "bpf_fallbacks", "bpf_rejected", "bpf_errors", "simple_reads",
 };
 
 static void usage(FILE *f)
