@@ -23,8 +23,8 @@
 # selftests/vm/boot --env NAME=VALUE):
 #   ROUNDS      runs per cell and system (default 5)
 #   RUNTIME     seconds of the time-based psync cells and of each mapping-cost
-#               run (default 6)
-#   QD_RUNTIME  seconds of each io_uring cell (default 4), after
+#               run (default 4)
+#   QD_RUNTIME  seconds of each io_uring cell (default 3), after
 #   RAMP        seconds of unmeasured warm-up (default 1)
 #   NOSIMPLE    1 (default): add the iomap_bpf_nosimple rows, an error if the
 #               module has no simple_read knob; 0: leave them out
@@ -32,8 +32,8 @@ set -eu
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$REPO/build/bench
 ROUNDS=${ROUNDS:-5}
-RUNTIME=${RUNTIME:-6}
-QD_RUNTIME=${QD_RUNTIME:-4}
+RUNTIME=${RUNTIME:-4}
+QD_RUNTIME=${QD_RUNTIME:-3}
 RAMP=${RAMP:-1}
 NOSIMPLE=${NOSIMPLE:-1}
 W=/tmp/bench
@@ -220,14 +220,14 @@ for c in $CELLS; do
 	total=$(( total + ROUNDS * $(systems $wl | wc -w) ))
 done
 done_runs=0 t0=$SECONDS n=0
-mkdir -p "$W/out"
-: > "$W/runs"
+mkdir -p "$OUT.tmp/raw"
+: > "$OUT.tmp/raw/runs"
 for c in $CELLS; do
 	IFS=: read -r wl eng qd nj <<< "$c"
 	for r in $(seq "$ROUNDS"); do
 		n=$((n + 1))
 		[ "$wl" != seqwrite_1m_buffered ] || for s in $SYSTEMS; do rm -f "${MNT[$s]}/newfile"; done
-		args=(--output-format=json --output="$W/out/$n.json" --randrepeat=1 --norandommap
+		args=(--output-format=json --output="$OUT.tmp/raw/$n.json" --randrepeat=1 --norandommap
 			--ioengine=$eng --iodepth=$qd --numjobs=$nj --group_reporting $(timing $wl $eng))
 		for s in $(systems $wl); do
 			args+=(--name=$s --stonewall "--exec_prerun=$W/hook pre $s" "--exec_postrun=$W/hook post $s"
@@ -237,18 +237,18 @@ for c in $CELLS; do
 		(cd "$W" && fio "${args[@]}") > "$W/fio.err" 2>&1 ||
 			{ echo "bench: fio failed for $wl $eng qd $qd x$nj round $r: $(tail -n3 "$W/fio.err")"; exit 1; }
 		[ "$NOSIMPLE" = 1 ] && simple iomap_bpf 1
-		mv "$W/ctr" "$W/out/$n.ctr"
-		echo "$wl $eng $qd $nj $r $n" >> "$W/runs"
+		mv "$W/ctr" "$OUT.tmp/raw/$n.ctr"
+		echo "$wl $eng $qd $nj $r $n" >> "$OUT.tmp/raw/runs"
 		while read -r s mbps iops p50 p99; do
 			done_runs=$((done_runs + 1))
 			echo "bench: [$done_runs/$total $((SECONDS - t0))s] $wl $eng qd $qd x$nj $s round $r: $mbps MB/s, $iops IOPS, p50/p99 $p50/$p99 us"
 		done < <(jq -r '.jobs[] | (if .write.io_bytes > .read.io_bytes then .write else .read end) as $io |
-			"\(.jobname) \($io.bw_bytes / 1e5 | floor / 10) \($io.iops | floor) \($io.clat_ns.percentile["50.000000"] / 100 | floor / 10) \($io.clat_ns.percentile["99.000000"] / 100 | floor / 10)"' "$W/out/$n.json")
+			"\(.jobname) \($io.bw_bytes / 1e5 | floor / 10) \($io.iops | floor) \($io.clat_ns.percentile["50.000000"] / 100 | floor / 10) \($io.clat_ns.percentile["99.000000"] / 100 | floor / 10)"' "$OUT.tmp/raw/$n.json")
 	done
 done
 say "fio runs took $((SECONDS - t0)) s"
 
-python3 - "$W/runs" "$W/out" "$OUT.tmp/results.tsv" <<'PY'
+python3 - "$OUT.tmp/raw/runs" "$OUT.tmp/raw" "$OUT.tmp/results.tsv" <<'PY'
 import json, statistics, sys
 cells = {}
 for line in open(sys.argv[1]):
