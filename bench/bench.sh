@@ -5,7 +5,8 @@
 #   fuse2fs       Debian's fuse2fs (every byte through /dev/fuse)
 #   iomap_upcall  fuse-iomap-ext4, no BPF: one FUSE_IOMAP_BEGIN per mapping
 #   iomap_bpf     fuse-iomap-ext4 --bpf: extent_map answers in the kernel
-# and, for the O_DIRECT read cells, a fifth row:
+# and, for the 4 KiB random O_DIRECT read cells (the only reads small enough
+# for the simple read path), a fifth row:
 #   iomap_bpf_nosimple  the same iomap_bpf mount with its simple read path
 #                 off (/sys/fs/fuseiomap/iomap/<id>/simple_read = 0 during
 #                 the run, 1 again after it)
@@ -24,16 +25,23 @@
 #   ROUNDS      runs per cell and system (default 5)
 #   RUNTIME     seconds of the time-based psync cells and of each mapping-cost
 #               run (default 4)
-#   QD_RUNTIME  seconds of each io_uring cell (default 3), after
+#   QD_RUNTIME  seconds of each io_uring cell (default 2), after
 #   RAMP        seconds of unmeasured warm-up (default 1)
 #   NOSIMPLE    1 (default): add the iomap_bpf_nosimple rows, an error if the
 #               module has no simple_read knob; 0: leave them out
+# Time: with ROUNDS=5 RUNTIME=4 QD_RUNTIME=3 RAMP=1, and the hook dropping
+# the caches once per clone, one boot took about 65 min on the project's
+# machine (2 cores shared with two other TCG guests): 17 min for the psync
+# cells, 43 for the io_uring ones (6 s per run besides fio's runtime).
+# The defaults now (QD_RUNTIME=2, caches dropped once per system, no
+# nosimple rows for 128 KiB and 1 MiB reads) are meant to bring that
+# towards 45 min; not yet measured.
 set -eu
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$REPO/build/bench
 ROUNDS=${ROUNDS:-5}
 RUNTIME=${RUNTIME:-4}
-QD_RUNTIME=${QD_RUNTIME:-3}
+QD_RUNTIME=${QD_RUNTIME:-2}
 RAMP=${RAMP:-1}
 NOSIMPLE=${NOSIMPLE:-1}
 W=/tmp/bench
@@ -175,9 +183,9 @@ timing() {	# WORKLOAD ENGINE: fio's time arguments
 		case $1 in seq*) ;; *) echo "--time_based --runtime=$RUNTIME" ;; esac
 	fi
 }
-systems() {	# WORKLOAD: the systems of its cell (iomap_bpf_nosimple only for direct reads)
+systems() {	# WORKLOAD: the systems of its cell (iomap_bpf_nosimple only where the simple path can apply)
 	case $1 in
-	*read*_direct*) [ "$NOSIMPLE" = 1 ] && echo "$SYSTEMS iomap_bpf_nosimple" || echo "$SYSTEMS" ;;
+	randread_4k_direct*) [ "$NOSIMPLE" = 1 ] && echo "$SYSTEMS iomap_bpf_nosimple" || echo "$SYSTEMS" ;;
 	*) echo "$SYSTEMS" ;;
 	esac
 }
@@ -194,6 +202,7 @@ simple() {	# SYSTEM 0|1: the simple read path knob of its connection
 # each system's job, $W/hook syncs, drops the caches, sets the simple read
 # knob (0 for iomap_bpf_nosimple, 1 otherwise) and notes the connection's
 # counters; after it, notes them again.  With 4 jobs it runs once per job:
+# only the first syncs, drops and sets the knob (mkdir $W/once/SYSTEM), and
 # the report takes the first "pre" and the last "post".
 {
 	echo '#!/bin/sh'
@@ -202,7 +211,7 @@ simple() {	# SYSTEM 0|1: the simple read path knob of its connection
 	for s in iomap_upcall iomap_bpf iomap_bpf_nosimple; do echo "$s) c=${CONN[$s]} ;;"; done
 	echo '*) c= ;;'
 	echo 'esac'
-	echo 'if [ $1 = pre ]; then'
+	echo "if [ \$1 = pre ] && mkdir $W/once/\$2 2>/dev/null; then"
 	echo '	sync; echo 3 > /proc/sys/vm/drop_caches'
 	if [ "$NOSIMPLE" = 1 ]; then
 		echo "	case \$2 in iomap_bpf_nosimple) v=0 ;; *) v=1 ;; esac"
@@ -234,6 +243,7 @@ for c in $CELLS; do
 				$(job $wl "${MNT[$s]}"))
 		done
 		: > "$W/ctr"
+		rm -rf "$W/once" && mkdir "$W/once"
 		(cd "$W" && fio "${args[@]}") > "$W/fio.err" 2>&1 ||
 			{ echo "bench: fio failed for $wl $eng qd $qd x$nj round $r: $(tail -n3 "$W/fio.err")"; exit 1; }
 		[ "$NOSIMPLE" = 1 ] && simple iomap_bpf 1
