@@ -40,7 +40,7 @@ def main():
            "One QEMU guest boot (TCG, no KVM: the CPU bounds every system), kernel %s. "
            "Median of %s runs per cell (min-max in brackets), systems interleaved run by run, "
            "caches dropped before each. `%s` is the `%s` mount with its simple read path off "
-           "(simple_read = 0) during its runs; it runs only the O_DIRECT read cells."
+           "(simple_read = 0) during its runs, in the cells where the simple path can apply (- elsewhere)."
            % (kernel, "/".join(rounds), SIMPLE_OFF, SIMPLE_ON), "",
            "## psync, queue depth 1, one job", "",
            "Cells: MB/s (min-max), ratio to the kernel's ext4, FUSE_IOMAP_BEGIN upcalls per 1000 I/Os.", "",
