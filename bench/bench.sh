@@ -5,21 +5,48 @@
 #   fuse2fs       Debian's fuse2fs (every byte through /dev/fuse)
 #   iomap_upcall  fuse-iomap-ext4, no BPF: one FUSE_IOMAP_BEGIN per mapping
 #   iomap_bpf     fuse-iomap-ext4 --bpf: extent_map answers in the kernel
-# Six fio workloads, each the median of $ROUNDS runs, systems interleaved run
-# by run, caches dropped before every run.  Then the mapping-cost
-# microbenchmark: fio 4k O_DIRECT random reads of a file of N one-block
-# extents answered by extent_map, N = 10 .. 1M.  Writes results to
-# $OUT (results.tsv, mapping.tsv; bench/report.py makes results.md and
-# ratios.png on the host).
+# and, for the 4 KiB random O_DIRECT read cells (the only reads small enough
+# for the simple read path), a fifth row:
+#   iomap_bpf_nosimple  the same iomap_bpf mount with its simple read path
+#                 off (/sys/fs/fuseiomap/iomap/<id>/simple_read = 0 during
+#                 the run, 1 again after it)
+# Six psync cells at queue depth 1 (the bench's original six) and nine
+# io_uring cells (4 KiB random direct reads of a contiguous and a fragmented
+# file at queue depth 1 and 32 with 1 and 4 jobs, 128 KiB sequential direct
+# reads at queue depth 8), each the median of $ROUNDS runs with their
+# min-max, systems interleaved run by run, caches dropped before every run.
+# Then the mapping-cost microbenchmark: fio 4k O_DIRECT random reads of a
+# file of N one-block extents answered by extent_map, N = 10 .. 1M.  Writes
+# results to $OUT (results.tsv, mapping.tsv; bench/report.py makes
+# results.md and ratios.png on the host).
+#
+# Knobs (environment; the guest starts empty, so pass them with
+# selftests/vm/boot --env NAME=VALUE):
+#   ROUNDS      runs per cell and system (default 5)
+#   RUNTIME     seconds of the time-based psync cells and of each mapping-cost
+#               run (default 4)
+#   QD_RUNTIME  seconds of each io_uring cell (default 2), after
+#   RAMP        seconds of unmeasured warm-up (default 1)
+#   NOSIMPLE    1 (default): add the iomap_bpf_nosimple rows, an error if the
+#               module has no simple_read knob; 0: leave them out
+# Time: with ROUNDS=5 RUNTIME=4 QD_RUNTIME=3 RAMP=1, and the hook dropping
+# the caches once per clone, one boot took about 65 min on the project's
+# machine (2 cores shared with two other TCG guests): 17 min for the psync
+# cells, 43 for the io_uring ones (6 s per run besides fio's runtime).
+# The defaults now (QD_RUNTIME=2, caches dropped once per system, no
+# nosimple rows for 128 KiB and 1 MiB reads) are meant to bring that
+# towards 45 min; not yet measured.
 set -eu
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$REPO/build/bench
-ROUNDS=${ROUNDS:-3}
-RUNTIME=${RUNTIME:-6}
+ROUNDS=${ROUNDS:-5}
+RUNTIME=${RUNTIME:-4}
+QD_RUNTIME=${QD_RUNTIME:-2}
+RAMP=${RAMP:-1}
+NOSIMPLE=${NOSIMPLE:-1}
 W=/tmp/bench
 BUILD=$REPO/build
 SYSTEMS="ext4 fuse2fs iomap_upcall iomap_bpf"
-WORKLOADS="seqread_1m_buffered seqwrite_1m_buffered seqread_1m_direct randread_4k_direct randread_4k_buffered randwrite_4k_direct"
 
 rm -rf "$W" "$OUT.tmp" && mkdir -p "$W" "$OUT.tmp"
 insmod "$BUILD/kmod/fuse_iomap.ko"
@@ -27,6 +54,13 @@ modprobe loop
 modprobe ext4
 modprobe fuse
 say() { echo "bench: $*"; }
+say "ROUNDS=$ROUNDS RUNTIME=$RUNTIME QD_RUNTIME=$QD_RUNTIME RAMP=$RAMP NOSIMPLE=$NOSIMPLE"
+# io_uring: Debian's fio must have the engine and the kernel must let us use it.
+fio --enghelp 2>/dev/null | grep -qw io_uring ||
+	{ echo "bench: error: this fio ($(fio --version)) has no io_uring engine (fio --enghelp)"; exit 1; }
+if [ -r /proc/sys/kernel/io_uring_disabled ] && [ "$(cat /proc/sys/kernel/io_uring_disabled)" != 0 ]; then
+	echo "bench: error: io_uring is disabled (kernel.io_uring_disabled = $(cat /proc/sys/kernel/io_uring_disabled))"; exit 1
+fi
 
 # --- the image: a sequential file, a fragmented one, a rewrite target -------
 say "building the image"
@@ -93,81 +127,185 @@ for i in $(seq 100); do
 done
 [ $n = 4 ] || { echo "bench: not all systems mounted"; cat "$W"/*.out; exit 1; }
 for s in iomap_upcall iomap_bpf; do CONN[$s]=/sys/fs/fuseiomap/iomap/$(stat -c %d "${MNT[$s]}"); done
+# iomap_bpf_nosimple: the iomap_bpf mount with the simple read path off.
+MNT[iomap_bpf_nosimple]=${MNT[iomap_bpf]} CONN[iomap_bpf_nosimple]=${CONN[iomap_bpf]}
+if [ "$NOSIMPLE" = 1 ]; then
+	[ -w "${CONN[iomap_bpf]}/simple_read" ] || {
+		echo "bench: error: ${CONN[iomap_bpf]}/simple_read is missing: this fuse_iomap.ko has no simple read path knob," \
+			"so there are no iomap_bpf_nosimple rows to measure (NOSIMPLE=0 leaves them out)"; exit 1; }
+	[ "$(cat "${CONN[iomap_bpf]}/simple_read")" = 1 ] ||
+		{ echo "bench: error: ${CONN[iomap_bpf]}/simple_read is not 1 (the default) at mount"; exit 1; }
+	# Whatever happens, the mount keeps its simple path on.
+	trap 'echo 1 > "${CONN[iomap_bpf]}/simple_read" 2>/dev/null || true' EXIT
+fi
+# io_uring setup, once, on the kernel's ext4: a clear error here rather than
+# a failed cell 40 minutes in.
+fio --name=probe --ioengine=io_uring --iodepth=4 --filename="${MNT[ext4]}/seq" --rw=randread --bs=4k \
+	--direct=1 --size=1M --io_size=64k --output="$W/probe.out" > "$W/probe.err" 2>&1 ||
+	{ echo "bench: error: fio's io_uring engine does not work in this guest:"; cat "$W/probe.out" "$W/probe.err"; exit 1; }
 # Warm-up for the BPF tier: one read per file publishes its extents.
 for f in seq frag rewrite; do
 	dd if="${MNT[iomap_bpf]}/$f" of=/dev/null bs=4096 count=1 iflag=direct status=none
 done
 
+# --- the cells ------------------------------------------------------------------
+# A cell is WORKLOAD ENGINE DEPTH JOBS.  The six psync cells (queue depth 1,
+# one job) are the bench's original six; the io_uring cells are the depths
+# people quote: 4 KiB random O_DIRECT reads of the contiguous "seq" and the
+# fragmented "frag" at queue depth 1 and 32 with 1 and 4 jobs, and 128 KiB
+# sequential O_DIRECT reads at queue depth 8.  The io_uring cells run
+# QD_RUNTIME seconds after RAMP seconds of warm-up (time_based).
+CELLS="seqread_1m_buffered:psync:1:1 seqwrite_1m_buffered:psync:1:1 seqread_1m_direct:psync:1:1
+randread_4k_direct_frag:psync:1:1 randread_4k_buffered:psync:1:1 randwrite_4k_direct:psync:1:1"
+for wl in randread_4k_direct randread_4k_direct_frag; do
+	for qd in 1 32; do
+		for nj in 1 4; do CELLS="$CELLS $wl:io_uring:$qd:$nj"; done
+	done
+done
+CELLS="$CELLS seqread_128k_direct:io_uring:8:1"
+
 job() {	# WORKLOAD DIR: fio arguments
 	case $1 in
-	seqread_1m_buffered)  echo "--filename=$2/seq --rw=read --bs=1M --size=256M" ;;
-	seqwrite_1m_buffered) echo "--filename=$2/newfile --rw=write --bs=1M --size=128M --end_fsync=1" ;;
-	seqread_1m_direct)    echo "--filename=$2/seq --rw=read --bs=1M --size=256M --direct=1" ;;
-	randread_4k_direct)   echo "--filename=$2/frag --rw=randread --bs=4k --size=64M --direct=1 --time_based --runtime=$RUNTIME" ;;
-	randread_4k_buffered) echo "--filename=$2/frag --rw=randread --bs=4k --size=64M --time_based --runtime=$RUNTIME" ;;
-	randwrite_4k_direct)  echo "--filename=$2/rewrite --rw=randwrite --bs=4k --size=64M --direct=1 --time_based --runtime=$RUNTIME" ;;
+	seqread_1m_buffered)     echo "--filename=$2/seq --rw=read --bs=1M --size=256M" ;;
+	seqwrite_1m_buffered)    echo "--filename=$2/newfile --rw=write --bs=1M --size=128M --end_fsync=1" ;;
+	seqread_1m_direct)       echo "--filename=$2/seq --rw=read --bs=1M --size=256M --direct=1" ;;
+	randread_4k_direct_frag) echo "--filename=$2/frag --rw=randread --bs=4k --size=64M --direct=1" ;;
+	randread_4k_direct)      echo "--filename=$2/seq --rw=randread --bs=4k --size=256M --direct=1" ;;
+	randread_4k_buffered)    echo "--filename=$2/frag --rw=randread --bs=4k --size=64M" ;;
+	randwrite_4k_direct)     echo "--filename=$2/rewrite --rw=randwrite --bs=4k --size=64M --direct=1" ;;
+	seqread_128k_direct)     echo "--filename=$2/seq --rw=read --bs=128k --size=256M --direct=1" ;;
+	esac
+}
+timing() {	# WORKLOAD ENGINE: fio's time arguments
+	if [ "$2" = io_uring ]; then
+		echo "--time_based --runtime=$QD_RUNTIME --ramp_time=$RAMP"
+	else
+		case $1 in seq*) ;; *) echo "--time_based --runtime=$RUNTIME" ;; esac
+	fi
+}
+systems() {	# WORKLOAD: the systems of its cell (iomap_bpf_nosimple only where the simple path can apply)
+	case $1 in
+	randread_4k_direct*) [ "$NOSIMPLE" = 1 ] && echo "$SYSTEMS iomap_bpf_nosimple" || echo "$SYSTEMS" ;;
+	*) echo "$SYSTEMS" ;;
 	esac
 }
 
-counter() { [ -n "${CONN[$1]:-}" ] && cat "${CONN[$1]}/iomap_begin_upcalls" || echo 0; }
+simple() {	# SYSTEM 0|1: the simple read path knob of its connection
+	echo "$2" > "${CONN[$1]}/simple_read" ||
+		{ echo "bench: cannot write $2 to ${CONN[$1]}/simple_read"; exit 1; }
+	[ "$(cat "${CONN[$1]}/simple_read")" = "$2" ] ||
+		{ echo "bench: ${CONN[$1]}/simple_read does not read back $2"; exit 1; }
+}
 
-total=$(( $(echo $WORKLOADS | wc -w) * ROUNDS * 4 )) done_runs=0
-: > "$W/runs"
-for wl in $WORKLOADS; do
+# One fio per cell and round, the systems one after the other in it
+# (stonewall: one reporting group each; fio starts slowly under TCG).  Before
+# each system's job, $W/hook syncs, drops the caches, sets the simple read
+# knob (0 for iomap_bpf_nosimple, 1 otherwise) and notes the connection's
+# counters; after it, notes them again.  With 4 jobs it runs once per job:
+# only the first syncs, drops and sets the knob (mkdir $W/once/SYSTEM), and
+# the report takes the first "pre" and the last "post".
+{
+	echo '#!/bin/sh'
+	echo '# hook pre|post SYSTEM: see bench.sh'
+	echo 'case $2 in'
+	for s in iomap_upcall iomap_bpf iomap_bpf_nosimple; do echo "$s) c=${CONN[$s]} ;;"; done
+	echo '*) c= ;;'
+	echo 'esac'
+	echo "if [ \$1 = pre ] && mkdir $W/once/\$2 2>/dev/null; then"
+	echo '	sync; echo 3 > /proc/sys/vm/drop_caches'
+	if [ "$NOSIMPLE" = 1 ]; then
+		echo "	case \$2 in iomap_bpf_nosimple) v=0 ;; *) v=1 ;; esac"
+		echo "	echo \$v > ${CONN[iomap_bpf]}/simple_read || exit 1"
+		echo "	[ \"\$(cat ${CONN[iomap_bpf]}/simple_read)\" = \$v ] || exit 1"
+	fi
+	echo 'fi'
+	echo '[ -z "$c" ] || echo "$1 $2 $(cat $c/iomap_begin_upcalls) $(cat $c/simple_reads 2>/dev/null || echo NA)" >> '"$W/ctr"
+} > "$W/hook"
+chmod +x "$W/hook"
+
+total=0
+for c in $CELLS; do
+	IFS=: read -r wl eng qd nj <<< "$c"
+	total=$(( total + ROUNDS * $(systems $wl | wc -w) ))
+done
+done_runs=0 t0=$SECONDS n=0
+mkdir -p "$OUT.tmp/raw"
+: > "$OUT.tmp/raw/runs"
+for c in $CELLS; do
+	IFS=: read -r wl eng qd nj <<< "$c"
 	for r in $(seq "$ROUNDS"); do
-		for s in $SYSTEMS; do
-			done_runs=$((done_runs + 1))
-			[ "$wl" != seqwrite_1m_buffered ] || rm -f "${MNT[$s]}/newfile"
-			sync
-			echo 3 > /proc/sys/vm/drop_caches
-			u0=$(counter $s)
-			fio --name=b --ioengine=psync --output-format=json --randrepeat=1 --norandommap \
-				$(job $wl "${MNT[$s]}") > "$W/fio.json" 2> "$W/fio.err" ||
-				{ echo "bench: fio failed for $wl on $s: $(tail -n2 "$W/fio.err")"; exit 1; }
-			u1=$(counter $s)
-			read -r mbps iops ios < <(python3 -c '
-import json, sys
-j = json.load(open(sys.argv[1]))["jobs"][0]
-io = j["write"] if j["write"]["io_bytes"] > j["read"]["io_bytes"] else j["read"]
-print("%.1f %.0f %d" % (io["bw_bytes"] / 1e6, io["iops"], io["total_ios"]))' "$W/fio.json")
-			upk=NA
-			case $s in
-			ext4) upk=0 ;;
-			iomap_*) upk=$(python3 -c "print('%.1f' % (1000.0 * ($u1 - $u0) / max($ios, 1)))") ;;
-			esac
-			echo "$wl $s $r $mbps $iops $upk" >> "$W/runs"
-			echo "bench: [$done_runs/$total] $wl $s round $r: $mbps MB/s, $iops IOPS, upcalls/1k IO $upk"
+		n=$((n + 1))
+		[ "$wl" != seqwrite_1m_buffered ] || for s in $SYSTEMS; do rm -f "${MNT[$s]}/newfile"; done
+		args=(--output-format=json --output="$OUT.tmp/raw/$n.json" --randrepeat=1 --norandommap
+			--ioengine=$eng --iodepth=$qd --numjobs=$nj --group_reporting $(timing $wl $eng))
+		for s in $(systems $wl); do
+			args+=(--name=$s --stonewall "--exec_prerun=$W/hook pre $s" "--exec_postrun=$W/hook post $s"
+				$(job $wl "${MNT[$s]}"))
 		done
+		: > "$W/ctr"
+		rm -rf "$W/once" && mkdir "$W/once"
+		(cd "$W" && fio "${args[@]}") > "$W/fio.err" 2>&1 ||
+			{ echo "bench: fio failed for $wl $eng qd $qd x$nj round $r: $(tail -n3 "$W/fio.err")"; exit 1; }
+		[ "$NOSIMPLE" = 1 ] && simple iomap_bpf 1
+		mv "$W/ctr" "$OUT.tmp/raw/$n.ctr"
+		echo "$wl $eng $qd $nj $r $n" >> "$OUT.tmp/raw/runs"
+		while read -r s mbps iops p50 p99; do
+			done_runs=$((done_runs + 1))
+			echo "bench: [$done_runs/$total $((SECONDS - t0))s] $wl $eng qd $qd x$nj $s round $r: $mbps MB/s, $iops IOPS, p50/p99 $p50/$p99 us"
+		done < <(jq -r '.jobs[] | (if .write.io_bytes > .read.io_bytes then .write else .read end) as $io |
+			"\(.jobname) \($io.bw_bytes / 1e5 | floor / 10) \($io.iops | floor) \($io.clat_ns.percentile["50.000000"] / 100 | floor / 10) \($io.clat_ns.percentile["99.000000"] / 100 | floor / 10)"' "$OUT.tmp/raw/$n.json")
 	done
 done
+say "fio runs took $((SECONDS - t0)) s"
 
-python3 - "$W/runs" "$OUT.tmp/results.tsv" <<'PY'
-import statistics, sys
-rows = [l.split() for l in open(sys.argv[1])]
+python3 - "$OUT.tmp/raw/runs" "$OUT.tmp/raw" "$OUT.tmp/results.tsv" <<'PY'
+import json, statistics, sys
 cells = {}
-for wl, s, r, mbps, iops, upk in rows:
-    cells.setdefault((wl, s), []).append((float(mbps), float(iops), upk))
-order_wl = list(dict.fromkeys(r[0] for r in rows))
-order_s = list(dict.fromkeys(r[1] for r in rows))
+for line in open(sys.argv[1]):
+    wl, eng, qd, nj, r, n = line.split()
+    ctr = {}
+    for l in open("%s/%s.ctr" % (sys.argv[2], n)):
+        ph, s, up, sr = l.split()
+        ctr.setdefault((ph, s), []).append((int(up), None if sr == "NA" else int(sr)))
+    for j in json.load(open("%s/%s.json" % (sys.argv[2], n)))["jobs"]:
+        s = j["jobname"]
+        io = j["write"] if j["write"]["io_bytes"] > j["read"]["io_bytes"] else j["read"]
+        p = io["clat_ns"].get("percentile", {})
+        us = lambda k: p[k] / 1000.0 if k in p else None
+        ios = max(io["total_ios"], 1)
+        upk = spk = None
+        if s == "ext4":
+            upk = spk = 0.0
+        elif (("pre", s) in ctr) and (("post", s) in ctr):
+            pre, post = ctr[("pre", s)][0], ctr[("post", s)][-1]
+            upk = 1000.0 * (post[0] - pre[0]) / ios
+            if pre[1] is not None and post[1] is not None:
+                spk = 1000.0 * (post[1] - pre[1]) / ios
+        cells.setdefault((wl, eng, qd, nj), {}).setdefault(s, []).append(
+            (io["bw_bytes"] / 1e6, io["iops"], us("50.000000"), us("99.000000"), upk, spk))
 def med(v):
     return statistics.median(v)
-with open(sys.argv[2], "w") as f:
-    f.write("workload\tsystem\tmbps\tiops\tratio_vs_ext4\tupcalls_per_1k_io\n")
-    for wl in order_wl:
-        base = med([m for m, _, _ in cells[(wl, "ext4")]])
-        for s in order_s:
-            v = cells[(wl, s)]
-            mb, io = med([m for m, _, _ in v]), med([i for _, i, _ in v])
-            ups = [u for _, _, u in v]
-            up = "NA" if "NA" in ups else "%.1f" % med([float(u) for u in ups])
-            f.write("%s\t%s\t%.1f\t%.0f\t%.3f\t%s\n" % (wl, s, mb, io, mb / base if base else 0, up))
+def medna(v):	# median, NA if any is missing
+    return "NA" if None in v else "%.1f" % med(v)
+with open(sys.argv[3], "w") as f:
+    f.write("workload\tioengine\tiodepth\tnumjobs\tsystem\trounds\tmbps\tmbps_min\tmbps_max\t"
+            "iops\tiops_min\tiops_max\tp50_us\tp99_us\tratio_vs_ext4\tupcalls_per_1k_io\tsimple_per_1k_io\n")
+    for key, per in cells.items():
+        base = med([v[0] for v in per["ext4"]]) if "ext4" in per else 0
+        for s, v in per.items():
+            mb = [x[0] for x in v]
+            io = [x[1] for x in v]
+            f.write("%s\t%s\t%d\t%.1f\t%.1f\t%.1f\t%.0f\t%.0f\t%.0f\t%s\t%s\t%.3f\t%s\t%s\n" % (
+                "\t".join(key), s, len(v), med(mb), min(mb), max(mb), med(io), min(io), max(io),
+                medna([x[2] for x in v]), medna([x[3] for x in v]),
+                med(mb) / base if base else 0, medna([x[4] for x in v]), medna([x[5] for x in v])))
 PY
 
 for s in $SYSTEMS; do umount "${MNT[$s]}"; done
 wait
 
 # --- mapping cost: extent_map with N extents ----------------------------------
-say "mapping cost: extent_map with 10 .. 1,000,000 extents"
+say "mapping cost: extent_map with 10 .. 1,000,000 extents ($SECONDS s in)"
 echo -e "extents\tlat_us\tiops\tupcalls\tmap_bytes_per_extent" > "$OUT.tmp/mapping.tsv"
 truncate -s $(( (1000000 + 64) * 4096 + (16 << 20) )) "$W/dev.img"
 dev=$(losetup -f --show "$W/dev.img")
@@ -205,4 +343,4 @@ losetup -d "$dev"
 rmmod fuse_iomap || true
 uname -r > "$OUT.tmp/kernel"
 rm -rf "$OUT" && mv "$OUT.tmp" "$OUT"
-say "done: $OUT/results.tsv, $OUT/mapping.tsv"
+say "done in $SECONDS s: $OUT/results.tsv, $OUT/mapping.tsv"

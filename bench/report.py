@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Turn make bench's raw results into what a person reads: DIR/results.md
 (the tables) and DIR/ratios.png (gnuplot: ratio to the kernel's ext4 per
-workload and system).
+cell and system).
 
 usage: report.py DIR
 """
@@ -10,6 +10,19 @@ import os
 import subprocess
 import sys
 
+SIMPLE_ON, SIMPLE_OFF = "iomap_bpf", "iomap_bpf_nosimple"
+
+
+def label(r):
+    """A cell's short name: the workload, plus depth and jobs for io_uring."""
+    if r["ioengine"] == "psync":
+        return r["workload"]
+    return "%s qd%s x%s" % (r["workload"], r["iodepth"], r["numjobs"])
+
+
+def spread(med, lo, hi, unit):
+    return "%s %s (%s-%s)" % (med, unit, lo, hi)
+
 
 def main():
     if len(sys.argv) != 2:
@@ -17,24 +30,72 @@ def main():
     d = sys.argv[1]
     rows = list(csv.DictReader(open(os.path.join(d, "results.tsv")), delimiter="\t"))
     systems = list(dict.fromkeys(r["system"] for r in rows))
-    workloads = list(dict.fromkeys(r["workload"] for r in rows))
-    cell = {(r["workload"], r["system"]): r for r in rows}
+    cells = list(dict.fromkeys(label(r) for r in rows))
+    cell = {(label(r), r["system"]): r for r in rows}
+    psync = [c for c in cells if cell[(c, "ext4")]["ioengine"] == "psync"]
+    uring = [c for c in cells if c not in psync]
+    rounds = sorted(set(r["rounds"] for r in rows))
     kernel = open(os.path.join(d, "kernel")).read().strip() if os.path.exists(os.path.join(d, "kernel")) else "?"
     out = ["# make bench", "",
            "One QEMU guest boot (TCG, no KVM: the CPU bounds every system), kernel %s. "
-           "Median of the runs, systems interleaved run by run, caches dropped before each. "
-           "Cells: MB/s, ratio to the kernel's ext4, FUSE_IOMAP_BEGIN upcalls per 1000 I/Os." % kernel, "",
+           "Median of %s runs per cell (min-max in brackets), systems interleaved run by run, "
+           "caches dropped before each. `%s` is the `%s` mount with its simple read path off "
+           "(simple_read = 0) during its runs, in the cells where the simple path can apply (- elsewhere)."
+           % (kernel, "/".join(rounds), SIMPLE_OFF, SIMPLE_ON), "",
+           "## psync, queue depth 1, one job", "",
+           "Cells: MB/s (min-max), ratio to the kernel's ext4, FUSE_IOMAP_BEGIN upcalls per 1000 I/Os.", "",
            "| workload | " + " | ".join(systems) + " |",
            "| --- |" + " --- |" * len(systems)]
-    for wl in workloads:
-        cells = []
+    for c in psync:
+        cs = []
         for s in systems:
-            r = cell[(wl, s)]
-            cells.append("%s MB/s, %.2fx, %s" % (r["mbps"], float(r["ratio_vs_ext4"]), r["upcalls_per_1k_io"]))
-        out.append("| %s | %s |" % (wl, " | ".join(cells)))
+            r = cell.get((c, s))
+            cs.append("-" if r is None else "%s, %.2fx, %s" % (
+                spread(r["mbps"], r["mbps_min"], r["mbps_max"], "MB/s"), float(r["ratio_vs_ext4"]),
+                r["upcalls_per_1k_io"]))
+        out.append("| %s | %s |" % (c, " | ".join(cs)))
+
+    if uring:
+        on_off = SIMPLE_ON in systems and SIMPLE_OFF in systems
+        out += ["", "## Queue depth (io_uring)", "",
+                "Cells: IOPS (min-max), ratio to the kernel's ext4, p50/p99 completion latency in us "
+                "(fio clat), MB/s, FUSE_IOMAP_BEGIN upcalls per 1000 I/Os. `qd32 x4`: io_uring queue "
+                "depth 32, 4 jobs (group_reporting: IOPS summed over the jobs)."
+                + (" Last column: the simple read path's gain, %s IOPS / %s IOPS." % (SIMPLE_ON, SIMPLE_OFF)
+                   if on_off else ""), "",
+                "| cell | " + " | ".join(systems) + (" | simple path on vs off |" if on_off else " |"),
+                "| --- |" + " --- |" * (len(systems) + on_off)]
+        gains = []
+        for c in uring:
+            cs = []
+            for s in systems:
+                r = cell.get((c, s))
+                cs.append("-" if r is None else "%s, %.2fx, %s/%s us, %s MB/s, %s" % (
+                    spread(r["iops"], r["iops_min"], r["iops_max"], "IOPS"), float(r["ratio_vs_ext4"]),
+                    r["p50_us"], r["p99_us"], r["mbps"], r["upcalls_per_1k_io"]))
+            if on_off:
+                a, b = cell.get((c, SIMPLE_ON)), cell.get((c, SIMPLE_OFF))
+                if a and b and float(b["iops"]) > 0:
+                    g = float(a["iops"]) / float(b["iops"])
+                    cs.append("%.3fx (%+.1f%%)" % (g, 100 * (g - 1)))
+                    gains.append((c, g))
+                else:
+                    cs.append("-")
+            out.append("| %s | %s |" % (c, " | ".join(cs)))
+        if gains:
+            out += ["", "Simple path on vs off (%s / %s, median IOPS): " % (SIMPLE_ON, SIMPLE_OFF)
+                    + "; ".join("%s %+.1f%%" % (c, 100 * (g - 1)) for c, g in gains) + "."]
+        sp = [r for r in rows if r["system"] in (SIMPLE_ON, SIMPLE_OFF) and r["ioengine"] == "io_uring"
+              and r.get("simple_per_1k_io", "NA") != "NA"]
+        if sp:
+            out += ["", "Reads that took the simple path, per 1000 I/Os (counter simple_reads; "
+                    "it also counts the RAMP seconds fio does not report): "
+                    + "; ".join("%s %s %s" % (label(r), r["system"], r["simple_per_1k_io"]) for r in sp) + "."]
+
     mp = os.path.join(d, "mapping.tsv")
     if os.path.exists(mp):
-        out += ["", "Mapping cost: 4 KiB O_DIRECT random reads of a file of N one-block extents, every "
+        out += ["", "## Mapping cost", "",
+                "4 KiB O_DIRECT random reads of a file of N one-block extents, every "
                 "mapping answered by extent_map (fuse-iomap-blockfs --bpf).", "",
                 "| extents | latency per read (us) | IOPS | upcalls | map bytes per extent |", "| --- | --- | --- | --- | --- |"]
         for r in csv.DictReader(open(mp), delimiter="\t"):
@@ -44,16 +105,18 @@ def main():
 
     dat = os.path.join(d, "ratios.dat")
     with open(dat, "w") as f:
-        f.write("workload " + " ".join(systems) + "\n")
-        for wl in workloads:
-            f.write(wl + " " + " ".join(cell[(wl, s)]["ratio_vs_ext4"] for s in systems) + "\n")
+        f.write("cell " + " ".join(systems) + "\n")
+        for c in cells:
+            f.write(c.replace(" ", "_") + " " + " ".join(
+                cell[(c, s)]["ratio_vs_ext4"] if (c, s) in cell else "NaN" for s in systems) + "\n")
     plot = "\n".join([
-        "set terminal png size 1100,500 noenhanced",
+        "set terminal png size 1600,600 noenhanced",
         "set output '%s'" % os.path.join(d, "ratios.png"),
         "set title 'Throughput relative to the kernel ext4 driver (1.0 = equal)'",
         "set style data histograms", "set style histogram clustered gap 1",
         "set style fill solid 0.8 border -1", "set ylabel 'ratio to ext4'",
-        "set xtics rotate by -20", "set key top left", "set yrange [0:*]",
+        "set xtics rotate by -30", "set key outside top center horizontal", "set yrange [0:*]",
+        "set bmargin 10", "set rmargin 8",
         "plot " + ", ".join("'%s' using %d:xtic(1) title columnheader(%d)" % (dat, i + 2, i + 2)
                             for i in range(len(systems))),
     ])
