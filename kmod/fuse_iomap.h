@@ -50,6 +50,7 @@ ssize_t fuse_iomap_write_iter(struct kiocb *iocb, struct iov_iter *from);
 int fuse_iomap_mmap(struct file *file, struct vm_area_struct *vma);
 loff_t fuse_iomap_lseek(struct file *file, loff_t offset, int whence);
 int fuse_iomap_fsync(struct file *file, loff_t start, loff_t end, int datasync);
+int fuse_iomap_write_inode(struct inode *inode);
 
 /* dir.c */
 int fuse_iomap_fiemap(struct inode *inode, struct fiemap_extent_info *fieinfo,
@@ -104,6 +105,7 @@ struct fuse_iomap_conn {
 	atomic64_t bpf_rejected;	/* BPF answered, validation refused it */
 	atomic64_t bpf_errors;		/* BPF failed the I/O */
 
+	bool no_setattr;		/* the server keeps its own file times */
 	bool simple_read;		/* iomap_simple_read.c may take reads */
 	atomic64_t simple_reads;	/* reads it took */
 };

@@ -10,8 +10,8 @@
  * from FUSE_IOMAP_END (it must ask for it on the write mappings that can
  * extend a file) and answers GETATTR with it.  mtime and ctime are the
  * kernel's, as in fuse's writeback-cache mode: write and page_mkwrite set
- * them and dirty the inode, and fuse_write_inode() sends them to the
- * server (SETATTR) at inode writeback, fsync, close and unmount; a
+ * them and dirty the inode, and fuse_iomap_write_inode() sends them to
+ * the server (SETATTR) at inode writeback, fsync, close and unmount; a
  * GETATTR reply does not overwrite them.  So an overwrite needs no
  * FUSE_IOMAP_END.
  */
@@ -243,6 +243,27 @@ int fuse_iomap_fsync(struct file *file, loff_t start, loff_t end, int datasync)
 		err = 0;
 	}
 	return err;
+}
+
+/*
+ * The kernel's times go to the server (see the top of this file).  A
+ * server without SETATTR keeps its own: it is said once, and close,
+ * fsync and writeback do not fail for it.
+ */
+int fuse_iomap_write_inode(struct inode *inode)
+{
+	struct fuse_iomap_conn *ic = get_fuse_conn(inode)->iomap;
+	int err;
+
+	if (READ_ONCE(ic->no_setattr))
+		return 0;
+	err = fuse_flush_times(inode, NULL);
+	if (err != -ENOSYS)
+		return err;
+	WRITE_ONCE(ic->no_setattr, true);
+	pr_info_ratelimited("conn %u: the server does not implement SETATTR: file times stay its own\n",
+			    ic->id);
+	return 0;
 }
 
 /*
