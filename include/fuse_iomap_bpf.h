@@ -28,7 +28,7 @@
 #define FUSE_IOMAP_OPCODE_BASE	0x4f490000u
 #define FUSE_IOMAP_BEGIN	(FUSE_IOMAP_OPCODE_BASE + 1)
 #define FUSE_IOMAP_END		(FUSE_IOMAP_OPCODE_BASE + 2)
-/* Reserved for the write path's ioend; this module does not send it yet. */
+/* After the I/O of a write mapping completed: see struct fuse_iomap_ioend_in. */
 #define FUSE_IOMAP_IOEND	(FUSE_IOMAP_OPCODE_BASE + 3)
 
 /* Mapping types (struct fuse_iomap_io.type). */
@@ -57,6 +57,13 @@
 #define FUSE_IOMAP_F_WANT_IOMAP_END	(1U << 12)
 #define FUSE_IOMAP_F_SIZE_CHANGED	(1U << 13)
 #define FUSE_IOMAP_F_STALE		(1U << 14)
+/*
+ * Ours: send FUSE_IOMAP_IOEND (or call fuse_bpf_ops.iomap_ioend) once the
+ * data written through this write mapping is on the device.  Needed on an
+ * UNWRITTEN write mapping for O_DIRECT and writeback (the conversion is
+ * the server's, at ioend); optional on a MAPPED one (say, for the size).
+ */
+#define FUSE_IOMAP_F_WANT_IOEND		(1U << 15)
 
 /* Operation flags (opflags of begin/end). */
 #define FUSE_IOMAP_OP_WRITE		(1U << 0)
@@ -113,14 +120,26 @@ struct fuse_iomap_end_in {
 };
 
 /*
- * After the I/O of a mapping completed (direct I/O end, or writeback's
- * ioend).  Laid out as the fuse-iomap v8 proposal's; see FUSE_IOMAP_IOEND.
+ * FUSE_IOMAP_IOEND: data written through write mappings that asked for it
+ * (FUSE_IOMAP_F_WANT_IOEND) or that were UNWRITTEN reached the device.
+ * Sent before the writer hears of completion: for O_DIRECT before the
+ * write returns (or the aio/io_uring completion is posted), for writeback
+ * before the folios' writeback ends, so fsync's wait covers it.  Adjacent
+ * completions of one file are merged into one request.  Laid out as the
+ * fuse-iomap v8 proposal's.
+ *
+ * [pos, pos + written) was written.  It may end inside a block (at EOF):
+ * the kernel always writes whole blocks, so conversions cover the range
+ * rounded out to blocks.  With FUSE_IOMAP_IOEND_APPEND the file's size is
+ * now pos + written: the server commits it.  Not sent for failed I/O
+ * (nothing to convert); error is 0 today and reserved for that.  The
+ * reply may fail the I/O with an errno (the writer, or fsync, sees EIO).
  */
 #define FUSE_IOMAP_IOEND_SHARED		(1U << 0)	/* out of place */
-#define FUSE_IOMAP_IOEND_UNWRITTEN	(1U << 1)
+#define FUSE_IOMAP_IOEND_UNWRITTEN	(1U << 1)	/* convert [pos, pos+written) */
 #define FUSE_IOMAP_IOEND_BOUNDARY	(1U << 2)	/* not merged with neighbours */
 #define FUSE_IOMAP_IOEND_DIRECT		(1U << 3)
-#define FUSE_IOMAP_IOEND_APPEND		(1U << 4)	/* extends the file */
+#define FUSE_IOMAP_IOEND_APPEND		(1U << 4)	/* the size is now pos + written */
 #define FUSE_IOMAP_IOEND_WRITEBACK	(1U << 5)
 
 struct fuse_iomap_ioend_in {
@@ -128,9 +147,11 @@ struct fuse_iomap_ioend_in {
 	__s32 error;		/* 0 or a negative errno */
 	__u64 attr_ino;
 	__u64 pos;		/* file offset, bytes */
-	__u64 new_addr;		/* device address written, bytes */
+	__u64 new_addr;		/* writeback: device address written, bytes;
+				   O_DIRECT: FUSE_IOMAP_NULL_ADDR (several
+				   mappings may have been written) */
 	__u64 written;		/* bytes */
-	__u32 dev;		/* device cookie */
+	__u32 dev;		/* device cookie (writeback), or DEV_NULL */
 	__u32 pad;
 };
 
@@ -235,6 +256,25 @@ struct fuse_bpf_iomap_end_args {
 	__u32 conn_id;
 };
 
+/*
+ * For fuse_bpf_ops.iomap_ioend: the FUSE_IOMAP_IOEND request it may handle
+ * instead of the server (see struct fuse_iomap_ioend_in).
+ */
+struct fuse_bpf_iomap_ioend_args {
+	__u64 nodeid;
+	__u64 attr_ino;
+	__u64 pos;
+	__u64 written;
+	__u64 new_addr;
+	__u64 i_size;		/* the kernel's file size */
+	__u32 flags;		/* FUSE_IOMAP_IOEND_* */
+	__s32 error;
+	__u32 dev;
+	__u32 blkbits;
+	__u32 conn_id;
+	__u32 reserved;
+};
+
 struct fuse_bpf_ops {
 	int (*iomap_begin)(const struct fuse_bpf_iomap_begin_args *args,
 			   struct fuse_iomap_begin_out *out);
@@ -243,6 +283,17 @@ struct fuse_bpf_ops {
 	 * BPF or by the server), before the END upcall, which still goes out.
 	 */
 	void (*iomap_end)(const struct fuse_bpf_iomap_end_args *args);
+	/*
+	 * Optional: tried before the FUSE_IOMAP_IOEND upcall, with
+	 * iomap_begin's contract: 0 handled (no upcall), FUSE_BPF_NO_ANSWER
+	 * (the upcall goes out), or a negative errno (fails the I/O).  A
+	 * program that handles it must make the next iomap_begin for the
+	 * range answer as the server will, and hand the change to the
+	 * server (a BPF ring buffer, say) so that the server has it before
+	 * it answers a mapping of the file, an fsync or a syncfs.  It may
+	 * write nothing but its maps.  Not sleepable: it runs under RCU.
+	 */
+	int (*iomap_ioend)(const struct fuse_bpf_iomap_ioend_args *args);
 	/* The connection to attach to: st_dev of the mountpoint (stat -c %d), */
 	__u32 conn_id;
 	__u32 reserved;
@@ -266,5 +317,6 @@ _Static_assert(sizeof(struct fuse_iomap_ioend_out) == 8, "fuse_iomap_ioend_out i
 _Static_assert(sizeof(struct fuse_iomap_dev_register) == 40, "fuse_iomap_dev_register is ABI");
 _Static_assert(sizeof(struct fuse_bpf_iomap_begin_args) == 56, "fuse_bpf_iomap_begin_args is ABI");
 _Static_assert(sizeof(struct fuse_bpf_iomap_end_args) == 48, "fuse_bpf_iomap_end_args is ABI");
+_Static_assert(sizeof(struct fuse_bpf_iomap_ioend_args) == 72, "fuse_bpf_iomap_ioend_args is ABI");
 
 #endif /* FUSE_IOMAP_BPF_H */

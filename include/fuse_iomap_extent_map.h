@@ -18,6 +18,8 @@
 
 #include <linux/types.h>
 
+#include "fuse_iomap_bpf.h"
+
 #define FI_EXTENT_MAX_FILES	65536
 /* Binary search steps: enough for 2^24 extents in one file. */
 #define FI_EXTENT_SEARCH_STEPS	24
@@ -28,6 +30,12 @@ struct fi_file_key {
 
 /* fi_file.flags */
 #define FI_FILE_NO_WRITES	(1U << 0)	/* every write asks the server (out of place) */
+/*
+ * The server takes FUSE_IOMAP_IOEND: writes into UNWRITTEN extents are
+ * answered (converted at ioend), and writes that may grow the file ask for
+ * ioend instead of FUSE_IOMAP_END.  Without it, neither.
+ */
+#define FI_FILE_IOEND		(1U << 1)
 
 struct fi_file {
 	__u32 gen;
@@ -49,6 +57,37 @@ struct fi_extent {
 	__u32 dev;		/* device cookie */
 	__u16 type;		/* FUSE_IOMAP_TYPE_MAPPED or _UNWRITTEN */
 	__u16 reserved;
+};
+
+/*
+ * written: device blocks of UNWRITTEN extents that the program's
+ * iomap_ioend saw written, one entry per block, keyed by device block
+ * (not file block: a truncate or a new allocation never has I/O in
+ * flight to the blocks it frees or hands out, so the server deletes
+ * their entries then, with no race).  iomap_begin answers such a block
+ * MAPPED although the server's extent still says UNWRITTEN; once the
+ * server applied the queued record its extent says so too.
+ */
+#define FI_WRITTEN_MAX		(1U << 20)
+/* Blocks one iomap_ioend may mark; a longer range goes to the server. */
+#define FI_IOEND_MAX_BLOCKS	256
+
+struct fi_written_key {
+	__u32 dev;
+	__u32 reserved;
+	__u64 pblk;
+};
+
+/*
+ * ioend_queue: a BPF ring buffer of the ioends the program handled, in
+ * completion order.  The server applies each as if it had come as a
+ * FUSE_IOMAP_IOEND upcall (nodeid and the request's fields).
+ */
+#define FI_IOEND_QUEUE_BYTES	(256 * 1024)
+
+struct fi_ioend_rec {
+	__u64 nodeid;
+	struct fuse_iomap_ioend_in in;
 };
 
 #endif
