@@ -428,13 +428,16 @@ static int fuse_iomap_begin(struct inode *inode, loff_t pos, loff_t count, unsig
 
 	/*
 	 * An O_DIRECT write's end_io hears only IOMAP_DIO_UNWRITTEN and
-	 * IOMAP_DIO_COW of its mappings; SHARED is what makes the latter
-	 * (and otherwise only stops a FUA write, which we then do not want:
-	 * the ioend comes with metadata to commit).
+	 * IOMAP_DIO_COW of its mappings, and SHARED is what makes the
+	 * latter: there it means "wants an ioend" and nothing else (it
+	 * otherwise only stops a FUA write, which a mapping with metadata to
+	 * commit at ioend does not want either).
 	 */
-	if (!err && (flags & IOMAP_DIRECT) && (flags & IOMAP_WRITE) &&
-	    (iomap->flags & FUSE_IOMAP_KF_IOEND))
-		iomap->flags |= IOMAP_F_SHARED;
+	if (!err && (flags & IOMAP_DIRECT) && (flags & IOMAP_WRITE)) {
+		iomap->flags &= ~IOMAP_F_SHARED;
+		if (iomap->flags & FUSE_IOMAP_KF_IOEND)
+			iomap->flags |= IOMAP_F_SHARED;
+	}
 	return err;
 }
 
