@@ -230,8 +230,9 @@ void *fi_req_ctx(fuse_req_t req);
  * fi_server_bpf_set_ioend_queue()) instead of to you.  The library
  * applies the queue through iomap_ops.ioend, in order and one record at a
  * time, before every FUSE_IOMAP_BEGIN, END and IOEND you are asked,
- * before FSYNC, FSYNCDIR, SYNCFS, FLUSH, RELEASE, SETATTR, FALLOCATE and
- * DESTROY reach you, and when serving ends or the server is destroyed;
+ * before FSYNC, FSYNCDIR, SYNCFS, FLUSH, RELEASE, SETATTR, FALLOCATE,
+ * DESTROY, FORGET and BATCH_FORGET reach you, and when serving ends or
+ * the server is destroyed;
  * then publishes the files it touched again.  So by the time you hear
  * of an fsync, the ioends it waited for are yours.  A full queue is no
  * error: the kernel sends the ioend as an upcall (after a drain).  The

@@ -8,8 +8,9 @@
  * will (its `written` map), so a record may wait, but not past the
  * moment the server next speaks about the file's blocks or its size:
  * the queue is drained before every FUSE_IOMAP_* upcall, before FSYNC,
- * FSYNCDIR, SYNCFS, FLUSH, RELEASE, SETATTR, FALLOCATE and DESTROY reach
- * the server, and when serving ends (serve.c calls fi_lib_ioend_drain()).
+ * FSYNCDIR, SYNCFS, FLUSH, RELEASE, SETATTR, FALLOCATE, DESTROY, FORGET
+ * and BATCH_FORGET reach the server, and when serving ends (serve.c calls
+ * fi_lib_ioend_drain()).
  * No thread of its own: nothing waits on the queue but those points.
  *
  * After each drain the cumulative count of records applied goes to the

@@ -368,11 +368,15 @@ static bool fi_is_ours(uint32_t opcode)
 /*
  * libfuse's requests before which the server must have applied the
  * ioends the BPF tier queued: the ones that commit (a sync, the last
- * close), change a file's blocks or size, or end the connection.
+ * close), change a file's blocks or size, or end the connection; and
+ * FORGET, which may free a node id that a new file then gets (a record
+ * applied after that would land on the new file).
  */
 static bool fi_drains(uint32_t opcode)
 {
 	switch (opcode) {
+	case FUSE_FORGET:
+	case FUSE_BATCH_FORGET:
 	case FUSE_FSYNC:
 	case FUSE_FSYNCDIR:
 	case FUSE_SYNCFS:
