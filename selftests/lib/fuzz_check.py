@@ -48,7 +48,7 @@ T_HOLE, T_DELALLOC, T_MAPPED = C["FUSE_IOMAP_TYPE_HOLE"], C["FUSE_IOMAP_TYPE_DEL
 T_UNWRITTEN, T_INLINE, T_OVER = C["FUSE_IOMAP_TYPE_UNWRITTEN"], C["FUSE_IOMAP_TYPE_INLINE"], C["FUSE_IOMAP_TYPE_PURE_OVERWRITE"]
 NULL_ADDR, MAX_END, DEV_NULL = C["FUSE_IOMAP_NULL_ADDR"], C["FUSE_IOMAP_MAX_END"], C["FUSE_IOMAP_DEV_NULL"]
 F_OK = (C["FUSE_IOMAP_F_NEW"] | C["FUSE_IOMAP_F_DIRTY"] | C["FUSE_IOMAP_F_SHARED"] |
-        C["FUSE_IOMAP_F_MERGED"] | C["FUSE_IOMAP_F_WANT_IOMAP_END"])
+        C["FUSE_IOMAP_F_MERGED"] | C["FUSE_IOMAP_F_WANT_IOMAP_END"] | C["FUSE_IOMAP_F_WANT_IOEND"])
 OP_WRITE, OP_DIRECT = C["FUSE_IOMAP_OP_WRITE"], C["FUSE_IOMAP_OP_DIRECT"]
 NO_ANSWER = C["FUSE_BPF_NO_ANSWER"]
 S_MAXBYTES = 2 ** 63 - 1        # MAX_LFS_FILESIZE, what fuse sets
@@ -102,7 +102,9 @@ def rule_of(m, pos, write_map, devs):
 
 def use(m, pos, write_map, need_mapped, devs):
     r = rule_of(m, pos, write_map, devs)
-    if r is None and need_mapped and m.type != T_MAPPED:
+    # An unwritten extent is written when the server converts it at ioend.
+    if r is None and need_mapped and m.type != T_MAPPED and not (
+            m.type == T_UNWRITTEN and m.flags & C["FUSE_IOMAP_F_WANT_IOEND"]):
         r = "write_type"
     return r
 

@@ -55,10 +55,16 @@ static int onefile_wire_loop(struct fi_onefile *of, struct fuse_session *se)
 					     (const void *)(ih + 1));
 			if (res < 0)
 				break;
-		} else if (ih->opcode == FUSE_IOMAP_END) {
-			struct fuse_out_header oh = { .len = sizeof(oh), .unique = ih->unique };
+		} else if (ih->opcode == FUSE_IOMAP_END || ih->opcode == FUSE_IOMAP_IOEND) {
+			/* Taken, with nothing to commit (the IOEND reply's newsize is 0). */
+			struct {
+				struct fuse_out_header oh;
+				struct fuse_iomap_ioend_out out;
+			} r = { .oh = { .len = sizeof(r.oh), .unique = ih->unique } };
 
-			if (write(fuse_session_fd(se), &oh, sizeof(oh)) < 0 && errno != ENOENT) {
+			if (ih->opcode == FUSE_IOMAP_IOEND)
+				r.oh.len = sizeof(r);
+			if (write(fuse_session_fd(se), &r, r.oh.len) < 0 && errno != ENOENT) {
 				res = -errno;
 				break;
 			}
