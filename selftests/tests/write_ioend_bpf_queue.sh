@@ -1,0 +1,175 @@
+#!/bin/bash
+# Writes into unwritten extents converted by the BPF hook: fuse-iomap-blockfs
+# --bpf on a device whose blocks hold another file's old bytes.  After
+# writes into holes (the server preallocates) and one warm-up read,
+# O_DIRECT and buffered writes into the unwritten blocks make no
+# synchronous upcall (no FUSE_IOMAP_BEGIN, END or IOEND: counters and the
+# server's log agree): extent_map answers the mappings and handles each
+# ioend by queueing it (bpf_ioend_handled rises, bpf_ioend_pending holds
+# them).  A read right after each write sees it, through BPF; and after
+# the BPF tier is detached, through the upcall: the server applies the
+# queue before it answers.  fsync, fdatasync, an O_DSYNC write and syncfs
+# return only after the queue is committed: bpf_ioend_pending is 0 when
+# they return, and the server's log shows each queued record applied
+# (QIOEND) before the FSYNC line.  At the end the bytes are right through
+# the mount after dropping caches (never written = zeros, never the old
+# bytes), FIEMAP shows the written blocks as no longer unwritten and the
+# rest as unwritten, and the written ones are on the device at the FIEMAP
+# address.
+# TIMEOUT: 120
+. "$REPO/selftests/lib/common.sh"
+. "$REPO/selftests/lib/iomap.sh"
+. "$REPO/selftests/lib/bpf.sh"
+
+K=4096
+IO=$REPO/selftests/lib/ioend_io.py
+
+fi_load
+make_dev 64
+stale_fill "$dev"
+mnt=$T_TMP/mnt ref=$T_TMP/ref written=$T_TMP/written
+start_blockfs "$mnt" "$dev" --bpf
+need_counters "$mnt" ioend_upcalls bpf_ioend_handled bpf_ioend_fallbacks bpf_ioend_errors \
+	bpf_ioend_pending bpf_ioend_committed
+expect_eq "attached ops" "$(counter "$mnt" bpf_ops)" extent_map
+truncate -s $((4 << 20)) "$mnt/f" "$ref" || fail "can't create $mnt/f"
+: > "$written"
+# Writes into holes: each preallocates at least 64 unwritten blocks.
+python3 "$IO" "$mnt/f" "$ref" "$written" d0+$K d$((128 * K))+$K d$((256 * K))+$K \
+	d$((384 * K))+$K d$((512 * K))+$K d$((640 * K))+$K 2> "$T_TMP/io.err" || fail "$(tail -n1 "$T_TMP/io.err")"
+sync
+dd if="$mnt/f" of=/dev/null bs=$K count=1 iflag=direct status=none || fail "warm-up read failed"
+# 40 blocks for reads right after the writes, 4 x 4 for the syncs, 16 for
+# the detached reads: unwritten blocks, at random.
+python3 "$IOEND_CHECK" unwritten "$mnt/f" | awk '$1 < 1024' > "$T_TMP/unwritten"
+[ "$(wc -l < "$T_TMP/unwritten")" -ge 72 ] ||
+	fail "6 writes into holes left $(wc -l < "$T_TMP/unwritten") unwritten blocks, want at least 72"
+mapfile -t blk < <(python3 -c 'import random, sys; print(*random.Random(14).sample(open(sys.argv[1]).read().split(), 72), sep="\n")' "$T_TMP/unwritten")
+
+snap() {
+	begins=$(counter "$mnt" iomap_begin_upcalls) ends=$(counter "$mnt" iomap_end_upcalls)
+	ioends=$(counter "$mnt" ioend_upcalls) handled=$(counter "$mnt" bpf_ioend_handled)
+	fallbacks=$(counter "$mnt" bpf_ioend_fallbacks)
+	lb=$(log_count BEGIN) le=$(log_count END) li=$(log_count IOEND)
+}
+# no_upcalls WHAT WRITES: WRITES writes since snap made no upcall, and the
+# BPF hook handled an ioend for each.
+no_upcalls() {
+	expect_eq "FUSE_IOMAP_BEGIN upcalls for $1" "$(counter "$mnt" iomap_begin_upcalls)" "$begins"
+	expect_eq "FUSE_IOMAP_END upcalls for $1" "$(counter "$mnt" iomap_end_upcalls)" "$ends"
+	expect_eq "FUSE_IOMAP_IOEND upcalls for $1" "$(counter "$mnt" ioend_upcalls)" "$ioends"
+	expect_eq "BEGIN lines in the server's log for $1" "$(log_count BEGIN)" "$lb"
+	expect_eq "END lines in the server's log for $1" "$(log_count END)" "$le"
+	expect_eq "IOEND lines in the server's log for $1" "$(log_count IOEND)" "$li"
+	expect_eq "bpf_ioend_fallbacks for $1" "$(counter "$mnt" bpf_ioend_fallbacks)" "$fallbacks"
+	[ $(($(counter "$mnt" bpf_ioend_handled) - handled)) -ge "$2" ] ||
+		fail "$1: bpf_ioend_handled rose by $(($(counter "$mnt" bpf_ioend_handled) - handled)), want at least $2"
+}
+# pending_is WHAT N: bpf_ioend_pending is N (or, for N = +, above 0) and
+# is handled - committed.
+pending_is() {
+	local p h c
+	p=$(counter "$mnt" bpf_ioend_pending) h=$(counter "$mnt" bpf_ioend_handled) c=$(counter "$mnt" bpf_ioend_committed)
+	expect_eq "bpf_ioend_pending $1 vs handled - committed" "$p" $((h - c))
+	if [ "$2" = + ]; then
+		[ "$p" -gt 0 ] || fail "bpf_ioend_pending $1 is 0: the queue was drained with no upcall, fsync or syncfs"
+	else
+		expect_eq "bpf_ioend_pending $1" "$p" "$2"
+	fi
+}
+# committed_before_fsync WHAT OPS...: the server's log has a QIOEND for
+# each write of OPS, and its last FSYNC line comes after every QIOEND.
+committed_before_fsync() {
+	local what=$1
+	shift
+	python3 - "$T_TMP/blockfs.log" "$@" <<'PY' || fail "$what: $(cat "$T_TMP/order.err")"
+import sys
+log = [l.split() for l in open(sys.argv[1])]
+want = {int(op[1:].split("+")[0]) for op in sys.argv[2:] if op[0] in "dD"}
+fs = [i for i, l in enumerate(log) if l[0] == "FSYNC"]
+q = [(i, int(l[2])) for i, l in enumerate(log) if l[0] == "QIOEND"]
+err = None
+if not fs:
+    err = "no FSYNC line in the server's log"
+elif q and q[-1][0] > fs[-1]:
+    err = "a queued record (QIOEND) was applied after the FSYNC line"
+else:
+    missing = want - {pos for _, pos in q}
+    if missing:
+        err = "no QIOEND for the writes at %s before the FSYNC line" % sorted(missing)
+if err:
+    open(sys.argv[1].rsplit("/", 1)[0] + "/order.err", "w").write(err)
+    sys.exit(1)
+PY
+}
+
+# Reads right after each write, through BPF.
+ops=()
+for i in $(seq 0 39); do
+	b=${blk[i]}
+	if [ $((i % 2)) = 0 ]; then ops+=("d$((b * K))+$K"); else ops+=("b$((b * K + 123))+1000"); fi
+done
+snap
+python3 "$IO" --verify "$mnt/f" "$ref" "$written" "${ops[@]}" 2> "$T_TMP/io.err" || fail "$(tail -n1 "$T_TMP/io.err")"
+no_upcalls "40 writes into unwritten blocks, each read back" 40
+pending_is "after the writes" +
+expect_eq "QIOEND lines vs bpf_ioend_committed" "$(log_count QIOEND)" "$(counter "$mnt" bpf_ioend_committed)"
+
+# The syncs return after the commit.
+i=40
+for sync_op in fsync fdatasync dsync syncfs; do
+	ops=()
+	for j in 0 1 2 3; do
+		b=${blk[i + j]}
+		if [ $sync_op = dsync ]; then ops+=("D$((b * K))+$K"); else ops+=("d$((b * K))+$K"); fi
+	done
+	i=$((i + 4))
+	snap
+	case $sync_op in
+	fsync|fdatasync)
+		python3 "$IO" "$mnt/f" "$ref" "$written" "${ops[@]}" $sync_op 2> "$T_TMP/io.err" ;;
+	dsync)
+		python3 "$IO" "$mnt/f" "$ref" "$written" "${ops[@]}" 2> "$T_TMP/io.err" ;;
+	syncfs)
+		python3 "$IO" "$mnt/f" "$ref" "$written" "${ops[@]}" 2> "$T_TMP/io.err" &&
+			pending_is "before syncfs" + && sync -f "$mnt/f" 2>> "$T_TMP/io.err" ;;
+	esac || fail "$sync_op: $(tail -n1 "$T_TMP/io.err")"
+	pending_is "when $sync_op returned" 0
+	expect_eq "bpf_ioend_committed when $sync_op returned" "$(counter "$mnt" bpf_ioend_committed)" "$(counter "$mnt" bpf_ioend_handled)"
+	expect_eq "QIOEND lines when $sync_op returned" "$(log_count QIOEND)" "$(counter "$mnt" bpf_ioend_committed)"
+	[ $sync_op = syncfs ] || committed_before_fsync "$sync_op" "${ops[@]}"
+	# The O_DSYNC writes go out one by one; fsync's are the writes'.
+	expect_eq "FUSE_IOMAP_BEGIN upcalls for the writes before $sync_op" "$(counter "$mnt" iomap_begin_upcalls)" "$begins"
+	expect_eq "FUSE_IOMAP_IOEND upcalls for the writes before $sync_op" "$(counter "$mnt" ioend_upcalls)" "$ioends"
+	log "$sync_op: the queue was committed when it returned"
+done
+
+# Queued, then read through the upcall with the BPF tier detached: the
+# server applies the queue before it answers the read's mapping.
+ops=()
+for j in $(seq 0 15); do ops+=("d$((blk[i + j] * K))+$K"); done
+snap
+python3 "$IO" "$mnt/f" "$ref" "$written" "${ops[@]}" 2> "$T_TMP/io.err" || fail "$(tail -n1 "$T_TMP/io.err")"
+no_upcalls "16 writes before the detach" 16
+pending_is "before the detach" +
+"$LOADER" detach "$mnt" > "$T_TMP/detach.out" 2>&1 || fail "detach: $(tail -n1 "$T_TMP/detach.out")"
+expect_eq "attached ops after detach" "$(counter "$mnt" bpf_ops)" ""
+for op in "${ops[@]}"; do
+	off=${op#d} off=${off%+*}
+	cmp <(dd if="$mnt/f" bs=$K count=1 skip=$((off / K)) iflag=direct status=none) \
+	    <(dd if="$ref" bs=$K count=1 skip=$((off / K)) status=none) > /dev/null ||
+		fail "detached: an O_DIRECT read at $off (written before the detach) differs ($(dd if="$mnt/f" bs=$K count=1 skip=$((off / K)) iflag=direct status=none | grep -c "$STALE_LINE") stale lines)"
+done
+[ "$(counter "$mnt" iomap_begin_upcalls)" -gt "$begins" ] || fail "detached reads made no FUSE_IOMAP_BEGIN upcall"
+pending_is "after detached reads" 0
+
+expect_eq "bpf_ioend_errors" "$(counter "$mnt" bpf_ioend_errors)" 0
+expect_eq "rejected mappings" "$(counter "$mnt" mappings_rejected)" 0
+sync
+check_unwritten_states "$mnt/f" "$written"
+log "FIEMAP: $uw_written blocks written, $uw_unwritten unwritten"
+check_written_on_device "$mnt/f" "$ref" "$dev"
+drop_caches
+cmp "$mnt/f" "$ref" > "$T_TMP/cmp" 2>&1 ||
+	fail "bytes differ from what was written ($(grep -c "$STALE_LINE" "$mnt/f") lines of stale bytes): $(head -c 200 "$T_TMP/cmp")"
+stop_server "$mnt" "$SERVER_PID"
