@@ -11,7 +11,7 @@
 
 blockfs_setup
 attach_refused "$mnt" "$TESTBPF/ioend_write_args.bpf.o"
-grep -q "fuse_bpf_ops: .*may write only" "$T_TMP/out" || fail "no verifier message: $(tail -n3 "$T_TMP/out")"
+grep -q "fuse_bpf_ops: a program may write only its answer" "$T_TMP/out" || fail "no verifier message: $(tail -n3 "$T_TMP/out")"
 grep -q "can't load .*ioend_write_args.bpf.o: Permission denied" "$T_TMP/out" ||
 	fail "no loader error naming the object: $(tail -n1 "$T_TMP/out")"
 # Without the store it loads, so it was the store.
