@@ -135,9 +135,9 @@ struct fuse_iomap_end_in {
  * (nothing to convert); error is 0 today and reserved for that.  The
  * reply may fail the I/O with an errno (the writer, or fsync, sees EIO).
  */
-#define FUSE_IOMAP_IOEND_SHARED		(1U << 0)	/* out of place */
+#define FUSE_IOMAP_IOEND_SHARED		(1U << 0)	/* v8's; this module never sets it */
 #define FUSE_IOMAP_IOEND_UNWRITTEN	(1U << 1)	/* convert [pos, pos+written) */
-#define FUSE_IOMAP_IOEND_BOUNDARY	(1U << 2)	/* not merged with neighbours */
+#define FUSE_IOMAP_IOEND_BOUNDARY	(1U << 2)	/* v8's; this module never sets it */
 #define FUSE_IOMAP_IOEND_DIRECT		(1U << 3)
 #define FUSE_IOMAP_IOEND_APPEND		(1U << 4)	/* the size is now pos + written */
 #define FUSE_IOMAP_IOEND_WRITEBACK	(1U << 5)

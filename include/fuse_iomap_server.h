@@ -71,10 +71,19 @@ struct fi_iomap_ops {
 	 */
 	int (*end)(void *ctx, uint64_t nodeid, const struct fuse_iomap_end_in *in);
 	/*
-	 * Optional.  Data written through a mapping has reached the device
-	 * (FUSE_IOMAP_IOEND; this kernel module does not send it yet): convert
-	 * unwritten extents, commit the size.  Set out->newsize to the file's
-	 * size as the server now has it.
+	 * Optional, but needed by a server that hands out UNWRITTEN write
+	 * mappings or FUSE_IOMAP_F_WANT_IOEND (the kernel fails the I/O with
+	 * EIO without it).  Data written through such a mapping has reached
+	 * the device (FUSE_IOMAP_IOEND, see fuse_iomap_bpf.h): convert the
+	 * unwritten blocks of [in->pos, in->pos + in->written) rounded out
+	 * to blocks (FUSE_IOMAP_IOEND_UNWRITTEN), commit the size
+	 * (FUSE_IOMAP_IOEND_APPEND: it is now at least pos + written).  Set
+	 * out->newsize to the file's size as the server now has it.  An
+	 * error fails the write (or the fsync after writeback).
+	 *
+	 * With the BPF tier the kernel may not ask: extent_map then queued
+	 * the ioend, and the library calls this for it later (see
+	 * fi_server_bpf_start()), when an error reaches only stderr.
 	 */
 	int (*ioend)(void *ctx, uint64_t nodeid, const struct fuse_iomap_ioend_in *in,
 		     struct fuse_iomap_ioend_out *out);
@@ -87,6 +96,14 @@ struct fi_iomap_ops {
 	 */
 	int (*extents)(void *ctx, uint64_t nodeid, struct fi_extent **v, uint32_t *n,
 		       uint32_t *flags);
+	/*
+	 * Optional.  FUSE_SYNCFS: make everything so far durable.  libfuse
+	 * 3.14 does not know the request (it answers ENOSYS, and the kernel
+	 * stops sending it), so the library answers it with this.  Note that
+	 * the kernel sends it only to servers it asks to sync (virtiofs
+	 * today); fsync and fsyncdir come through fuse_lowlevel_ops.
+	 */
+	int (*syncfs)(void *ctx);
 };
 
 /* --- the server ------------------------------------------------------------ */
@@ -114,9 +131,16 @@ struct fi_server_opts {
 	 *   BEGIN nodeid pos count opflags
 	 *   END nodeid pos count written opflags
 	 *   IOEND nodeid pos written error flags
+	 *   QIOEND nodeid pos written error flags	(an ioend the BPF tier
+	 *				queued, as it is applied: see
+	 *				fi_server_bpf_start())
+	 *   FSYNC nodeid		(an FSYNC, once the queue is drained
+	 *				and before the server sees it)
+	 * pos, count and written in decimal bytes, opflags and flags in hex.
 	 * With threads above 1 each line ends in " t=THREAD inflight=N", N
 	 * being the mapping requests in progress when this one arrived,
-	 * itself included.  The library makes it line-buffered.
+	 * itself included (for QIOEND and FSYNC: when the line was written).
+	 * The library makes it line-buffered.
 	 */
 	FILE *log;
 };
@@ -191,10 +215,28 @@ void *fi_req_ctx(fuse_req_t req);
  *    began since that BEGIN arrived;
  *  - before every change it can see, it forgets the file's list first:
  *    a write's BEGIN, an END of a write through a new mapping or one not
- *    MAPPED, IOEND, SETATTR of the size and FALLOCATE.
+ *    MAPPED, IOEND (upcall or queued), SETATTR of the size and FALLOCATE.
  * A FORGET of the inode keeps the list (the kernel evicts inodes under
  * memory pressure; the file's blocks stay where they are): a server that
  * frees a node id and may hand it out again calls fi_server_bpf_forget().
+ *
+ * Files whose extents() sets FI_FILE_IOEND (see fuse_iomap_extent_map.h)
+ * get more from the program: it answers writes into their UNWRITTEN
+ * extents (UNWRITTEN, FUSE_IOMAP_F_WANT_IOEND) and asks for an ioend,
+ * not FUSE_IOMAP_END, on writes that may grow them; and it takes their
+ * ioends in the kernel, up to FI_IOEND_MAX_BLOCKS blocks each.  Such an
+ * ioend marks the blocks it wrote in the program's `written` map, so that
+ * they read as written at once, and goes on a queue (a BPF ring buffer,
+ * fi_server_bpf_set_ioend_queue()) instead of to you.  The library
+ * applies the queue through iomap_ops.ioend, in order and one record at a
+ * time, before every FUSE_IOMAP_BEGIN, END and IOEND you are asked,
+ * before FSYNC, FSYNCDIR, SYNCFS, FLUSH, RELEASE, SETATTR, FALLOCATE,
+ * DESTROY, FORGET and BATCH_FORGET reach you, and when serving ends or
+ * the server is destroyed;
+ * then publishes the files it touched again.  So by the time you hear
+ * of an fsync, the ioends it waited for are yours.  A full queue is no
+ * error: the kernel sends the ioend as an upcall (after a drain).  The
+ * count applied goes to the connection's sysfs bpf_ioend_committed.
  */
 int fi_server_bpf_start(struct fi_server *srv, uint32_t max_extents);
 
@@ -204,6 +246,28 @@ int fi_server_bpf_start(struct fi_server *srv, uint32_t max_extents);
  * takes.  Harmless without the BPF tier.
  */
 void fi_server_bpf_forget(struct fi_server *srv, uint64_t nodeid);
+
+/*
+ * Blocks [@pblk, @pblk + @len) of device @dev (in file system blocks)
+ * were freed, or are being handed out anew: forget that the program saw
+ * them written.  Call it for every block you allocate for an UNWRITTEN
+ * extent (a stale mark would make it read as written: old data), and
+ * for those you free.  No I/O may be in flight to them.  One map delete
+ * per block, none while the program never marked a block.  Harmless
+ * without the BPF tier.
+ */
+void fi_server_bpf_blocks_reset(struct fi_server *srv, uint32_t dev, uint64_t pblk,
+				uint64_t len);
+
+/*
+ * The ioend queue's size in bytes, before fi_server_bpf_start(): 0 (the
+ * default) is FI_IOEND_QUEUE_BYTES, else rounded up to a power of two of
+ * at least a page (one record takes 64 bytes of it).  A queue that
+ * fills makes the kernel send ioends as upcalls until the next drain.
+ * -EBUSY once started, -EINVAL above FI_IOEND_QUEUE_MAX.
+ */
+#define FI_IOEND_QUEUE_MAX	(1U << 30)
+int fi_server_bpf_set_ioend_queue(struct fi_server *srv, uint32_t bytes);
 
 /* --- building answers ----------------------------------------------------------- */
 

@@ -54,8 +54,8 @@ static const struct bpf_verifier_ops fuse_bpf_verifier_ops = {
 };
 
 /*
- * The hooks run under rcu_read_lock(), and for IOMAP_NOWAIT I/O, where
- * nothing may sleep: a sleepable program can never be called.  The
+ * The hooks run under rcu_read_lock() (iomap_ioend too, although its
+ * callers could sleep), and for IOMAP_NOWAIT I/O, where nothing may sleep: a sleepable program can never be called.  The
  * verifier logs "attach to unsupported member" for the refused member.
  */
 static int fuse_bpf_ops_check_member(const struct btf_type *t, const struct btf_member *member,
@@ -171,9 +171,15 @@ static void fuse_bpf_iomap_end_stub(const struct fuse_bpf_iomap_end_args *args)
 {
 }
 
+static int fuse_bpf_iomap_ioend_stub(const struct fuse_bpf_iomap_ioend_args *args)
+{
+	return FUSE_BPF_NO_ANSWER;
+}
+
 static struct fuse_bpf_ops fuse_bpf_ops_stubs = {
 	.iomap_begin = fuse_bpf_iomap_begin_stub,
 	.iomap_end = fuse_bpf_iomap_end_stub,
+	.iomap_ioend = fuse_bpf_iomap_ioend_stub,
 };
 
 /*

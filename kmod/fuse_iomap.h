@@ -18,6 +18,8 @@
 #include <linux/mutex.h>
 #include <linux/rcupdate.h>
 #include <linux/seq_file.h>
+#include <linux/spinlock.h>
+#include <linux/workqueue.h>
 
 #include "fuse_iomap_bpf.h"
 
@@ -67,6 +69,9 @@ static inline bool fuse_iomap_inode(const struct inode *inode)
 
 /* --- shared by our own files --------------------------------------------- */
 
+/* iomap.flags bit (file system private): the mapping wants FUSE_IOMAP_IOEND. */
+#define FUSE_IOMAP_KF_IOEND	(IOMAP_F_PRIVATE << 1)
+
 /* A registered block device.  Freed only with the connection. */
 struct fuse_iomap_dev {
 	struct file *file;
@@ -105,6 +110,18 @@ struct fuse_iomap_conn {
 	atomic64_t bpf_rejected;	/* BPF answered, validation refused it */
 	atomic64_t bpf_errors;		/* BPF failed the I/O */
 
+	atomic64_t ioend_upcalls;
+	atomic64_t bpf_ioend_handled;	/* BPF took the ioend: no upcall */
+	atomic64_t bpf_ioend_fallbacks;	/* BPF passed it on: upcall */
+	atomic64_t bpf_ioend_errors;	/* BPF failed the I/O */
+	atomic64_t bpf_ioend_committed;	/* the server says it applied this many */
+	atomic64_t times_flushed;	/* SETATTRs of the kernel's times */
+
+	/* Writeback ioends waiting for ioend_work (iomap_ioend.c). */
+	spinlock_t ioend_lock;
+	struct list_head ioend_list;
+	struct work_struct ioend_work;
+
 	bool no_setattr;		/* the server keeps its own file times */
 	bool simple_read;		/* iomap_simple_read.c may take reads */
 	atomic64_t simple_reads;	/* reads it took */
@@ -115,6 +132,7 @@ const char *fuse_iomap_rule_name(enum fuse_iomap_rule rule);
 
 /* iomap_dev.c */
 struct fuse_iomap_dev *fuse_iomap_dev_lookup(struct fuse_iomap_conn *ic, u32 cookie);
+u32 fuse_iomap_dev_cookie(struct fuse_iomap_conn *ic, struct block_device *bdev);
 void fuse_iomap_devs_free(struct fuse_iomap_conn *ic);
 
 /* bpf_ops.c */
@@ -128,6 +146,15 @@ int fuse_iomap_map_writeback(struct inode *inode, loff_t offset, unsigned int le
 			     struct iomap *iomap);
 int fuse_iomap_map_bpf(struct inode *inode, loff_t pos, loff_t count, unsigned int flags,
 		       struct iomap *iomap);
+
+/* iomap_ioend.c */
+extern const struct iomap_dio_ops fuse_iomap_dio_write_ops;
+int fuse_iomap_prepare_ioend(struct iomap_ioend *ioend, int status);
+void fuse_iomap_ioend_join(struct iomap_writepage_ctx *wpc);
+void fuse_iomap_ioend_conn_init(struct fuse_iomap_conn *ic);
+void fuse_iomap_ioend_conn_free(struct fuse_iomap_conn *ic);
+int fuse_iomap_ioend_init(void);
+void fuse_iomap_ioend_exit(void);
 
 /* iomap_simple_read.c */
 int fuse_iomap_simple_read_init(void);

@@ -96,6 +96,52 @@ TRACE_EVENT(fuse_iomap_upcall_end,
 		  __entry->written, __entry->opflags)
 );
 
+TRACE_EVENT(fuse_iomap_upcall_ioend,
+	TP_PROTO(u32 conn, u64 nodeid, u64 pos, u64 written, u32 flags),
+	TP_ARGS(conn, nodeid, pos, written, flags),
+	TP_STRUCT__entry(
+		__field(u32, conn)
+		__field(u64, nodeid)
+		__field(u64, pos)
+		__field(u64, written)
+		__field(u32, flags)
+	),
+	TP_fast_assign(
+		__entry->conn = conn;
+		__entry->nodeid = nodeid;
+		__entry->pos = pos;
+		__entry->written = written;
+		__entry->flags = flags;
+	),
+	TP_printk("conn %u nodeid %llu pos %llu written %llu flags 0x%x",
+		  __entry->conn, __entry->nodeid, __entry->pos, __entry->written, __entry->flags)
+);
+
+/* What fuse_bpf_ops.iomap_ioend returned: 0 handled, 1 no answer, or -errno. */
+TRACE_EVENT(fuse_iomap_bpf_ioend,
+	TP_PROTO(u32 conn, u64 nodeid, u64 pos, u64 written, u32 flags, int ret),
+	TP_ARGS(conn, nodeid, pos, written, flags, ret),
+	TP_STRUCT__entry(
+		__field(u32, conn)
+		__field(u64, nodeid)
+		__field(u64, pos)
+		__field(u64, written)
+		__field(u32, flags)
+		__field(int, ret)
+	),
+	TP_fast_assign(
+		__entry->conn = conn;
+		__entry->nodeid = nodeid;
+		__entry->pos = pos;
+		__entry->written = written;
+		__entry->flags = flags;
+		__entry->ret = ret;
+	),
+	TP_printk("conn %u nodeid %llu pos %llu written %llu flags 0x%x ret %d",
+		  __entry->conn, __entry->nodeid, __entry->pos, __entry->written, __entry->flags,
+		  __entry->ret)
+);
+
 TRACE_DEFINE_ENUM(IOMAP_HOLE);
 TRACE_DEFINE_ENUM(IOMAP_MAPPED);
 TRACE_DEFINE_ENUM(IOMAP_UNWRITTEN);

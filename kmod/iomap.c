@@ -5,7 +5,8 @@
  * in fuse_iomap_check(), and only then turn it into a struct iomap.  A bad
  * answer fails that I/O with EIO and never reaches the block layer.  When
  * the mapping asked for it, FUSE_IOMAP_END tells the server how many bytes
- * were done.
+ * were done; FUSE_IOMAP_IOEND, once they are on the device, is
+ * iomap_ioend.c's.
  *
  * Our FUSE_IOMAP_* values are translated to the kernel's IOMAP_* ones here,
  * explicitly, in both directions: the ABI does not follow kernel changes.
@@ -22,7 +23,8 @@
 
 /* Mapping flags a server may set on this kernel. */
 #define FUSE_IOMAP_F_SUPPORTED	(FUSE_IOMAP_F_NEW | FUSE_IOMAP_F_DIRTY | FUSE_IOMAP_F_SHARED | \
-				 FUSE_IOMAP_F_MERGED | FUSE_IOMAP_F_WANT_IOMAP_END)
+				 FUSE_IOMAP_F_MERGED | FUSE_IOMAP_F_WANT_IOMAP_END | \
+				 FUSE_IOMAP_F_WANT_IOEND)
 
 static u32 fuse_iomap_opflags(unsigned int flags)
 {
@@ -92,6 +94,8 @@ static u16 fuse_iomap_flags_to_kernel(u16 flags)
 	/* IOMAP_F_PRIVATE is ours to use: "send FUSE_IOMAP_END". */
 	if (flags & FUSE_IOMAP_F_WANT_IOMAP_END)
 		f |= IOMAP_F_PRIVATE;
+	if (flags & FUSE_IOMAP_F_WANT_IOEND)
+		f |= FUSE_IOMAP_KF_IOEND;
 	return f;
 }
 
@@ -109,6 +113,8 @@ static u16 fuse_iomap_flags_from_kernel(u16 flags)
 		f |= FUSE_IOMAP_F_MERGED;
 	if (flags & IOMAP_F_PRIVATE)
 		f |= FUSE_IOMAP_F_WANT_IOMAP_END;
+	if (flags & FUSE_IOMAP_KF_IOEND)
+		f |= FUSE_IOMAP_F_WANT_IOEND;
 	return f;
 }
 
@@ -201,8 +207,9 @@ static void fuse_iomap_to_kernel(const struct fuse_iomap_io *map, struct fuse_io
  * Every rule a mapping must pass before the kernel uses it.  @write_map:
  * it will be written to.  @need_mapped: the data will be written to the
  * device right away (O_DIRECT, writeback), so only a MAPPED range will
- * do: fs/iomap cannot write a hole and we do not convert unwritten extents
- * after the I/O; a mapping is judged by that only once it is sound.
+ * do, or an UNWRITTEN one whose server converts it at ioend: fs/iomap
+ * cannot write a hole, and an unwritten extent nobody converts would read
+ * back as zeros; a mapping is judged by that only once it is sound.
  * Returns FUSE_IOMAP_RULE_NONE, or the first rule it breaks; on success
  * *devp is its device (NULL for HOLE/DELALLOC).
  */
@@ -212,9 +219,11 @@ static int fuse_iomap_check(struct inode *inode, struct fuse_iomap_conn *ic,
 {
 	int rule = fuse_iomap_check_map(inode, ic, map, pos, write_map, devp);
 
-	if (rule == FUSE_IOMAP_RULE_NONE && need_mapped && map->type != FUSE_IOMAP_TYPE_MAPPED)
-		return FUSE_IOMAP_RULE_WRITE_TYPE;
-	return rule;
+	if (rule != FUSE_IOMAP_RULE_NONE || !need_mapped || map->type == FUSE_IOMAP_TYPE_MAPPED)
+		return rule;
+	if (map->type == FUSE_IOMAP_TYPE_UNWRITTEN && (map->flags & FUSE_IOMAP_F_WANT_IOEND))
+		return rule;
+	return FUSE_IOMAP_RULE_WRITE_TYPE;
 }
 
 /* Check @map (see fuse_iomap_check) and, if good, fill @iomap from it. */
@@ -234,9 +243,12 @@ static int fuse_iomap_use(struct inode *inode, struct fuse_iomap_conn *ic, u64 p
 	/*
 	 * An O_DSYNC direct write skips the sync after a FUA write unless
 	 * the mapping says metadata must be committed too: new blocks, a
-	 * server that wants to hear the end, or a size that grows.
+	 * server that wants to hear the end or the ioend, an extent to
+	 * convert, or a size that grows.
 	 */
-	if (write_map && ((map->flags & (FUSE_IOMAP_F_NEW | FUSE_IOMAP_F_WANT_IOMAP_END)) ||
+	if (write_map && ((map->flags & (FUSE_IOMAP_F_NEW | FUSE_IOMAP_F_WANT_IOMAP_END |
+					 FUSE_IOMAP_F_WANT_IOEND)) ||
+			  map->type == FUSE_IOMAP_TYPE_UNWRITTEN ||
 			  map->offset + map->length > i_size_read(inode)))
 		iomap->flags |= IOMAP_F_DIRTY;
 	return 0;
@@ -412,7 +424,18 @@ static int fuse_iomap_map(struct inode *inode, u32 opflags, loff_t pos, loff_t c
 static int fuse_iomap_begin(struct inode *inode, loff_t pos, loff_t count, unsigned int flags,
 			    struct iomap *iomap, struct iomap *srcmap)
 {
-	return fuse_iomap_map(inode, fuse_iomap_opflags(flags), pos, count, iomap, srcmap);
+	int err = fuse_iomap_map(inode, fuse_iomap_opflags(flags), pos, count, iomap, srcmap);
+
+	/*
+	 * An O_DIRECT write's end_io hears only IOMAP_DIO_UNWRITTEN and
+	 * IOMAP_DIO_COW of its mappings; SHARED is what makes the latter
+	 * (and otherwise only stops a FUA write, which we then do not want:
+	 * the ioend comes with metadata to commit).
+	 */
+	if (!err && (flags & IOMAP_DIRECT) && (flags & IOMAP_WRITE) &&
+	    (iomap->flags & FUSE_IOMAP_KF_IOEND))
+		iomap->flags |= IOMAP_F_SHARED;
+	return err;
 }
 
 /* The BPF tier hears of the end too (if it wants to), before the server does. */

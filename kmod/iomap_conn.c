@@ -104,6 +104,42 @@ FUSE_IOMAP_COUNTER(bpf_fallbacks)
 FUSE_IOMAP_COUNTER(bpf_rejected)
 FUSE_IOMAP_COUNTER(bpf_errors)
 FUSE_IOMAP_COUNTER(simple_reads)
+FUSE_IOMAP_COUNTER(ioend_upcalls)
+FUSE_IOMAP_COUNTER(bpf_ioend_handled)
+FUSE_IOMAP_COUNTER(bpf_ioend_fallbacks)
+FUSE_IOMAP_COUNTER(bpf_ioend_errors)
+FUSE_IOMAP_COUNTER(times_flushed)
+
+static ssize_t bpf_ioend_committed_show(struct kobject *kobj, struct kobj_attribute *a, char *buf)
+{
+	return sysfs_emit(buf, "%lld\n", atomic64_read(&to_ic(kobj)->bpf_ioend_committed));
+}
+
+/*
+ * The server's count of the ioends BPF queued that it has applied (the
+ * library writes it after each batch): pending is what it has not.
+ */
+static ssize_t bpf_ioend_committed_store(struct kobject *kobj, struct kobj_attribute *a,
+					 const char *buf, size_t count)
+{
+	s64 v;
+	int err = kstrtos64(buf, 0, &v);
+
+	if (err)
+		return err;
+	if (v < 0)
+		return -EINVAL;
+	atomic64_set(&to_ic(kobj)->bpf_ioend_committed, v);
+	return count;
+}
+
+static ssize_t bpf_ioend_pending_show(struct kobject *kobj, struct kobj_attribute *a, char *buf)
+{
+	struct fuse_iomap_conn *ic = to_ic(kobj);
+
+	return sysfs_emit(buf, "%lld\n", max_t(s64, 0, atomic64_read(&ic->bpf_ioend_handled) -
+						       atomic64_read(&ic->bpf_ioend_committed)));
+}
 
 static ssize_t simple_read_show(struct kobject *kobj, struct kobj_attribute *a, char *buf)
 {
@@ -175,6 +211,14 @@ static struct kobj_attribute fuse_iomap_attr_bpf_rejected = __ATTR_RO(bpf_reject
 static struct kobj_attribute fuse_iomap_attr_bpf_errors = __ATTR_RO(bpf_errors);
 static struct kobj_attribute fuse_iomap_attr_simple_reads = __ATTR_RO(simple_reads);
 static struct kobj_attribute fuse_iomap_attr_simple_read = __ATTR_RW_MODE(simple_read, 0644);
+static struct kobj_attribute fuse_iomap_attr_ioend_upcalls = __ATTR_RO(ioend_upcalls);
+static struct kobj_attribute fuse_iomap_attr_bpf_ioend_handled = __ATTR_RO(bpf_ioend_handled);
+static struct kobj_attribute fuse_iomap_attr_bpf_ioend_fallbacks = __ATTR_RO(bpf_ioend_fallbacks);
+static struct kobj_attribute fuse_iomap_attr_bpf_ioend_errors = __ATTR_RO(bpf_ioend_errors);
+static struct kobj_attribute fuse_iomap_attr_bpf_ioend_committed =
+	__ATTR_RW_MODE(bpf_ioend_committed, 0644);
+static struct kobj_attribute fuse_iomap_attr_bpf_ioend_pending = __ATTR_RO(bpf_ioend_pending);
+static struct kobj_attribute fuse_iomap_attr_times_flushed = __ATTR_RO(times_flushed);
 
 static struct attribute *fuse_iomap_conn_attrs[] = {
 	&fuse_iomap_attr_begin.attr,
@@ -190,6 +234,13 @@ static struct attribute *fuse_iomap_conn_attrs[] = {
 	&fuse_iomap_attr_bpf_errors.attr,
 	&fuse_iomap_attr_simple_reads.attr,
 	&fuse_iomap_attr_simple_read.attr,
+	&fuse_iomap_attr_ioend_upcalls.attr,
+	&fuse_iomap_attr_bpf_ioend_handled.attr,
+	&fuse_iomap_attr_bpf_ioend_fallbacks.attr,
+	&fuse_iomap_attr_bpf_ioend_errors.attr,
+	&fuse_iomap_attr_bpf_ioend_committed.attr,
+	&fuse_iomap_attr_bpf_ioend_pending.attr,
+	&fuse_iomap_attr_times_flushed.attr,
 	NULL,
 };
 
@@ -263,9 +314,12 @@ int fuse_iomap_module_init(struct kobject *parent)
 
 	if (err)
 		return err;
-	err = fuse_iomap_sysfs_init(parent);
+	err = fuse_iomap_ioend_init();
 	if (err)
 		goto out_simple_read;
+	err = fuse_iomap_sysfs_init(parent);
+	if (err)
+		goto out_ioend;
 	/* Last: BPF ops may attach as soon as the type exists. */
 	err = fuse_bpf_ops_register();
 	if (err)
@@ -274,6 +328,8 @@ int fuse_iomap_module_init(struct kobject *parent)
 
 out_kobj:
 	kobject_put(fuse_iomap_kobj);
+out_ioend:
+	fuse_iomap_ioend_exit();
 out_simple_read:
 	fuse_iomap_simple_read_exit();
 	return err;
@@ -282,6 +338,7 @@ out_simple_read:
 void fuse_iomap_module_exit(void)
 {
 	kobject_put(fuse_iomap_kobj);
+	fuse_iomap_ioend_exit();
 	fuse_iomap_simple_read_exit();
 }
 
@@ -307,6 +364,7 @@ int fuse_iomap_conn_init(struct fuse_conn *fc, struct fuse_fs_context *ctx,
 	mutex_init(&ic->dev_lock);
 	idr_init(&ic->devs);
 	INIT_LIST_HEAD(&ic->all_devs);
+	fuse_iomap_ioend_conn_init(ic);
 
 	err = kobject_init_and_add(&ic->kobj, &fuse_iomap_conn_ktype, fuse_iomap_kobj,
 				   "%u", ic->id);
@@ -355,6 +413,7 @@ void fuse_iomap_conn_free(struct fuse_conn *fc)
 		return;
 	fc->iomap = NULL;
 	fuse_bpf_conn_del(ic);
+	fuse_iomap_ioend_conn_free(ic);
 	fuse_iomap_devs_free(ic);
 	kobject_put(&ic->kobj);
 }

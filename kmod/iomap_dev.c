@@ -26,6 +26,20 @@ struct fuse_iomap_dev *fuse_iomap_dev_lookup(struct fuse_iomap_conn *ic, u32 coo
 	return dev;
 }
 
+/* The cookie @bdev was registered under (for an ioend, which keeps no cookie). */
+u32 fuse_iomap_dev_cookie(struct fuse_iomap_conn *ic, struct block_device *bdev)
+{
+	struct fuse_iomap_dev *dev;
+	u32 cookie = FUSE_IOMAP_DEV_NULL;
+
+	mutex_lock(&ic->dev_lock);
+	list_for_each_entry(dev, &ic->all_devs, all)
+		if (dev->bdev == bdev)
+			cookie = dev->cookie;
+	mutex_unlock(&ic->dev_lock);
+	return cookie;
+}
+
 static struct fuse_iomap_dev *fuse_iomap_dev_open(struct fuse_iomap_conn *ic, int fd)
 {
 	struct fuse_iomap_dev *dev;

@@ -6,14 +6,13 @@
  * one of them asks fuse_iomap_map_ops where the data lives and moves it
  * itself.  open, release, flush, fsync, locks and attributes stay fuse's.
  *
- * The kernel keeps i_size while it writes; the server learns the new size
- * from FUSE_IOMAP_END (it must ask for it on the write mappings that can
- * extend a file) and answers GETATTR with it.  mtime and ctime are the
- * kernel's, as in fuse's writeback-cache mode: write and page_mkwrite set
- * them and dirty the inode, and fuse_iomap_write_inode() sends them to
- * the server (SETATTR) at inode writeback, fsync, close and unmount; a
- * GETATTR reply does not overwrite them.  So an overwrite needs no
- * FUSE_IOMAP_END.
+ * The kernel owns i_size, mtime and ctime, as in fuse's writeback-cache
+ * mode: a GETATTR reply changes none of them (a SETATTR that truncates
+ * does).  The server learns a new size from FUSE_IOMAP_IOEND (APPEND) or
+ * FUSE_IOMAP_END, whichever its write mappings asked for; write and
+ * page_mkwrite set the times and dirty the inode, and
+ * fuse_iomap_write_inode() sends them to the server (SETATTR) at inode
+ * writeback, fsync, close and unmount.  So an overwrite needs no upcall.
  */
 #include "fuse_i.h"
 
@@ -122,7 +121,7 @@ static ssize_t fuse_iomap_dio_write(struct kiocb *iocb, struct iov_iter *from, b
 	loff_t pos;
 
 	/* Extending: wait, so that i_size moves only once the data is there. */
-	done = iomap_dio_rw(iocb, from, &fuse_iomap_map_ops, NULL,
+	done = iomap_dio_rw(iocb, from, &fuse_iomap_map_ops, &fuse_iomap_dio_write_ops,
 			    extending ? IOMAP_DIO_FORCE_WAIT : 0, NULL, 0);
 	if (done == -ENOTBLK)
 		done = 0;
@@ -258,6 +257,8 @@ int fuse_iomap_write_inode(struct inode *inode)
 	if (READ_ONCE(ic->no_setattr))
 		return 0;
 	err = fuse_flush_times(inode, NULL);
+	if (!err)
+		atomic64_inc(&ic->times_flushed);
 	if (err != -ENOSYS)
 		return err;
 	WRITE_ONCE(ic->no_setattr, true);
@@ -397,11 +398,14 @@ static int fuse_iomap_writeback_map(struct iomap_writepage_ctx *wpc, struct inod
 	if (!err && wpc->ioend && wpc->ioend->io_bio.bi_bdev != wpc->iomap.bdev)
 		wpc->iomap.flags = (wpc->iomap.flags & ~IOMAP_F_SHARED) |
 				   (~wpc->ioend->io_flags & IOMAP_F_SHARED);
+	if (!err)
+		fuse_iomap_ioend_join(wpc);
 	return err;
 }
 
 static const struct iomap_writeback_ops fuse_iomap_writeback_ops = {
 	.map_blocks	= fuse_iomap_writeback_map,
+	.prepare_ioend	= fuse_iomap_prepare_ioend,
 };
 
 static int fuse_iomap_writepages(struct address_space *mapping,

@@ -93,6 +93,9 @@ int fi_lib_bpf_start(struct fi_bpf *b, const char *name, const char *mountpoint)
 	b->skel->struct_ops.extent_map->conn_id = b->conn_id;
 	b->skel->struct_ops.extent_map->conn_gen = gen;
 	err = bpf_map__set_max_entries(b->skel->maps.extents, b->max_extents);
+	/* libbpf rounds a ring buffer up to a power-of-2 number of pages. */
+	if (!err && b->queue_bytes)
+		err = bpf_map__set_max_entries(b->skel->maps.ioend_queue, b->queue_bytes);
 	if (!err)
 		err = extent_map_bpf__load(b->skel);
 	if (err) {
@@ -176,4 +179,28 @@ int fi_lib_bpf_publish(struct fi_bpf *b, uint64_t nodeid, const struct fi_extent
 	}
 	free(keys);
 	return err;
+}
+
+int fi_lib_bpf_queue_fd(struct fi_bpf *b)
+{
+	return b->skel ? bpf_map__fd(b->skel->maps.ioend_queue) : -1;
+}
+
+/*
+ * One delete per block: the hash map has no range delete, and a batch
+ * delete stops at the first key that is not there.  Skipped while the
+ * program never marked a block (most servers, most of the time).
+ */
+void fi_lib_bpf_written_reset(struct fi_bpf *b, uint32_t dev, uint64_t pblk, uint64_t len)
+{
+	int fd;
+
+	if (!b->skel || !__atomic_load_n(&b->skel->bss->marked_blocks, __ATOMIC_ACQUIRE))
+		return;
+	fd = bpf_map__fd(b->skel->maps.written);
+	for (uint64_t i = 0; i < len; i++) {
+		struct fi_written_key k = { .dev = dev, .pblk = pblk + i };
+
+		bpf_map_delete_elem(fd, &k);
+	}
 }

@@ -95,6 +95,11 @@ int fi_server_bpf_start(struct fi_server *srv, uint32_t max_extents)
 	}
 	srv->rule.bpf.max_extents = max_extents;
 	err = fi_lib_bpf_start(&srv->rule.bpf, srv->opts.name, srv->opts.mountpoint);
+	if (!err) {
+		err = fi_lib_ioend_start(srv);
+		if (err)
+			fi_lib_bpf_stop(&srv->rule.bpf);
+	}
 	if (err)
 		return err;
 	pthread_mutex_lock(&srv->rule.lock);
@@ -107,6 +112,34 @@ void fi_server_bpf_forget(struct fi_server *srv, uint64_t nodeid)
 {
 	fi_lib_rule_change_begin(&srv->rule, nodeid);
 	fi_lib_rule_change_end(&srv->rule);
+}
+
+int fi_server_bpf_set_ioend_queue(struct fi_server *srv, uint32_t bytes)
+{
+	if (srv->rule.bpf.skel) {
+		fprintf(stderr, "%s: the ioend queue is sized before fi_server_bpf_start()\n",
+			srv->opts.name);
+		return -EBUSY;
+	}
+	if (bytes > FI_IOEND_QUEUE_MAX) {
+		fprintf(stderr, "%s: an ioend queue of %u bytes: at most %u\n", srv->opts.name,
+			bytes, FI_IOEND_QUEUE_MAX);
+		return -EINVAL;
+	}
+	srv->rule.bpf.queue_bytes = bytes;
+	return 0;
+}
+
+void fi_server_bpf_blocks_reset(struct fi_server *srv, uint32_t dev, uint64_t pblk, uint64_t len)
+{
+	bool on;
+
+	pthread_mutex_lock(&srv->rule.lock);
+	on = srv->rule.on;
+	pthread_mutex_unlock(&srv->rule.lock);
+	/* Unlocked: the maps stay loaded until fi_server_destroy(). */
+	if (on)
+		fi_lib_bpf_written_reset(&srv->rule.bpf, dev, pblk, len);
 }
 
 /* --- the libfuse requests that change mappings ---------------------------------- */

@@ -38,6 +38,7 @@ struct fi_bpf {
 	uint32_t conn_id;
 	uint32_t next_gen;
 	uint32_t max_extents;
+	uint32_t queue_bytes;	/* ioend_queue's size, 0 = the program's */
 };
 
 int fi_lib_bpf_start(struct fi_bpf *b, const char *name, const char *mountpoint);
@@ -45,6 +46,10 @@ void fi_lib_bpf_stop(struct fi_bpf *b);
 void fi_lib_bpf_forget(struct fi_bpf *b, uint64_t nodeid);
 int fi_lib_bpf_publish(struct fi_bpf *b, uint64_t nodeid, const struct fi_extent *v, uint32_t n,
 		   uint32_t flags);
+/* The ioend_queue ring buffer's fd, or -1. */
+int fi_lib_bpf_queue_fd(struct fi_bpf *b);
+/* Delete the `written` entries of [pblk, pblk+len) on @dev. */
+void fi_lib_bpf_written_reset(struct fi_bpf *b, uint32_t dev, uint64_t pblk, uint64_t len);
 
 /*
  * bpf_rule.c: when the library publishes and forgets.  A change is
@@ -69,7 +74,38 @@ void fi_lib_rule_publish(struct fi_server *srv, uint64_t nodeid, uint64_t seq);
 /* Put the library's wrappers into @ll where the server has an op. */
 void fi_lib_rule_wrap_ops(struct fuse_lowlevel_ops *ll);
 
+/*
+ * ioend.c: the ioends extent_map handled, queued on its ioend_queue ring
+ * buffer, applied through fi_iomap_ops.ioend at the drain points.
+ */
+#define FI_IOEND_REPUBLISH	16	/* files republished after one drain */
+
+struct ring_buffer;
+
+struct fi_ioend_queue {
+	/* One drain at a time: it consumes the ring and applies in order. */
+	pthread_mutex_t lock;
+	struct ring_buffer *rb;		/* NULL: no queue (no BPF tier) */
+	int committed_fd;		/* sysfs bpf_ioend_committed, or -1 */
+	uint64_t applied;		/* records applied so far */
+	uint64_t told;			/* the count last written to sysfs */
+	/* Files whose records this drain applied, to republish after it. */
+	uint64_t touched[FI_IOEND_REPUBLISH];
+	unsigned int ntouched;
+};
+
+void fi_lib_ioend_init(struct fi_ioend_queue *q);
+int fi_lib_ioend_start(struct fi_server *srv);
+void fi_lib_ioend_stop(struct fi_server *srv);
+/* Apply every record queued so far; a no-op without a queue. */
+void fi_lib_ioend_drain(struct fi_server *srv);
+
 /* serve.c */
+/* The kernel takes only 0 or -1..-511 in a reply: anything else is EIO (after a message). */
+int fi_lib_errno(const struct fi_server *srv, const char *op, int err);
+/* What a log line ends in (empty, or thread and requests in progress). */
+void fi_lib_log_tail(struct fi_server *srv, char *buf, size_t size);
+
 struct fi_server {
 	struct fi_server_opts opts;
 	struct fuse_lowlevel_ops ll;		/* the server's */
@@ -79,6 +115,7 @@ struct fi_server {
 	struct fi_mount mount;
 	bool signals;
 	struct fi_rule rule;
+	struct fi_ioend_queue ioq;
 	/* Serving: the unmount a signal started, requests in progress. */
 	pthread_mutex_t lock;
 	pid_t unmounter;

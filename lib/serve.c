@@ -65,6 +65,7 @@ struct fi_server *fi_server_new(const struct fi_server_opts *opts,
 	};
 	pthread_mutex_init(&srv->lock, NULL);
 	fi_lib_rule_init(&srv->rule);
+	fi_lib_ioend_init(&srv->ioq);
 	if (opts->log)
 		setvbuf(opts->log, NULL, _IOLBF, 0);
 	return srv;
@@ -151,7 +152,11 @@ void fi_server_destroy(struct fi_server *srv)
 			fuse_remove_signal_handlers(srv->se);
 		fuse_session_destroy(srv->se);
 	}
+	/* Whatever the BPF tier queued since serving ended is the server's too. */
+	fi_lib_ioend_drain(srv);
+	fi_lib_ioend_stop(srv);
 	fi_lib_rule_destroy(&srv->rule);
+	pthread_mutex_destroy(&srv->ioq.lock);
 	pthread_mutex_destroy(&srv->lock);
 	free(srv);
 }
@@ -185,7 +190,7 @@ static int fi_reply(struct fi_server *srv, uint64_t unique, int error,
  * convention is a bug in the server, not in the request: the request gets
  * EIO and serving goes on.
  */
-static int fi_errno(const struct fi_server *srv, const char *op, int err)
+int fi_lib_errno(const struct fi_server *srv, const char *op, int err)
 {
 	if (err <= 0 && err > -512)
 		return err;
@@ -200,6 +205,17 @@ static void fi_log_tail(const struct fi_server *srv, unsigned int inflight, char
 	buf[0] = 0;
 	if (srv->opts.threads > 1)
 		snprintf(buf, size, " t=%ld inflight=%u", (long)syscall(SYS_gettid), inflight);
+}
+
+/* The same, for a line that is not a mapping request (QIOEND, FSYNC): as busy as now. */
+void fi_lib_log_tail(struct fi_server *srv, char *buf, size_t size)
+{
+	unsigned int inflight;
+
+	pthread_mutex_lock(&srv->lock);
+	inflight = srv->inflight;
+	pthread_mutex_unlock(&srv->lock);
+	fi_log_tail(srv, inflight, buf, size);
 }
 
 static bool fi_is_change_begin(const struct fuse_iomap_begin_in *in)
@@ -233,7 +249,7 @@ static int fi_begin(struct fi_server *srv, const struct fuse_in_header *ih,
 		seq = fi_lib_rule_seq(&srv->rule);
 	err = -ENOSYS;
 	if (srv->iomap.begin)
-		err = fi_errno(srv, "FUSE_IOMAP_BEGIN",
+		err = fi_lib_errno(srv, "FUSE_IOMAP_BEGIN",
 			       srv->iomap.begin(srv->ctx, ih->nodeid, in, &out));
 	if (change)
 		fi_lib_rule_change_end(&srv->rule);
@@ -260,7 +276,7 @@ static int fi_end(struct fi_server *srv, const struct fuse_in_header *ih,
 		return fi_reply(srv, ih->unique, 0, NULL, 0);
 	if (change)
 		fi_lib_rule_change_begin(&srv->rule, ih->nodeid);
-	err = fi_errno(srv, "FUSE_IOMAP_END", srv->iomap.end(srv->ctx, ih->nodeid, in));
+	err = fi_lib_errno(srv, "FUSE_IOMAP_END", srv->iomap.end(srv->ctx, ih->nodeid, in));
 	if (change)
 		fi_lib_rule_change_end(&srv->rule);
 	return fi_reply(srv, ih->unique, err, NULL, 0);
@@ -278,7 +294,7 @@ static int fi_ioend(struct fi_server *srv, const struct fuse_in_header *ih,
 			in->error, in->flags, tail);
 	if (srv->iomap.ioend) {
 		fi_lib_rule_change_begin(&srv->rule, ih->nodeid);
-		err = fi_errno(srv, "FUSE_IOMAP_IOEND",
+		err = fi_lib_errno(srv, "FUSE_IOMAP_IOEND",
 			       srv->iomap.ioend(srv->ctx, ih->nodeid, in, &out));
 		fi_lib_rule_change_end(&srv->rule);
 	}
@@ -292,6 +308,11 @@ static int fi_handle(struct fi_server *srv, const struct fuse_in_header *ih, siz
 	const void *arg = ih + 1;
 	char tail[64];
 
+	/*
+	 * What the BPF tier queued is the server's before it answers about
+	 * any file's blocks again.
+	 */
+	fi_lib_ioend_drain(srv);
 	fi_log_tail(srv, inflight, tail, sizeof(tail));
 	switch (ih->opcode) {
 	case FUSE_IOMAP_BEGIN:
@@ -345,6 +366,54 @@ static bool fi_is_ours(uint32_t opcode)
 }
 
 /*
+ * libfuse's requests before which the server must have applied the
+ * ioends the BPF tier queued: the ones that commit (a sync, the last
+ * close), change a file's blocks or size, or end the connection; and
+ * FORGET, which may free a node id that a new file then gets (a record
+ * applied after that would land on the new file).
+ */
+static bool fi_drains(uint32_t opcode)
+{
+	switch (opcode) {
+	case FUSE_FORGET:
+	case FUSE_BATCH_FORGET:
+	case FUSE_FSYNC:
+	case FUSE_FSYNCDIR:
+	case FUSE_SYNCFS:
+	case FUSE_FLUSH:
+	case FUSE_RELEASE:
+	case FUSE_SETATTR:
+	case FUSE_FALLOCATE:
+	case FUSE_DESTROY:
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Before libfuse sees @ih: drain the ioend queue where needed and log an
+ * FSYNC.  libfuse 3.14 does not know FUSE_SYNCFS (it answers ENOSYS):
+ * a server with fi_iomap_ops.syncfs gets it here; true if so (answered).
+ */
+static bool fi_before_libfuse(struct fi_server *srv, const struct fuse_in_header *ih, int *res)
+{
+	char tail[64];
+
+	if (!fi_drains(ih->opcode))
+		return false;
+	fi_lib_ioend_drain(srv);
+	if (ih->opcode == FUSE_FSYNC && srv->opts.log) {
+		fi_lib_log_tail(srv, tail, sizeof(tail));
+		fprintf(srv->opts.log, "FSYNC %" PRIu64 "%s\n", (uint64_t)ih->nodeid, tail);
+	}
+	if (ih->opcode != FUSE_SYNCFS || !srv->iomap.syncfs)
+		return false;
+	*res = fi_reply(srv, ih->unique,
+			fi_lib_errno(srv, "FUSE_SYNCFS", srv->iomap.syncfs(srv->ctx)), NULL, 0);
+	return true;
+}
+
+/*
  * 0 with the session "exited" means unmounted, or a signal asked us to
  * stop.  For the latter, one thread starts the unmount, and all serve on
  * until the kernel ends the connection.  True: go on serving.
@@ -393,6 +462,11 @@ static void *fi_worker(void *arg)
 			break;
 		}
 		if (!fi_is_ours(ih->opcode)) {
+			if (fi_before_libfuse(srv, ih, &res)) {
+				if (res < 0)
+					break;
+				continue;
+			}
 			fuse_session_process_buf(srv->se, &fbuf);
 			continue;
 		}
@@ -443,6 +517,8 @@ int fi_server_serve(struct fi_server *srv)
 	for (unsigned int i = 1; i < started; i++)
 		pthread_join(tids[i], NULL);
 	free(tids);
+	/* The last writeback's ioends, if the BPF tier took them. */
+	fi_lib_ioend_drain(srv);
 	if (srv->unmounter > 0)
 		waitpid(srv->unmounter, NULL, 0);
 	fuse_session_reset(srv->se);

@@ -23,6 +23,8 @@
 static const char *const counters[] = {
 	"iomap_begin_upcalls", "iomap_end_upcalls", "mappings_rejected",
 	"bpf_hits", "bpf_fallbacks", "bpf_rejected", "bpf_errors", "simple_reads",
+	"ioend_upcalls", "bpf_ioend_handled", "bpf_ioend_fallbacks", "bpf_ioend_errors",
+	"bpf_ioend_pending", "times_flushed",
 };
 
 static void usage(FILE *f)

@@ -4,14 +4,21 @@
  *
  * File data lives on a block device and never passes through this server:
  * it keeps the namespace (memns) and, per regular file, a list of extents,
- * and answers FUSE_IOMAP_BEGIN/END.  Writes into holes allocate blocks;
- * with --out-of-place every overwrite goes to newly allocated blocks too.
- * The metadata lives in memory, saved to a side file (--meta) on exit and
+ * and answers FUSE_IOMAP_BEGIN, END and IOEND.  The metadata lives in
+ * memory, saved to a side file (--meta) on fsync, syncfs and exit, and
  * read back at start.
  *
- * Allocation protocol: BEGIN for a write switches the file's map to the
- * new blocks at once (writeback of the same range may ask for them before
- * END comes) and remembers the old state as "pending"; END then keeps the
+ * In place (the default), ext4's way: a write into a hole preallocates at
+ * least BFS_PREALLOC blocks (also past EOF) as UNWRITTEN extents, which
+ * read as zeros; writes into them are answered UNWRITTEN with
+ * FUSE_IOMAP_F_WANT_IOEND, and FUSE_IOMAP_IOEND converts what reached the
+ * device.  The size grows at ioend too (FUSE_IOMAP_IOEND_APPEND): only
+ * data on the device becomes part of the file.  No FUSE_IOMAP_END.
+ *
+ * --out-of-place: every overwrite goes to newly allocated blocks, with
+ * the END protocol: BEGIN for a write switches the file's map to the new
+ * blocks at once (writeback of the same range may ask for them before END
+ * comes) and remembers the old state as "pending"; END then keeps the
  * blocks the write touched and puts back the rest.
  */
 #include <errno.h>
@@ -32,12 +39,15 @@
 #include "fuse_iomap_server.h"
 
 #define NO_OLD	UINT64_MAX
+/* Blocks a write into a hole allocates at least (up to the next extent). */
+#define BFS_PREALLOC	64
 
 struct bfs_pending {
 	struct bfs_pending *next;
 	uint64_t lblk, len;	/* the file range the write mapping covers */
 	uint64_t pblk;		/* its new blocks */
 	uint64_t old;		/* the blocks it replaced, or NO_OLD (was a hole) */
+	uint8_t old_unwritten;	/* ... which were unwritten */
 };
 
 struct bfs_file {
@@ -53,6 +63,8 @@ struct blockfs {
 	bool out_of_place;
 	struct fi_server *srv;
 	bool bpf;			/* --bpf: the extent_map tier */
+	int fd;				/* the device */
+	const char *meta;		/* --meta, or NULL */
 };
 
 /* The BPF tier must not answer from @n's extents while they change. */
@@ -74,9 +86,22 @@ static struct bfs_file *bfs_file(struct fi_memns_node *n)
 	return n->data;
 }
 
+/*
+ * Blocks that change hands: the BPF tier must not remember them written
+ * (see fi_server_bpf_blocks_reset()).
+ */
+static void bfs_blocks_reset(struct blockfs *bfs, uint64_t pblk, uint64_t len)
+{
+	if (bfs->bpf)
+		fi_server_bpf_blocks_reset(bfs->srv, bfs->cookie, pblk, len);
+}
+
 static void bfs_free_piece(void *arg, struct ext piece)
 {
-	balloc_mark(arg, piece.pblk, piece.len, 0);
+	struct blockfs *bfs = arg;
+
+	balloc_mark(&bfs->alloc, piece.pblk, piece.len, 0);
+	bfs_blocks_reset(bfs, piece.pblk, piece.len);
 }
 
 static int bfs_resize(struct fi_memns *ns, struct fi_memns_node *n, off_t size)
@@ -88,7 +113,8 @@ static int bfs_resize(struct fi_memns *ns, struct fi_memns_node *n, off_t size)
 	if (!f)
 		return -ENOMEM;
 	bfs_bpf_forget(bfs, n);
-	if (ext_remove(&f->ext, keep, UINT64_MAX - keep, bfs_free_piece, &bfs->alloc))
+	/* Preallocated blocks past the new size go too. */
+	if (ext_remove(&f->ext, keep, UINT64_MAX - keep, bfs_free_piece, bfs))
 		return -ENOMEM;
 	return 0;
 }
@@ -103,11 +129,11 @@ static void bfs_free_data(struct fi_memns *ns, struct fi_memns_node *n)
 		return;
 	bfs_bpf_forget(bfs, n);
 	for (size_t i = 0; i < f->ext.nr; i++)
-		bfs_free_piece(&bfs->alloc, f->ext.v[i]);
+		bfs_free_piece(bfs, f->ext.v[i]);
 	for (p = f->pending; p; p = next) {
 		next = p->next;
 		if (p->old != NO_OLD)
-			balloc_mark(&bfs->alloc, p->old, p->len, 0);
+			bfs_free_piece(bfs, (struct ext){ p->lblk, p->old, p->len, 0 });
 		free(p);
 	}
 	ext_free(&f->ext);
@@ -130,17 +156,23 @@ static const struct fi_memns_backend bfs_backend = {
 
 /* --- answering FUSE_IOMAP_BEGIN ---------------------------------------------- */
 
-static struct fuse_iomap_io bfs_mapped(struct blockfs *bfs, uint64_t lblk, uint64_t pblk,
-				       uint64_t len, uint16_t flags)
+static struct fuse_iomap_io bfs_map(struct blockfs *bfs, uint16_t type, uint64_t lblk,
+				    uint64_t pblk, uint64_t len, uint16_t flags)
 {
 	return (struct fuse_iomap_io){
 		.offset = lblk << bfs->bbits, .length = len << bfs->bbits,
-		.addr = pblk << bfs->bbits, .type = FUSE_IOMAP_TYPE_MAPPED,
+		.addr = pblk << bfs->bbits, .type = type,
 		.flags = flags, .dev = bfs->cookie,
 	};
 }
 
-/* What is at @lblk now: the extent, or the hole up to the next one. */
+static struct fuse_iomap_io bfs_mapped(struct blockfs *bfs, uint64_t lblk, uint64_t pblk,
+				       uint64_t len, uint16_t flags)
+{
+	return bfs_map(bfs, FUSE_IOMAP_TYPE_MAPPED, lblk, pblk, len, flags);
+}
+
+/* What is at @lblk now: the extent (MAPPED or UNWRITTEN), or the hole up to the next one. */
 static struct fuse_iomap_io bfs_lookup(struct blockfs *bfs, struct bfs_file *f, uint64_t lblk)
 {
 	size_t i = ext_find(&f->ext, lblk);
@@ -149,7 +181,8 @@ static struct fuse_iomap_io bfs_lookup(struct blockfs *bfs, struct bfs_file *f, 
 	if (i < f->ext.nr && f->ext.v[i].lblk <= lblk) {
 		struct ext *e = &f->ext.v[i];
 
-		return bfs_mapped(bfs, e->lblk, e->pblk, e->len, 0);
+		return bfs_map(bfs, e->unwritten ? FUSE_IOMAP_TYPE_UNWRITTEN : FUSE_IOMAP_TYPE_MAPPED,
+			       e->lblk, e->pblk, e->len, 0);
 	}
 	/* Past the last extent, one hole to the end of any file. */
 	end = i < f->ext.nr ? f->ext.v[i].lblk : FUSE_IOMAP_MAX_END >> bfs->bbits;
@@ -157,29 +190,35 @@ static struct fuse_iomap_io bfs_lookup(struct blockfs *bfs, struct bfs_file *f, 
 }
 
 static int bfs_add_pending(struct bfs_file *f, uint64_t lblk, uint64_t len, uint64_t pblk,
-			   uint64_t old)
+			   uint64_t old, bool old_unwritten)
 {
 	struct bfs_pending *p = malloc(sizeof(*p));
 
 	if (!p)
 		return ENOMEM;
-	*p = (struct bfs_pending){ f->pending, lblk, len, pblk, old };
+	*p = (struct bfs_pending){ f->pending, lblk, len, pblk, old, old_unwritten };
 	f->pending = p;
 	return 0;
 }
 
-/* Give [lblk, lblk+want) new blocks; *got says how many it could. */
+/*
+ * Give [lblk, lblk+want) new blocks; *got says how many it could.  Out of
+ * place (@pending) the old state is kept for END, and the new blocks are
+ * written ones; in place they are an UNWRITTEN extent.
+ */
 static int bfs_allocate(struct blockfs *bfs, struct bfs_file *f, uint64_t lblk, uint64_t want,
-			uint64_t old, uint64_t *pblk, uint64_t *got)
+			uint64_t old, bool old_unwritten, bool pending, uint64_t *pblk,
+			uint64_t *got)
 {
 	*got = balloc_alloc(&bfs->alloc, want, pblk);
 	if (!*got)
 		return ENOSPC;
+	bfs_blocks_reset(bfs, *pblk, *got);
 	if (old != NO_OLD && ext_remove(&f->ext, lblk, *got, NULL, NULL))
 		goto out_free;
-	if (ext_insert(&f->ext, (struct ext){ lblk, *pblk, *got }))
+	if (ext_insert(&f->ext, (struct ext){ lblk, *pblk, *got, !pending }))
 		goto out_free;
-	if (bfs_add_pending(f, lblk, *got, *pblk, old))
+	if (pending && bfs_add_pending(f, lblk, *got, *pblk, old, old_unwritten))
 		goto out_free;
 	return 0;
 out_free:
@@ -187,8 +226,49 @@ out_free:
 	return ENOMEM;
 }
 
-static int bfs_begin_write(struct blockfs *bfs, struct bfs_file *f, const struct fuse_iomap_begin_in *in,
-			   struct fuse_iomap_begin_out *out)
+/*
+ * In place.  Written blocks are overwritten where they are; a write that
+ * may grow the file asks for an ioend, which commits the size.  Unwritten
+ * ones are written as UNWRITTEN and converted at ioend (O_DIRECT and
+ * writeback need FUSE_IOMAP_F_WANT_IOEND for that; a buffered write gets
+ * the same answer, and its writeback asks again).  A hole gets an
+ * unwritten extent of at least BFS_PREALLOC blocks, or up to the next
+ * extent.
+ */
+static int bfs_begin_write_in_place(struct blockfs *bfs, struct fi_memns_node *n,
+				    struct bfs_file *f, const struct fuse_iomap_begin_in *in,
+				    struct fuse_iomap_io cur, uint64_t want, uint64_t run,
+				    struct fuse_iomap_begin_out *out)
+{
+	uint64_t lblk = in->pos >> bfs->bbits, pblk, got;
+	int err;
+
+	out->write.type = FUSE_IOMAP_TYPE_PURE_OVERWRITE;
+	if (cur.type == FUSE_IOMAP_TYPE_MAPPED) {
+		out->read = cur;
+		if (in->pos + in->count > (uint64_t)n->st.st_size)
+			out->read.flags |= FUSE_IOMAP_F_WANT_IOEND;
+		return 0;
+	}
+	if (cur.type == FUSE_IOMAP_TYPE_UNWRITTEN) {
+		out->read = cur;
+		out->read.flags |= FUSE_IOMAP_F_WANT_IOEND;
+		return 0;
+	}
+	if (want < BFS_PREALLOC)
+		want = BFS_PREALLOC;
+	if (want > run)
+		want = run;
+	err = bfs_allocate(bfs, f, lblk, want, NO_OLD, false, false, &pblk, &got);
+	if (err)
+		return err;
+	out->read = bfs_map(bfs, FUSE_IOMAP_TYPE_UNWRITTEN, lblk, pblk, got,
+			    FUSE_IOMAP_F_WANT_IOEND);
+	return 0;
+}
+
+static int bfs_begin_write(struct blockfs *bfs, struct fi_memns_node *n, struct bfs_file *f,
+			   const struct fuse_iomap_begin_in *in, struct fuse_iomap_begin_out *out)
 {
 	uint64_t bmask = (1U << bfs->bbits) - 1;
 	uint64_t lblk = in->pos >> bfs->bbits;
@@ -198,29 +278,29 @@ static int bfs_begin_write(struct blockfs *bfs, struct bfs_file *f, const struct
 	int err;
 
 	run = (cur.offset + cur.length) / (bmask + 1) - lblk;
+	if (!bfs->out_of_place)
+		return bfs_begin_write_in_place(bfs, n, f, in, cur, want, run, out);
 	if (want > run)
 		want = run;
-
-	if (cur.type == FUSE_IOMAP_TYPE_MAPPED && !bfs->out_of_place) {
-		out->read = cur;
-		out->read.flags |= FUSE_IOMAP_F_WANT_IOMAP_END;
-		out->write.type = FUSE_IOMAP_TYPE_PURE_OVERWRITE;
-		return 0;
-	}
-	if (cur.type == FUSE_IOMAP_TYPE_MAPPED) {
+	if (cur.type != FUSE_IOMAP_TYPE_HOLE) {
 		uint64_t old = (cur.addr >> bfs->bbits) + (lblk - (cur.offset >> bfs->bbits));
+		bool old_unwritten = cur.type == FUSE_IOMAP_TYPE_UNWRITTEN;
 
 		/* Out of place, a partial block would need the old data: not with O_DIRECT. */
 		if ((in->opflags & FUSE_IOMAP_OP_DIRECT) && ((in->pos | in->count) & bmask))
 			return ENOTBLK;
-		err = bfs_allocate(bfs, f, lblk, want, old, &pblk, &got);
+		err = bfs_allocate(bfs, f, lblk, want, old, old_unwritten, true, &pblk, &got);
 		if (err)
 			return err;
-		out->read = bfs_mapped(bfs, lblk, old, got, 0);
-		out->write = bfs_mapped(bfs, lblk, pblk, got, FUSE_IOMAP_F_WANT_IOMAP_END);
+		/* Unwritten blocks (from an in-place run) read as zeros. */
+		out->read = old_unwritten ? fi_iomap_hole(lblk << bfs->bbits, got << bfs->bbits) :
+					    bfs_mapped(bfs, lblk, old, got, 0);
+		out->write = bfs_mapped(bfs, lblk, pblk, got,
+					FUSE_IOMAP_F_WANT_IOMAP_END |
+					(old_unwritten ? FUSE_IOMAP_F_NEW : 0));
 		return 0;
 	}
-	err = bfs_allocate(bfs, f, lblk, want, NO_OLD, &pblk, &got);
+	err = bfs_allocate(bfs, f, lblk, want, NO_OLD, false, true, &pblk, &got);
 	if (err)
 		return err;
 	out->read = fi_iomap_hole(lblk << bfs->bbits, got << bfs->bbits);
@@ -255,11 +335,14 @@ static int bfs_extents(void *ctx, uint64_t nodeid, struct fi_extent **vp, uint32
 	for (size_t i = 0; i < f->ext.nr; i++)
 		v[i] = (struct fi_extent){
 			.lblk = f->ext.v[i].lblk, .len = f->ext.v[i].len, .pblk = f->ext.v[i].pblk,
-			.dev = bfs->cookie, .type = FUSE_IOMAP_TYPE_MAPPED,
+			.dev = bfs->cookie,
+			.type = f->ext.v[i].unwritten ? FUSE_IOMAP_TYPE_UNWRITTEN :
+							FUSE_IOMAP_TYPE_MAPPED,
 		};
 	*vp = v;
 	*np = f->ext.nr;
-	*flags = bfs->out_of_place ? FI_FILE_NO_WRITES : 0;
+	/* In place, extent_map answers unwritten extents and takes ioends. */
+	*flags = bfs->out_of_place ? FI_FILE_NO_WRITES : FI_FILE_IOEND;
 out:
 	fi_memns_unlock(&bfs->ns);
 	return err;
@@ -278,11 +361,20 @@ static int bfs_begin_locked(struct blockfs *bfs, uint64_t nodeid,
 		return -ENOMEM;
 	if ((in->opflags & FUSE_IOMAP_OP_WRITE) &&
 	    !(in->opflags & (FUSE_IOMAP_OP_ZERO | FUSE_IOMAP_OP_WRITEBACK)))
-		return -bfs_begin_write(bfs, f, in, out);
+		return -bfs_begin_write(bfs, n, f, in, out);
 
 	/* Reads, reports, zeroing and writeback: what is there now. */
 	out->read = bfs_lookup(bfs, f, in->pos >> bfs->bbits);
 	out->write.type = FUSE_IOMAP_TYPE_PURE_OVERWRITE;
+	/*
+	 * In place, writeback converts unwritten blocks at ioend, and
+	 * commits the size there when it reaches past ours.
+	 */
+	if ((in->opflags & FUSE_IOMAP_OP_WRITEBACK) && !bfs->out_of_place &&
+	    (out->read.type == FUSE_IOMAP_TYPE_UNWRITTEN ||
+	     (out->read.type == FUSE_IOMAP_TYPE_MAPPED &&
+	      in->pos + in->count > (uint64_t)n->st.st_size)))
+		out->read.flags |= FUSE_IOMAP_F_WANT_IOEND;
 	return 0;
 }
 
@@ -306,9 +398,10 @@ static void bfs_revert(struct blockfs *bfs, struct bfs_file *f, const struct bfs
 {
 	if (from >= to)
 		return;
-	ext_remove(&f->ext, from, to - from, bfs_free_piece, &bfs->alloc);
+	ext_remove(&f->ext, from, to - from, bfs_free_piece, bfs);
 	if (p->old != NO_OLD)
-		ext_insert(&f->ext, (struct ext){ from, p->old + (from - p->lblk), to - from });
+		ext_insert(&f->ext, (struct ext){ from, p->old + (from - p->lblk), to - from,
+						  p->old_unwritten });
 }
 
 static int bfs_end_locked(struct blockfs *bfs, uint64_t nodeid, const struct fuse_iomap_end_in *in)
@@ -342,7 +435,7 @@ static int bfs_end_locked(struct blockfs *bfs, uint64_t nodeid, const struct fus
 	bfs_revert(bfs, f, p, p->lblk, ts);
 	bfs_revert(bfs, f, p, te, pend);
 	if (p->old != NO_OLD && te > ts)
-		balloc_mark(&bfs->alloc, p->old + (ts - p->lblk), te - ts, 0);
+		bfs_free_piece(bfs, (struct ext){ ts, p->old + (ts - p->lblk), te - ts, 0 });
 	*pp = p->next;
 	free(p);
 	return 0;
@@ -359,10 +452,103 @@ static int bfs_end(void *ctx, uint64_t nodeid, const struct fuse_iomap_end_in *i
 	return err;
 }
 
+static int bfs_save(struct blockfs *bfs, const char *path);
+
+/* --- answering FUSE_IOMAP_IOEND ------------------------------------------------- */
+
+static void bfs_converted(void *arg, struct ext piece)
+{
+	/* Written for good: the BPF tier's marks of them are not needed any more. */
+	bfs_blocks_reset(arg, piece.pblk, piece.len);
+}
+
+static int bfs_ioend_locked(struct blockfs *bfs, uint64_t nodeid,
+			    const struct fuse_iomap_ioend_in *in, struct fuse_iomap_ioend_out *out)
+{
+	struct fi_memns_node *n = fi_memns_node(&bfs->ns, nodeid);
+	uint64_t first, end, bs = 1U << bfs->bbits;
+	struct bfs_file *f;
+
+	/*
+	 * Gone (its last writeback raced an unlink and the eviction): nothing
+	 * is left to convert.
+	 */
+	if (!n || !S_ISREG(n->st.st_mode))
+		return 0;
+	f = bfs_file(n);
+	if (!f)
+		return -ENOMEM;
+	if ((in->flags & FUSE_IOMAP_IOEND_UNWRITTEN) && in->written) {
+		first = in->pos >> bfs->bbits;
+		end = (in->pos + in->written + bs - 1) >> bfs->bbits;
+		bfs_bpf_forget(bfs, n);
+		if (ext_convert(&f->ext, first, end - first, bfs_converted, bfs))
+			return -ENOMEM;
+	}
+	if ((in->flags & FUSE_IOMAP_IOEND_APPEND) && in->pos + in->written > (uint64_t)n->st.st_size)
+		n->st.st_size = in->pos + in->written;
+	out->newsize = n->st.st_size;
+	return 0;
+}
+
+static int bfs_ioend(void *ctx, uint64_t nodeid, const struct fuse_iomap_ioend_in *in,
+		     struct fuse_iomap_ioend_out *out)
+{
+	struct blockfs *bfs = ctx;
+	int err;
+
+	fi_memns_lock(&bfs->ns);
+	err = bfs_ioend_locked(bfs, nodeid, in, out);
+	fi_memns_unlock(&bfs->ns);
+	return err;
+}
+
+/* --- fsync, syncfs ------------------------------------------------------------------- */
+
+/*
+ * With --meta, what was fsync'd survives a server that is killed: the
+ * data on the device first, then the metadata that points at it (the
+ * library applied the queued ioends before this request came).  The
+ * whole side file is written: it is small for the files our tests use.
+ */
+static int bfs_sync(struct blockfs *bfs)
+{
+	int err = 0;
+
+	if (!bfs->meta)
+		return fdatasync(bfs->fd) ? -errno : 0;
+	/*
+	 * Under the lock, so that every conversion the file saves had its
+	 * data complete before the flush.
+	 */
+	fi_memns_lock(&bfs->ns);
+	if (fdatasync(bfs->fd))
+		err = -errno;
+	else
+		err = bfs_save(bfs, bfs->meta);
+	fi_memns_unlock(&bfs->ns);
+	if (err)
+		fprintf(stderr, "fuse-iomap-blockfs: can't save %s: %s\n", bfs->meta, strerror(-err));
+	return err ? -EIO : 0;
+}
+
+static void bfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	(void)ino, (void)datasync, (void)fi;
+	fuse_reply_err(req, -bfs_sync(fi_req_ctx(req)));
+}
+
+static int bfs_syncfs(void *ctx)
+{
+	return bfs_sync(ctx);
+}
+
 static const struct fi_iomap_ops bfs_iomap_ops = {
 	.begin = bfs_begin,
 	.end = bfs_end,
+	.ioend = bfs_ioend,
 	.extents = bfs_extents,
+	.syncfs = bfs_syncfs,
 };
 
 /* --- the side file ----------------------------------------------------------------- */
@@ -370,7 +556,9 @@ static const struct fi_iomap_ops bfs_iomap_ops = {
 /*
  * Format, one record a line:  B <block size> / N <ino> <mode> <uid> <gid>
  * <size> <mtime s> <mtime ns> / L <ino> <hex target> / D <dir> <ino> <hex
- * name> / E <ino> <lblk> <pblk> <len>.  Inode numbers are the saved ones;
+ * name> / E <ino> <lblk> <pblk> <len> <unwritten>, the last 1 for an
+ * unwritten extent, else 0 (files without it, from before unwritten
+ * extents, still load: all written).  Inode numbers are the saved ones;
  * loading renumbers.
  */
 static void bfs_put_hex(FILE *fp, const char *s)
@@ -417,8 +605,9 @@ static int bfs_save(struct blockfs *bfs, const char *path)
 		}
 		f = S_ISREG(n->st.st_mode) ? n->data : NULL;
 		for (size_t k = 0; f && k < f->ext.nr; k++)
-			fprintf(fp, "E %zu %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", i,
-				f->ext.v[k].lblk, f->ext.v[k].pblk, f->ext.v[k].len);
+			fprintf(fp, "E %zu %" PRIu64 " %" PRIu64 " %" PRIu64 " %u\n", i,
+				f->ext.v[k].lblk, f->ext.v[k].pblk, f->ext.v[k].len,
+				f->ext.v[k].unwritten);
 	}
 	if (fflush(fp) || fsync(fileno(fp)) || fclose(fp))
 		return -EIO;
@@ -449,7 +638,7 @@ static int bfs_load(struct blockfs *bfs, FILE *fp)
 		return -ENOMEM;
 	while (fgets(line, sizeof(line), fp)) {
 		unsigned long long a, b, c, d, e, g;
-		unsigned int mode, uid, gid;
+		unsigned int mode, uid, gid, unw = 0;
 		struct fi_memns_node *n;
 		long ns_;
 
@@ -500,13 +689,13 @@ static int bfs_load(struct blockfs *bfs, FILE *fp)
 				dir->st.st_nlink++;
 			else
 				child->st.st_nlink++;
-		} else if (sscanf(line, "E %llu %llu %llu %llu", &a, &d, &e, &g) == 4) {
+		} else if (sscanf(line, "E %llu %llu %llu %llu %u", &a, &d, &e, &g, &unw) >= 4) {
 			struct bfs_file *f;
 
-			if (a >= cap || !map[a] || e + g > bfs->alloc.nblocks || !g)
+			if (a >= cap || !map[a] || e + g > bfs->alloc.nblocks || !g || unw > 1)
 				goto out;
 			f = bfs_file(fi_memns_node(ns, map[a]));
-			if (!f || ext_insert(&f->ext, (struct ext){ d, e, g }))
+			if (!f || ext_insert(&f->ext, (struct ext){ d, e, g, unw }))
 				goto out;
 			balloc_mark(&bfs->alloc, e, g, 1);
 		} else {
@@ -543,17 +732,36 @@ static void usage(FILE *f)
 "exclusively while served, so the kernel refuses to mount it; a DEVICE\n"
 "that is mounted or held open exclusively is refused.\n"
 "\n"
+"Blocks are overwritten in place.  A write into a hole allocates at least\n"
+"64 blocks (fewer if the next extent is nearer), also past the end of the\n"
+"file, as unwritten extents: they read as zeros until data written to them\n"
+"reaches DEVICE (the kernel's FUSE_IOMAP_IOEND), and so does a larger\n"
+"size.  Truncating frees the blocks past the new size.\n"
+"\n"
 "Options:\n"
 "  -s, --block-size N   file system block size, 512..4096 (default 4096)\n"
 "  -m, --meta FILE      load the metadata from FILE if it exists, save it\n"
-"                       there on exit (otherwise the file system starts empty\n"
-"                       and is forgotten); refused at start if FILE.tmp\n"
-"                       can't be created next to it\n"
-"  -o, --out-of-place   write every overwrite to newly allocated blocks\n"
+"                       there on fsync, fsyncdir and exit, after flushing\n"
+"                       DEVICE (otherwise the file system starts empty and\n"
+"                       is forgotten): a server that is killed keeps what\n"
+"                       was fsync'd.  Refused at start if FILE.tmp can't be\n"
+"                       created next to it\n"
+"  -o, --out-of-place   write every overwrite to newly allocated blocks,\n"
+"                       committed at FUSE_IOMAP_END; holes get just the\n"
+"                       blocks written, nothing unwritten\n"
 "  -b, --bpf            answer mappings inside the kernel too: load the\n"
 "                       extent_map BPF program, attach it to this mount and\n"
-"                       keep each file's extents in its maps\n"
-"  -l, --log FILE       append one line per FUSE_IOMAP_BEGIN/END to FILE\n"
+"                       keep each file's extents in its maps; in place it\n"
+"                       also answers writes into unwritten extents and takes\n"
+"                       their ioends, queued for this server\n"
+"  -q, --ioend-queue BYTES\n"
+"                       with --bpf: the size of that queue (default 262144;\n"
+"                       rounded up to a power of two of at least a page, 64\n"
+"                       bytes an ioend); when it is full the kernel sends\n"
+"                       ioends to this server instead\n"
+"  -l, --log FILE       append one line per FUSE_IOMAP_BEGIN, END and IOEND\n"
+"                       to FILE, one per queued ioend applied (QIOEND) and\n"
+"                       one per FSYNC\n"
 "  -t, --threads N      answer requests from N threads (default 1); the log\n"
 "                       lines then say which thread and how many requests\n"
 "                       were in progress\n"
@@ -566,6 +774,7 @@ struct bfs_opts {
 	unsigned int bs;
 	const char *meta, *log, *dev, *mnt;
 	unsigned int threads;
+	uint32_t ioend_queue;		/* bytes, 0 = the library's default */
 	bool oop, debug, bpf;
 };
 
@@ -579,15 +788,17 @@ static int bfs_parse(int argc, char *argv[], struct bfs_opts *o)
 		{ "log", required_argument, NULL, 'l' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "threads", required_argument, NULL, 't' },
+		{ "ioend-queue", required_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
+	unsigned long ul;
 	char *end;
 	int c;
 
 	*o = (struct bfs_opts){ .bs = 4096 };
-	while ((c = getopt_long(argc, argv, "s:m:obl:t:dhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:m:obl:t:q:dhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			errno = 0;
@@ -620,6 +831,16 @@ static int bfs_parse(int argc, char *argv[], struct bfs_opts *o)
 				return 2;
 			}
 			break;
+		case 'q':
+			errno = 0;
+			ul = strtoul(optarg, &end, 0);
+			if (errno || *end || !*optarg || ul < 1 || ul > FI_IOEND_QUEUE_MAX) {
+				fprintf(stderr, "fuse-iomap-blockfs: bad ioend queue size '%s': want 1 to %u bytes\n",
+					optarg, FI_IOEND_QUEUE_MAX);
+				return 2;
+			}
+			o->ioend_queue = ul;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -634,6 +855,10 @@ static int bfs_parse(int argc, char *argv[], struct bfs_opts *o)
 	if (optind != argc - 2) {
 		fprintf(stderr, "fuse-iomap-blockfs: expected DEVICE and MOUNTPOINT\n");
 		usage(stderr);
+		return 2;
+	}
+	if (o->ioend_queue && !o->bpf) {
+		fprintf(stderr, "fuse-iomap-blockfs: --ioend-queue needs --bpf\n");
 		return 2;
 	}
 	o->dev = argv[optind];
@@ -729,6 +954,7 @@ int main(int argc, char *argv[])
 	bfs.bbits = __builtin_ctz(o.bs);
 	bfs.out_of_place = o.oop;
 	bfs.bpf = o.bpf;
+	bfs.meta = o.meta;
 	if (fi_check_mountpoint("fuse-iomap-blockfs", o.mnt, true))
 		return 1;
 	if (fi_memns_init(&bfs.ns, &bfs_backend, o.bs)) {
@@ -739,6 +965,7 @@ int main(int argc, char *argv[])
 	fd = bfs_open_dev(&bfs, o.dev);
 	if (fd < 0)
 		goto out_ns;
+	bfs.fd = fd;
 	if (o.meta && bfs_meta_start(&bfs, o.meta))
 		goto out_dev;
 	if (o.log) {
@@ -750,6 +977,8 @@ int main(int argc, char *argv[])
 	}
 
 	fi_memns_fill_ops(&ops);
+	ops.fsync = bfs_fsync;
+	ops.fsyncdir = bfs_fsync;
 	snprintf(extra, sizeof(extra), "iomap,iomap_blksize=%u", o.bs);
 	so.mountpoint = o.mnt;
 	so.mount_opts = extra;
@@ -759,14 +988,15 @@ int main(int argc, char *argv[])
 	if (!bfs.srv)
 		goto out_log;
 	if (!fi_server_mount(bfs.srv) && !fi_server_add_device(bfs.srv, fd, &bfs.cookie, &size) &&
-	    (!bfs.bpf || !fi_server_bpf_start(bfs.srv, 1 << 20))) {
+	    (!bfs.bpf || (!fi_server_bpf_set_ioend_queue(bfs.srv, o.ioend_queue) &&
+			  !fi_server_bpf_start(bfs.srv, 1 << 20)))) {
 		served = true;
 		ret = fi_server_serve(bfs.srv) ? 1 : 0;
 	}
 	fi_server_destroy(bfs.srv);
 	/* Saved once the last writeback is done: the file system is unmounted. */
 	if (served && o.meta) {
-		err = bfs_save(&bfs, o.meta);
+		err = fdatasync(fd) ? -errno : bfs_save(&bfs, o.meta);
 		if (err) {
 			fprintf(stderr, "fuse-iomap-blockfs: can't save %s: %s\n", o.meta, strerror(-err));
 			ret = 1;

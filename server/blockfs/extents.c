@@ -44,7 +44,8 @@ static int ext_reserve(struct ext_list *l, size_t n)
 
 static int ext_contiguous(const struct ext *a, const struct ext *b)
 {
-	return a->lblk + a->len == b->lblk && a->pblk + a->len == b->pblk;
+	return a->lblk + a->len == b->lblk && a->pblk + a->len == b->pblk &&
+	       a->unwritten == b->unwritten;
 }
 
 int ext_insert(struct ext_list *l, struct ext e)
@@ -84,11 +85,12 @@ int ext_remove(struct ext_list *l, uint64_t lblk, uint64_t len,
 		struct ext *e = &l->v[i];
 		uint64_t s = e->lblk > lblk ? e->lblk : lblk;
 		uint64_t t = e->lblk + e->len < end ? e->lblk + e->len : end;
-		struct ext piece = { s, e->pblk + (s - e->lblk), t - s };
+		struct ext piece = { s, e->pblk + (s - e->lblk), t - s, e->unwritten };
 
 		if (s > e->lblk && t < e->lblk + e->len) {
 			/* A hole in the middle: split in two. */
-			struct ext tail = { t, e->pblk + (t - e->lblk), e->lblk + e->len - t };
+			struct ext tail = { t, e->pblk + (t - e->lblk), e->lblk + e->len - t,
+					    e->unwritten };
 
 			if (ext_reserve(l, 1))
 				return -ENOMEM;
@@ -110,6 +112,36 @@ int ext_remove(struct ext_list *l, uint64_t lblk, uint64_t len,
 			memmove(e, e + 1, (l->nr - i - 1) * sizeof(*e));
 			l->nr--;
 		}
+		if (cb)
+			cb(arg, piece);
+	}
+	return 0;
+}
+
+int ext_convert(struct ext_list *l, uint64_t lblk, uint64_t len,
+		void (*cb)(void *arg, struct ext piece), void *arg)
+{
+	uint64_t end = lblk + len, at = lblk;
+
+	while (at < end) {
+		size_t i = ext_find(l, at);
+		struct ext *e, piece;
+		uint64_t s, t;
+
+		if (i >= l->nr || l->v[i].lblk >= end)
+			break;
+		e = &l->v[i];
+		s = e->lblk > at ? e->lblk : at;
+		t = e->lblk + e->len < end ? e->lblk + e->len : end;
+		at = t;
+		if (!e->unwritten)
+			continue;
+		piece = (struct ext){ s, e->pblk + (s - e->lblk), t - s, 0 };
+		/* Room for the split and the insert first: neither may fail halfway. */
+		if (ext_reserve(l, 2))
+			return -ENOMEM;
+		ext_remove(l, s, t - s, NULL, NULL);
+		ext_insert(l, piece);
 		if (cb)
 			cb(arg, piece);
 	}

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * A file's extent list (sorted, non-overlapping, merged when contiguous)
- * and a block allocator over a device, in file system blocks.
+ * A file's extent list (sorted, non-overlapping, merged when contiguous
+ * and of one kind: written or unwritten) and a block allocator over a
+ * device, in file system blocks.
  */
 #ifndef FI_EXTENTS_H
 #define FI_EXTENTS_H
@@ -13,6 +14,8 @@ struct ext {
 	uint64_t lblk;		/* first file block */
 	uint64_t pblk;		/* first device block */
 	uint64_t len;		/* blocks */
+	/* Allocated, never written: reads as zeros (FUSE_IOMAP_TYPE_UNWRITTEN). */
+	uint8_t unwritten;
 };
 
 struct ext_list {
@@ -27,6 +30,13 @@ int ext_insert(struct ext_list *l, struct ext e);
 /* Remove blocks [lblk, lblk+len); each removed piece goes to @cb. */
 int ext_remove(struct ext_list *l, uint64_t lblk, uint64_t len,
 	       void (*cb)(void *arg, struct ext piece), void *arg);
+/*
+ * Make the unwritten blocks of [lblk, lblk+len) written (splitting and
+ * merging as needed); each converted piece goes to @cb.  0 or -ENOMEM
+ * (then nothing of the piece at hand changed).
+ */
+int ext_convert(struct ext_list *l, uint64_t lblk, uint64_t len,
+		void (*cb)(void *arg, struct ext piece), void *arg);
 void ext_free(struct ext_list *l);
 
 struct balloc {

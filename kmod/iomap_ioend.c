@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * After the data is on the device: FUSE_IOMAP_IOEND.  A write mapping
+ * that asked for it (FUSE_IOMAP_F_WANT_IOEND) or that was UNWRITTEN gets
+ * one, so that the server converts unwritten extents and commits the size
+ * only for data that really reached the device:
+ *
+ *   O_DIRECT:  iomap_dio_ops.end_io, before the write is reported done;
+ *   writeback: the ioend's bio completion hands it to a work item, which
+ *              merges adjacent ioends of a file and ends the folios'
+ *              writeback only after the server (or BPF) took it, so that
+ *              fsync's wait covers the conversion.
+ *
+ * The BPF tier is asked first (fuse_bpf_ops.iomap_ioend), then the server.
+ * Failed I/O has nothing to convert and is not sent.
+ */
+#include "fuse_i.h"
+
+#include <linux/bio.h>
+#include <linux/workqueue.h>
+
+#include "fuse_iomap_trace.h"
+
+static struct workqueue_struct *fuse_iomap_ioend_wq;
+
+static int fuse_iomap_ioend_upcall(struct inode *inode, const struct fuse_iomap_ioend_in *in)
+{
+	struct fuse_mount *fm = get_fuse_mount(inode);
+	struct fuse_iomap_conn *ic = fm->fc->iomap;
+	struct fuse_iomap_ioend_out out;
+	FUSE_ARGS(args);
+	int err;
+
+	args.opcode = FUSE_IOMAP_IOEND;
+	args.nodeid = get_node_id(inode);
+	args.in_numargs = 1;
+	args.in_args[0].size = sizeof(*in);
+	args.in_args[0].value = in;
+	args.out_numargs = 1;
+	args.out_args[0].size = sizeof(out);
+	args.out_args[0].value = &out;
+	/*
+	 * Not interruptible: the data is already on the device, and a
+	 * conversion lost to a signal would read back as zeros.
+	 */
+	args.force = true;
+
+	atomic64_inc(&ic->ioend_upcalls);
+	trace_fuse_iomap_upcall_ioend(ic->id, args.nodeid, in->pos, in->written, in->flags);
+	err = fuse_simple_request(fm, &args);
+	if (err == -ENOSYS) {
+		/* It handed out a mapping that needs an ioend: it must take it. */
+		pr_warn_ratelimited("conn %u: server does not implement FUSE_IOMAP_IOEND\n", ic->id);
+		err = -EIO;
+	}
+	return err;
+}
+
+/* 0 handled, FUSE_BPF_NO_ANSWER (also when no program has the hook), or -errno. */
+static int fuse_iomap_ioend_bpf(struct inode *inode, const struct fuse_iomap_ioend_in *in)
+{
+	struct fuse_iomap_conn *ic = get_fuse_conn(inode)->iomap;
+	struct fuse_bpf_iomap_ioend_args args = {
+		.nodeid = get_node_id(inode),
+		.attr_ino = in->attr_ino,
+		.pos = in->pos,
+		.written = in->written,
+		.new_addr = in->new_addr,
+		.i_size = i_size_read(inode),
+		.flags = in->flags,
+		.error = in->error,
+		.dev = in->dev,
+		.blkbits = ic->blkbits,
+		.conn_id = ic->id,
+	};
+	struct fuse_bpf_ops *ops;
+	int ret = FUSE_BPF_NO_ANSWER;
+	bool ran = false;
+
+	rcu_read_lock();
+	ops = rcu_dereference(ic->bpf_ops);
+	if (ops && ops->iomap_ioend) {
+		ret = ops->iomap_ioend(&args);
+		ran = true;
+	}
+	rcu_read_unlock();
+	if (!ran)
+		return FUSE_BPF_NO_ANSWER;
+
+	trace_fuse_iomap_bpf_ioend(ic->id, args.nodeid, in->pos, in->written, in->flags, ret);
+	if (ret == 0) {
+		atomic64_inc(&ic->bpf_ioend_handled);
+		return 0;
+	}
+	if (ret == FUSE_BPF_NO_ANSWER) {
+		atomic64_inc(&ic->bpf_ioend_fallbacks);
+		return ret;
+	}
+	atomic64_inc(&ic->bpf_ioend_errors);
+	if (ret < 0 && ret > -ERESTARTSYS)
+		return ret;
+	pr_warn_ratelimited("conn %u: fuse_bpf_ops iomap_ioend returned %d: EIO\n", ic->id, ret);
+	return -EIO;
+}
+
+/*
+ * Tell the BPF tier, else the server, that [@pos, @pos + @written) of
+ * @inode is on the device.  Reaching i_size (writeback clamps its ioends
+ * to it) or past it (O_DIRECT sets i_size after this), the write leaves
+ * the file pos + written long: APPEND.
+ */
+static int fuse_iomap_ioend(struct inode *inode, u32 flags, loff_t pos, u64 written,
+			    u64 addr, u32 dev)
+{
+	struct fuse_iomap_ioend_in in = {
+		.flags = flags,
+		.attr_ino = get_fuse_inode(inode)->orig_ino,
+		.pos = pos,
+		.new_addr = addr,
+		.written = written,
+		.dev = dev,
+	};
+	int err;
+
+	if (!READ_ONCE(get_fuse_conn(inode)->connected))
+		return -ENOTCONN;
+	if (pos + written >= i_size_read(inode))
+		in.flags |= FUSE_IOMAP_IOEND_APPEND;
+	err = fuse_iomap_ioend_bpf(inode, &in);
+	if (err != FUSE_BPF_NO_ANSWER)
+		return err;
+	return fuse_iomap_ioend_upcall(inode, &in);
+}
+
+/*
+ * O_DIRECT: iomap calls this in task context before the write is reported
+ * done (it invalidates the page cache after it, so a racing buffered read
+ * cannot cache the zeros of a not yet converted extent).  A mapping that
+ * wanted an ioend carries IOMAP_F_SHARED (see fuse_iomap_begin), which is
+ * what iomap tells us here as IOMAP_DIO_COW.
+ */
+static int fuse_iomap_dio_end_io(struct kiocb *iocb, ssize_t size, int error, unsigned int flags)
+{
+	struct inode *inode = file_inode(iocb->ki_filp);
+	u32 ioflags = FUSE_IOMAP_IOEND_DIRECT;
+
+	if (error || size <= 0 || !(flags & (IOMAP_DIO_UNWRITTEN | IOMAP_DIO_COW)))
+		return error;
+	if (flags & IOMAP_DIO_UNWRITTEN)
+		ioflags |= FUSE_IOMAP_IOEND_UNWRITTEN;
+	return fuse_iomap_ioend(inode, ioflags, iocb->ki_pos, size, FUSE_IOMAP_NULL_ADDR,
+				FUSE_IOMAP_DEV_NULL);
+}
+
+const struct iomap_dio_ops fuse_iomap_dio_write_ops = {
+	.end_io		= fuse_iomap_dio_end_io,
+};
+
+/* --- writeback ----------------------------------------------------------- */
+
+static bool fuse_iomap_ioend_wanted(const struct iomap_ioend *ioend)
+{
+	return ioend->io_type == IOMAP_UNWRITTEN || (ioend->io_flags & FUSE_IOMAP_KF_IOEND);
+}
+
+/* Bio completion (interrupt context): on to the work item. */
+static void fuse_iomap_writeback_end_bio(struct bio *bio)
+{
+	struct iomap_ioend *ioend = iomap_ioend_from_bio(bio);
+	struct fuse_iomap_conn *ic = get_fuse_conn(ioend->io_inode)->iomap;
+	unsigned long flags;
+	bool first;
+
+	spin_lock_irqsave(&ic->ioend_lock, flags);
+	first = list_empty(&ic->ioend_list);
+	list_add_tail(&ioend->io_list, &ic->ioend_list);
+	spin_unlock_irqrestore(&ic->ioend_lock, flags);
+	if (first)
+		queue_work(fuse_iomap_ioend_wq, &ic->ioend_work);
+}
+
+/* Called just before the ioend's bio is submitted (or failed, with @status). */
+int fuse_iomap_prepare_ioend(struct iomap_ioend *ioend, int status)
+{
+	if (fuse_iomap_ioend_wanted(ioend))
+		ioend->io_bio.bi_end_io = fuse_iomap_writeback_end_bio;
+	return status;
+}
+
+/* One ioend, with the ones merged into it: send, then end their writeback. */
+static void fuse_iomap_ioend_finish(struct iomap_ioend *ioend)
+{
+	struct inode *inode = ioend->io_inode;
+	int err = blk_status_to_errno(ioend->io_bio.bi_status);
+	u32 flags = FUSE_IOMAP_IOEND_WRITEBACK;
+
+	if (ioend->io_type == IOMAP_UNWRITTEN)
+		flags |= FUSE_IOMAP_IOEND_UNWRITTEN;
+	/* io_size is clamped to EOF: zero when writeback raced a truncate. */
+	if (!err && ioend->io_size)
+		err = fuse_iomap_ioend(inode, flags, ioend->io_offset, ioend->io_size,
+				       (u64)ioend->io_sector << SECTOR_SHIFT,
+				       fuse_iomap_dev_cookie(get_fuse_conn(inode)->iomap,
+							     ioend->io_bio.bi_bdev));
+	if (err)
+		pr_warn_ratelimited("conn %u: nodeid %llu: writeback of %zu bytes at %lld failed: %d\n",
+				    get_fuse_conn(inode)->iomap->id, get_node_id(inode),
+				    ioend->io_size, ioend->io_offset, err);
+	iomap_finish_ioends(ioend, err);
+}
+
+/* Moves @inode's ioends from @from to @to, sorted by offset. */
+static void fuse_iomap_ioends_of(struct inode *inode, struct list_head *from,
+				 struct list_head *to)
+{
+	struct iomap_ioend *ioend, *next;
+
+	list_for_each_entry_safe(ioend, next, from, io_list)
+		if (ioend->io_inode == inode)
+			list_move_tail(&ioend->io_list, to);
+	iomap_sort_ioends(to);
+}
+
+static void fuse_iomap_ioend_work(struct work_struct *work)
+{
+	struct fuse_iomap_conn *ic = container_of(work, struct fuse_iomap_conn, ioend_work);
+	struct iomap_ioend *ioend;
+	LIST_HEAD(all);
+	LIST_HEAD(one);
+
+	spin_lock_irq(&ic->ioend_lock);
+	list_splice_init(&ic->ioend_list, &all);
+	spin_unlock_irq(&ic->ioend_lock);
+
+	/* Merging only within one file: two files' blocks can follow on. */
+	while ((ioend = list_first_entry_or_null(&all, struct iomap_ioend, io_list))) {
+		fuse_iomap_ioends_of(ioend->io_inode, &all, &one);
+		while ((ioend = list_first_entry_or_null(&one, struct iomap_ioend, io_list))) {
+			list_del_init(&ioend->io_list);
+			iomap_ioend_try_merge(ioend, &one);
+			fuse_iomap_ioend_finish(ioend);
+			cond_resched();
+		}
+	}
+}
+
+/*
+ * A mapping that wants an ioend may join an ioend opened by one that did
+ * not (fs/iomap compares only the SHARED flag and the type): the ioend
+ * then wants one.
+ */
+void fuse_iomap_ioend_join(struct iomap_writepage_ctx *wpc)
+{
+	if (wpc->ioend && (wpc->iomap.flags & FUSE_IOMAP_KF_IOEND))
+		wpc->ioend->io_flags |= FUSE_IOMAP_KF_IOEND;
+}
+
+void fuse_iomap_ioend_conn_init(struct fuse_iomap_conn *ic)
+{
+	spin_lock_init(&ic->ioend_lock);
+	INIT_LIST_HEAD(&ic->ioend_list);
+	INIT_WORK(&ic->ioend_work, fuse_iomap_ioend_work);
+}
+
+/* Every file is gone by now, and with it every ioend: wait for the work. */
+void fuse_iomap_ioend_conn_free(struct fuse_iomap_conn *ic)
+{
+	flush_work(&ic->ioend_work);
+}
+
+int fuse_iomap_ioend_init(void)
+{
+	/* Writeback completion: reclaim may wait for it. */
+	fuse_iomap_ioend_wq = alloc_workqueue("fuse_iomap_ioend", WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
+	return fuse_iomap_ioend_wq ? 0 : -ENOMEM;
+}
+
+void fuse_iomap_ioend_exit(void)
+{
+	destroy_workqueue(fuse_iomap_ioend_wq);
+}
