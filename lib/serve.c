@@ -286,7 +286,7 @@ static int fi_ioend(struct fi_server *srv, const struct fuse_in_header *ih,
 		    const struct fuse_iomap_ioend_in *in, const char *tail)
 {
 	struct fuse_iomap_ioend_out out = { 0 };
-	int err = -ENOSYS;
+	int err = -ENOSYS, ret;
 
 	if (srv->opts.log)
 		fprintf(srv->opts.log, "IOEND %" PRIu64 " %" PRIu64 " %" PRIu64 " %d 0x%x%s\n",
@@ -298,7 +298,16 @@ static int fi_ioend(struct fi_server *srv, const struct fuse_in_header *ih,
 			       srv->iomap.ioend(srv->ctx, ih->nodeid, in, &out));
 		fi_lib_rule_change_end(&srv->rule);
 	}
-	return fi_reply(srv, ih->unique, err, &out, sizeof(out));
+	ret = fi_reply(srv, ih->unique, err, &out, sizeof(out));
+	/*
+	 * The BPF tier sent it here (it had no list, or its queue was full):
+	 * publish the list again, as after a drain, so that the file's next
+	 * ioends and writes stay in the kernel.  After the reply: the writer
+	 * waits for it, not for this.
+	 */
+	if (!err && srv->iomap.ioend)
+		fi_lib_rule_publish(srv, ih->nodeid, fi_lib_rule_seq(&srv->rule));
+	return ret;
 }
 
 /* 0, or -errno when the reply could not be written (which ends serving). */
