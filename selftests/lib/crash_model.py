@@ -2,7 +2,7 @@
 """Random block writes with fsyncs, then a model check after a crash.
 
 usage: crash_model.py run DIR LOG SEED
-       crash_model.py check DIR LOG
+       crash_model.py check DIR LOG [DEV]
 
 run: DIR holds FILES files f0.. of BLOCKS 4 KiB blocks each (created and
 fsync'd by the caller).  Forever: a whole-block write (O_DIRECT or
@@ -21,13 +21,20 @@ or as any write to it started after that one; a block with no such
 write may also read as zeros.  Anything else fails: zeros where an
 fsync'd write was, another block's data, the old bytes of the device, or
 bytes nobody wrote.  Each file's size is what the caller made it.
+With DEV: what each file reads is on DEV at the address FIEMAP gives for
+every extent not flagged unwritten.
 Prints "blocks B, fsync'd F, later L, zeros Z".
 """
 import hashlib
 import mmap
 import os
 import random
+import subprocess
 import sys
+
+sys.dont_write_bytecode = True     # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fiemap import fiemap, FIEMAP_EXTENT_UNWRITTEN  # noqa: E402
 
 BS = 4096
 FILES = 2
@@ -94,7 +101,21 @@ def run(d, logpath, seed):
             log.write("F %d\n" % f)
 
 
-def check(d, logpath):
+def on_device(path, content, dev):
+    """None, or where DEV differs from CONTENT at PATH's written extents."""
+    with open(dev, "rb", buffering=0) as d:
+        for log, phys, length, flags in fiemap(path, fiemap(path, 0)[0] + 16)[1]:
+            if flags & FIEMAP_EXTENT_UNWRITTEN or log >= len(content):
+                continue
+            n = min(length, len(content) - log)
+            d.seek(phys)
+            if d.read(n) != content[log:log + n]:
+                return "device bytes at %d (file offset %d, %d bytes) differ from what the file reads" \
+                    % (phys, log, n)
+    return None
+
+
+def check(d, logpath, dev=None):
     started = {}            # (f, b) -> [seq, ...] in order
     durable = {}            # (f, b) -> seq: last write completed before a completed fsync
     completed = {f: {} for f in range(FILES)}   # writes completed, not yet covered by an fsync
@@ -128,8 +149,19 @@ def check(d, logpath):
             bad.append("f%d is %d bytes, want %d" % (f, size, BLOCKS * BS))
             continue
         fd = os.open(path, os.O_RDONLY)
+        content = b""
+        while len(content) < size:
+            chunk = os.pread(fd, size - len(content), len(content))
+            if not chunk:
+                break
+            content += chunk
+        if dev:
+            subprocess.run(["blockdev", "--flushbufs", dev], check=True)
+            err = on_device(path, content, dev)
+            if err:
+                bad.append("f%d: %s" % (f, err))
         for b in range(BLOCKS):
-            got = os.pread(fd, BS, b * BS)
+            got = content[b * BS:(b + 1) * BS]
             seqs = started.get((f, b), [])
             dur = durable.get((f, b))
             allowed = [s for s in seqs if dur is None or s >= dur]
@@ -163,8 +195,8 @@ def main():
     a = sys.argv[1:]
     if len(a) == 4 and a[0] == "run":
         return run(a[1], a[2], int(a[3]))
-    if len(a) == 3 and a[0] == "check":
-        return check(a[1], a[2])
+    if len(a) in (3, 4) and a[0] == "check":
+        return check(*a[1:])
     sys.exit(__doc__)
 
 

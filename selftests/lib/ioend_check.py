@@ -24,6 +24,7 @@ import os
 import subprocess
 import sys
 
+sys.dont_write_bytecode = True     # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fiemap import fiemap, FIEMAP_EXTENT_UNWRITTEN  # noqa: E402
 

@@ -19,7 +19,7 @@ K=4096
 IO=$REPO/selftests/lib/ioend_io.py
 
 fi_load
-make_dev 64
+make_dev 16
 stale_fill "$dev"
 mnt=$T_TMP/mnt meta=$T_TMP/meta ref=$T_TMP/ref written=$T_TMP/written
 start_blockfs "$mnt" "$dev" --bpf --meta "$meta"

@@ -21,7 +21,7 @@ IO=$REPO/selftests/lib/ioend_io.py
 QUEUE_OPT="--ioend-queue 4096"	# fuse-iomap-blockfs: the ioend ring buffer's bytes
 
 fi_load
-make_dev 64
+make_dev 16
 stale_fill "$dev"
 mnt=$T_TMP/mnt meta=$T_TMP/meta ref=$T_TMP/ref written=$T_TMP/written
 start_blockfs "$mnt" "$dev" --bpf --meta "$meta" $QUEUE_OPT
@@ -38,9 +38,8 @@ dd if="$mnt/f" of=/dev/null bs=$K count=1 iflag=direct status=none || fail "warm
 python3 "$IOEND_CHECK" unwritten "$mnt/f" | awk '$1 < 1024' > "$T_TMP/unwritten"
 [ "$(wc -l < "$T_TMP/unwritten")" -ge $N ] ||
 	fail "8 writes into holes left $(wc -l < "$T_TMP/unwritten") unwritten blocks, want at least $N"
-mapfile -t ops < <(python3 -c 'import random, sys
-for b in random.Random(14).sample(open(sys.argv[1]).read().split(), int(sys.argv[2])):
-    print("d%d+4096" % (int(b) * 4096))' "$T_TMP/unwritten" $N)
+mapfile -t ops < <(awk 'BEGIN { srand(14) } { print rand(), "d" $1 * 4096 "+4096" }' "$T_TMP/unwritten" |
+	sort -g | head -n $N | cut -d' ' -f2)
 
 ioends=$(counter "$mnt" ioend_upcalls) handled=$(counter "$mnt" bpf_ioend_handled)
 fallbacks=$(counter "$mnt" bpf_ioend_fallbacks) li=$(log_count IOEND) lq=$(log_count QIOEND)

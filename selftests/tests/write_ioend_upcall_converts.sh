@@ -19,7 +19,7 @@
 UNWRITTEN=0x2 DIRECT=0x8 WRITEBACK=0x20	# FUSE_IOMAP_IOEND_*
 
 fi_load
-make_dev 64
+make_dev 16
 stale_fill "$dev"
 mnt=$T_TMP/mnt meta=$T_TMP/meta ref=$T_TMP/ref written=$T_TMP/written
 start_blockfs "$mnt" "$dev" --meta "$meta"
