@@ -144,7 +144,11 @@ def check(d, logpath, dev=None):
     bad = []
     for f in range(FILES):
         path = os.path.join(d, "f%d" % f)
-        size = os.path.getsize(path)
+        try:
+            size = os.path.getsize(path)
+        except OSError as e:
+            bad.append("f%d: %s" % (f, e.strerror))
+            continue
         if size != BLOCKS * BS:
             bad.append("f%d is %d bytes, want %d" % (f, size, BLOCKS * BS))
             continue

@@ -64,7 +64,7 @@ later=$(stat -c %s "$ref")
 expect_eq "size in stat after the last append" "$(stat -c %s "$mnt/f")" "$later"
 crash_server "$mnt"
 start_blockfs "$mnt" "$dev" --bpf --meta "$meta"
-got=$(stat -c %s "$mnt/f")
+got=$(stat -c %s "$mnt/f") || fail "after the crash, the new server has no $mnt/f: the fsync was not saved"
 cmp -n "$synced" "$mnt/f" "$ref" || fail "after the crash, the fsync'd bytes differ"
 if [ "$got" = "$later" ]; then
 	cmp -s <(tail -c +$((synced + 1)) "$mnt/f") <(tail -c +$((synced + 1)) "$ref") ||
