@@ -84,7 +84,7 @@ demo: deps
 
 # Side-by-side benchmark (one boot): build/bench/results.{tsv,md}, ratios.png.
 # Its knobs (see bench/bench.sh) reach the guest only when set here.
-BENCH_KNOBS := ROUNDS RUNTIME QD_RUNTIME RAMP NOSIMPLE
+BENCH_KNOBS := ROUNDS RUNTIME QD_RUNTIME RAMP NOSIMPLE BENCH_CELLS
 bench: deps
 	$(Q)$(MAKE) all
 	selftests/vm/boot --timeout 5400 $(foreach v,$(BENCH_KNOBS),$(if $($(v)),--env $(v)=$($(v)))) \

@@ -29,6 +29,8 @@
 #   RAMP        seconds of unmeasured warm-up (default 1)
 #   NOSIMPLE    1 (default): add the iomap_bpf_nosimple rows, an error if the
 #               module has no simple_read knob; 0: leave them out
+#   BENCH_CELLS only these cells, comma separated WORKLOAD:ENGINE:DEPTH:JOBS
+#               (e.g. randwrite_4k_direct:psync:1:1); default all of them
 # Time: with ROUNDS=5 RUNTIME=4 QD_RUNTIME=3 RAMP=1, and the hook dropping
 # the caches once per clone, one boot took about 65 min on the project's
 # machine (2 cores shared with two other TCG guests): 17 min for the psync
@@ -163,6 +165,7 @@ for wl in randread_4k_direct randread_4k_direct_frag; do
 	done
 done
 CELLS="$CELLS seqread_128k_direct:io_uring:8:1"
+[ -z "${BENCH_CELLS:-}" ] || CELLS=${BENCH_CELLS//,/ }
 
 job() {	# WORKLOAD DIR: fio arguments
 	case $1 in
@@ -219,7 +222,8 @@ simple() {	# SYSTEM 0|1: the simple read path knob of its connection
 		echo "	[ \"\$(cat ${CONN[iomap_bpf]}/simple_read)\" = \$v ] || exit 1"
 	fi
 	echo 'fi'
-	echo '[ -z "$c" ] || echo "$1 $2 $(cat $c/iomap_begin_upcalls) $(cat $c/simple_reads 2>/dev/null || echo NA)" >> '"$W/ctr"
+	echo '[ -z "$c" ] || echo "$1 $2 $(cat $c/iomap_begin_upcalls) $(cat $c/simple_reads 2>/dev/null || echo NA)" \'
+	echo '	"$(cat $c/iomap_end_upcalls) $(cat $c/ioend_upcalls 2>/dev/null || echo NA)" >> '"$W/ctr"
 } > "$W/hook"
 chmod +x "$W/hook"
 
@@ -265,40 +269,42 @@ for line in open(sys.argv[1]):
     wl, eng, qd, nj, r, n = line.split()
     ctr = {}
     for l in open("%s/%s.ctr" % (sys.argv[2], n)):
-        ph, s, up, sr = l.split()
-        ctr.setdefault((ph, s), []).append((int(up), None if sr == "NA" else int(sr)))
+        ph, s, up, sr, end, ioend = l.split()
+        na = lambda x: None if x == "NA" else int(x)
+        ctr.setdefault((ph, s), []).append((int(up), na(sr), na(end), na(ioend)))
     for j in json.load(open("%s/%s.json" % (sys.argv[2], n)))["jobs"]:
         s = j["jobname"]
         io = j["write"] if j["write"]["io_bytes"] > j["read"]["io_bytes"] else j["read"]
         p = io["clat_ns"].get("percentile", {})
         us = lambda k: p[k] / 1000.0 if k in p else None
         ios = max(io["total_ios"], 1)
-        upk = spk = None
+        per_k = [None] * 4	# BEGIN, simple reads, END, IOEND per 1000 I/Os
         if s == "ext4":
-            upk = spk = 0.0
+            per_k = [0.0] * 4
         elif (("pre", s) in ctr) and (("post", s) in ctr):
             pre, post = ctr[("pre", s)][0], ctr[("post", s)][-1]
-            upk = 1000.0 * (post[0] - pre[0]) / ios
-            if pre[1] is not None and post[1] is not None:
-                spk = 1000.0 * (post[1] - pre[1]) / ios
+            per_k = [None if a is None or b is None else 1000.0 * (b - a) / ios
+                     for a, b in zip(pre, post)]
         cells.setdefault((wl, eng, qd, nj), {}).setdefault(s, []).append(
-            (io["bw_bytes"] / 1e6, io["iops"], us("50.000000"), us("99.000000"), upk, spk))
+            (io["bw_bytes"] / 1e6, io["iops"], us("50.000000"), us("99.000000"), *per_k))
 def med(v):
     return statistics.median(v)
 def medna(v):	# median, NA if any is missing
     return "NA" if None in v else "%.1f" % med(v)
 with open(sys.argv[3], "w") as f:
     f.write("workload\tioengine\tiodepth\tnumjobs\tsystem\trounds\tmbps\tmbps_min\tmbps_max\t"
-            "iops\tiops_min\tiops_max\tp50_us\tp99_us\tratio_vs_ext4\tupcalls_per_1k_io\tsimple_per_1k_io\n")
+            "iops\tiops_min\tiops_max\tp50_us\tp99_us\tratio_vs_ext4\tupcalls_per_1k_io\tsimple_per_1k_io\t"
+            "end_upcalls_per_1k_io\tioend_upcalls_per_1k_io\n")
     for key, per in cells.items():
         base = med([v[0] for v in per["ext4"]]) if "ext4" in per else 0
         for s, v in per.items():
             mb = [x[0] for x in v]
             io = [x[1] for x in v]
-            f.write("%s\t%s\t%d\t%.1f\t%.1f\t%.1f\t%.0f\t%.0f\t%.0f\t%s\t%s\t%.3f\t%s\t%s\n" % (
+            f.write("%s\t%s\t%d\t%.1f\t%.1f\t%.1f\t%.0f\t%.0f\t%.0f\t%s\t%s\t%.3f\t%s\t%s\t%s\t%s\n" % (
                 "\t".join(key), s, len(v), med(mb), min(mb), max(mb), med(io), min(io), max(io),
                 medna([x[2] for x in v]), medna([x[3] for x in v]),
-                med(mb) / base if base else 0, medna([x[4] for x in v]), medna([x[5] for x in v])))
+                med(mb) / base if base else 0, medna([x[4] for x in v]), medna([x[5] for x in v]),
+                medna([x[6] for x in v]), medna([x[7] for x in v])))
 PY
 
 for s in $SYSTEMS; do umount "${MNT[$s]}"; done

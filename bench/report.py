@@ -43,16 +43,18 @@ def main():
            "(simple_read = 0) during its runs, in the cells where the simple path can apply (- elsewhere)."
            % (kernel, "/".join(rounds), SIMPLE_OFF, SIMPLE_ON), "",
            "## psync, queue depth 1, one job", "",
-           "Cells: MB/s (min-max), ratio to the kernel's ext4, FUSE_IOMAP_BEGIN upcalls per 1000 I/Os.", "",
+           "Cells: MB/s (min-max), ratio to the kernel's ext4, FUSE_IOMAP_BEGIN/END/IOEND upcalls "
+           "per 1000 I/Os.", "",
            "| workload | " + " | ".join(systems) + " |",
            "| --- |" + " --- |" * len(systems)]
     for c in psync:
         cs = []
         for s in systems:
             r = cell.get((c, s))
-            cs.append("-" if r is None else "%s, %.2fx, %s" % (
+            cs.append("-" if r is None else "%s, %.2fx, %s/%s/%s" % (
                 spread(r["mbps"], r["mbps_min"], r["mbps_max"], "MB/s"), float(r["ratio_vs_ext4"]),
-                r["upcalls_per_1k_io"]))
+                r["upcalls_per_1k_io"], r.get("end_upcalls_per_1k_io", "NA"),
+                r.get("ioend_upcalls_per_1k_io", "NA")))
         out.append("| %s | %s |" % (c, " | ".join(cs)))
 
     if uring:

@@ -375,6 +375,13 @@ int fuse_iomap_conn_init(struct fuse_conn *fc, struct fuse_fs_context *ctx,
 	fc->iomap = ic;
 	fuse_bpf_conn_add(ic);
 	/*
+	 * syncfs(2) asks the server (FUSE_SYNCFS), as fsync does for a
+	 * file: what it keeps of ioends (the BPF tier's queue included)
+	 * must be committed too.  fuse sends it only for virtiofs; a server
+	 * without it answers ENOSYS once.
+	 */
+	fc->sync_fs = 1;
+	/*
 	 * fuse counts finished writeback itself, for its WRITE requests, and
 	 * turns the generic counting off.  Ours is plain block I/O ending in
 	 * folio_end_writeback(): without the generic counting this bdi never
