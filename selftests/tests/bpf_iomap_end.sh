@@ -1,13 +1,14 @@
 #!/bin/bash
 # The optional iomap_end member: a program that sets it is told of every
 # mapping that asked for FUSE_IOMAP_END, with the bytes written, before the
-# END upcall, which the server still gets.
+# END upcall, which the server still gets.  blockfs --out-of-place: in
+# place it asks for ioends, not ENDs.
 # TIMEOUT: 60
 . "$REPO/selftests/lib/common.sh"
 . "$REPO/selftests/lib/iomap.sh"
 . "$REPO/selftests/lib/bpf.sh"
 
-blockfs_setup
+blockfs_setup --out-of-place
 attach "$mnt" "$TESTBPF/end_counter.bpf.o"
 ends=$(counter "$mnt" iomap_end_upcalls)
 dd if=/dev/urandom of="$mnt/f" bs=64k count=8 oflag=direct status=none || fail "write failed"

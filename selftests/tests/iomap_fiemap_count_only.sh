@@ -15,8 +15,9 @@ for i in $(seq 0 9); do
 done
 truncate -s $((32 << 20)) "$mnt/sparse"
 dd if="$T_TMP/data" of="$mnt/sparse" bs=4096 count=2 seek=3000 conv=notrunc status=none
-# Ten single-block appends with nothing in between: ten allocations the
-# server merges into one extent.
+# Ten single-block appends with nothing in between: the first preallocates
+# 64 blocks (unwritten), the rest write into them, and the ten conversions
+# merge into one written extent, followed by the unwritten rest.
 for i in $(seq 0 9); do
 	dd if="$T_TMP/data" of="$mnt/merged" bs=4096 count=1 seek=$i conv=notrunc status=none
 done
@@ -26,6 +27,11 @@ for f in one frag sparse merged; do
 	full=$(python3 "$FIEMAP_PY" full "$mnt/$f" | tail -n +2 | wc -l)
 	expect_eq "$f: count-only FIEMAP vs extents a full FIEMAP returned" "$count" "$full"
 done
-expect_eq "extents of the merged file" "$(python3 "$FIEMAP_PY" count "$mnt/merged")" 1
+expect_eq "extents of the merged file" "$(python3 "$FIEMAP_PY" count "$mnt/merged")" 2
+# FIEMAP_EXTENT_UNWRITTEN is 0x800: written first, then unwritten.
+expect_eq "merged: FIEMAP of the written and the unwritten extent" \
+	"$(python3 "$FIEMAP_PY" full "$mnt/merged" | tail -n +2 |
+	   while read -r l _ n fl; do printf '%d %d %s;' "$l" "$n" "$(((fl & 0x800) ? 1 : 0))"; done)" \
+	"0 40960 0;40960 221184 1;"
 [ "$(python3 "$FIEMAP_PY" count "$mnt/frag")" -ge 10 ] || fail "frag is not fragmented"
 stop_server "$mnt" "$SERVER_PID"
