@@ -119,3 +119,70 @@ craft_try() {
 	stop_server "$mnt" "$SERVER_PID"
 	log "$name: ok"
 }
+
+# --- ioend and unwritten extents (issue 14) ------------------------------------
+
+IOEND_CHECK=$REPO/selftests/lib/ioend_check.py
+# What a block of another file, left on the device, holds in these tests.
+STALE_LINE='stale block of another file!'
+
+# need_counters MNT NAME...: MNT's connection has each counter (a module
+# without them fails the test, saying which).
+need_counters() {
+	local m=$1 c
+	shift
+	for c; do
+		[ -r "$(conn_dir "$m")/$c" ] || fail "no counter $c in $(conn_dir "$m")"
+	done
+}
+
+# stale_fill DEV: fill DEV with $STALE_LINE lines, as if its blocks had
+# belonged to files deleted before: a block handed out as unwritten must
+# never show them.
+stale_fill() {
+	{ yes "$STALE_LINE" || true; } |
+		dd of="$1" bs=1M count=$(($(blockdev --getsize64 "$1") >> 20)) iflag=fullblock oflag=direct status=none ||
+		fail "can't fill $1"
+}
+
+# check_written_on_device FILE REF DEV: check_on_device for files with
+# unwritten extents: the extents FIEMAP does not flag unwritten hold REF's
+# bytes on DEV; unwritten ones are skipped (FILE reads them as zeros,
+# which the caller checks through the mount).
+check_written_on_device() {
+	python3 "$IOEND_CHECK" device "$1" "$2" "$3" > /dev/null 2> "$T_TMP/devcheck.err" ||
+		fail "$(tail -n1 "$T_TMP/devcheck.err")"
+}
+
+# check_unwritten_states FILE WRITTEN: FIEMAP shows every block the
+# "offset length" lines of WRITTEN touched as written and every other
+# block it maps as unwritten.  Sets uw_written and uw_unwritten (blocks).
+check_unwritten_states() {
+	local out
+	out=$(python3 "$IOEND_CHECK" states "$1" "$2" 2> "$T_TMP/states.err") ||
+		fail "FIEMAP: $(tail -n1 "$T_TMP/states.err")"
+	read -r _ uw_written _ uw_unwritten <<<"$out"
+}
+
+# crash_server MNT: SIGKILL the server ($SERVER_PID) as a crash would, then
+# wait until MNT is gone and $dev is free for the next server.  Processes
+# using MNT must have ended.
+crash_server() {
+	local mnt=$1 pid=$SERVER_PID
+	kill -9 "$pid" 2>/dev/null || fail "server $pid was not running at the crash"
+	wait_for 10 eval "[ ! -e /proc/$pid ] || grep -q '^$pid (.*) Z ' /proc/$pid/stat 2>/dev/null" ||
+		fail "server $pid still running 10 s after SIGKILL"
+	wait "$pid" 2>/dev/null || true
+	umount -l "$mnt" 2>/dev/null || true
+	# One python3 (slow to start in a guest) tries for 10 s.
+	python3 - "$dev" <<'PY' || fail "$dev still busy 10 s after the server was killed"
+import os, sys, time
+for _ in range(100):
+    try:
+        os.close(os.open(sys.argv[1], os.O_RDONLY | os.O_EXCL))
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.1)
+sys.exit(1)
+PY
+}

@@ -3,7 +3,8 @@
 # written 4 MiB file, one warm-up read (the library publishes its
 # extents), then 2,000 O_DIRECT and 2,000 buffered 4 KiB overwrites at
 # random blocks inside i_size, and sync.  No FUSE_IOMAP_BEGIN, END or
-# IOEND was sent (the counters and the server's log agree): extent_map
+# IOEND was sent (the counters, ioend_upcalls included, and the server's
+# log agree): extent_map
 # answered the writes and their writeback, and the kernel keeps the times,
 # so mtime and ctime advance in stat at once.  The bytes are right through
 # the mount after dropping caches and on the device at the FIEMAP address;
@@ -23,7 +24,9 @@ read -r m0 c0 < <(stat -c '%.9Y %.9Z' "$mnt/f")
 dd if="$mnt/f" of=/dev/null bs=4096 count=1 iflag=direct status=none || fail "warm-up read failed"
 sleep 1.1	# the times come from the coarse clock: let it move
 
+need_counters "$mnt" ioend_upcalls
 begins=$(counter "$mnt" iomap_begin_upcalls) ends=$(counter "$mnt" iomap_end_upcalls)
+ioends=$(counter "$mnt" ioend_upcalls)
 lb=$(log_count BEGIN) le=$(log_count END) li=$(log_count IOEND)
 python3 - "$mnt/f" "$T_TMP/ref" <<'PY' || fail "overwrites failed"
 import mmap, os, random, sys
@@ -48,6 +51,7 @@ sync
 read -r m1 c1 < <(stat -c '%.9Y %.9Z' "$mnt/f")
 expect_eq "FUSE_IOMAP_BEGIN upcalls for 4,000 overwrites" "$(counter "$mnt" iomap_begin_upcalls)" "$begins"
 expect_eq "FUSE_IOMAP_END upcalls for 4,000 overwrites" "$(counter "$mnt" iomap_end_upcalls)" "$ends"
+expect_eq "FUSE_IOMAP_IOEND upcalls for 4,000 overwrites" "$(counter "$mnt" ioend_upcalls)" "$ioends"
 expect_eq "BEGIN requests in the server's log" "$(log_count BEGIN)" "$lb"
 expect_eq "END requests in the server's log" "$(log_count END)" "$le"
 expect_eq "IOEND requests in the server's log" "$(log_count IOEND)" "$li"
