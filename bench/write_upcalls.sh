@@ -85,6 +85,7 @@ print("write_upcalls: %-5s %-9s per 1000 writes: BEGIN %.1f END %.1f IOEND %.1f 
 PY
 }
 
+modprobe loop
 mkdir -p "$W"
 [ -z "${OLD:-}" ] || run_tree before "$OLD"
 run_tree after "$REPO"

@@ -230,6 +230,15 @@ static bool fi_is_change_end(const struct fuse_iomap_end_in *in)
 	       (in->map.type != FUSE_IOMAP_TYPE_MAPPED || (in->map.flags & FUSE_IOMAP_F_NEW));
 }
 
+/* The write mapping of @out is unwritten, converted at its ioend. */
+static bool fi_hands_out_unwritten(const struct fuse_iomap_begin_out *out)
+{
+	const struct fuse_iomap_io *w =
+		out->write.type == FUSE_IOMAP_TYPE_PURE_OVERWRITE ? &out->read : &out->write;
+
+	return w->type == FUSE_IOMAP_TYPE_UNWRITTEN && (w->flags & FUSE_IOMAP_F_WANT_IOEND);
+}
+
 static int fi_begin(struct fi_server *srv, const struct fuse_in_header *ih,
 		    const struct fuse_iomap_begin_in *in, const char *tail)
 {
@@ -251,13 +260,18 @@ static int fi_begin(struct fi_server *srv, const struct fuse_in_header *ih,
 	if (srv->iomap.begin)
 		err = fi_lib_errno(srv, "FUSE_IOMAP_BEGIN",
 			       srv->iomap.begin(srv->ctx, ih->nodeid, in, &out));
-	if (change)
+	if (change) {
 		fi_lib_rule_change_end(&srv->rule);
+		seq = fi_lib_rule_seq(&srv->rule);
+	}
 	/*
 	 * A read came here: BPF had no answer.  Next time it will, from the
-	 * moment this read returns: publish first, then reply.
+	 * moment this read returns: publish first, then reply.  So too after
+	 * a write that was handed unwritten blocks (say, preallocated): they
+	 * read as zeros until their ioend, so the next writes into them and
+	 * their ioends can stay in the kernel.
 	 */
-	else if (!err)
+	if (!err && (!change || fi_hands_out_unwritten(&out)))
 		fi_lib_rule_publish(srv, ih->nodeid, seq);
 	return fi_reply(srv, ih->unique, err, &out, sizeof(out));
 }
