@@ -13,7 +13,7 @@
 # old bytes, or another block's data (crash_model.py); and what the files
 # read is on the device at the FIEMAP address of the extents not flagged
 # unwritten.  The seed is logged; STRESS_SEED=N replays one.
-# TIMEOUT: 120
+# TIMEOUT: 180
 . "$REPO/selftests/lib/common.sh"
 . "$REPO/selftests/lib/iomap.sh"
 

@@ -11,7 +11,7 @@
 # Then one more O_DIRECT append, not fsync'd, and the server is SIGKILLed:
 # a new server with the same metadata reports the fsync'd size (or the
 # later one, with the later bytes or zeros there) and the fsync'd bytes.
-# TIMEOUT: 90
+# TIMEOUT: 150
 . "$REPO/selftests/lib/common.sh"
 . "$REPO/selftests/lib/iomap.sh"
 

@@ -12,7 +12,7 @@
 # device at the FIEMAP address; and after a remount without BPF from the
 # saved metadata, the server's own extents say the same, having applied
 # every ioend once (QIOEND + IOEND lines = writes).
-# TIMEOUT: 120
+# TIMEOUT: 180
 . "$REPO/selftests/lib/common.sh"
 . "$REPO/selftests/lib/iomap.sh"
 

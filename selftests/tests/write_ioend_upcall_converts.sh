@@ -12,7 +12,7 @@
 # made one FUSE_IOMAP_IOEND (flags UNWRITTEN and DIRECT), the writeback
 # of the buffered ones some with WRITEBACK, and the ioend_upcalls counter
 # and the server's log agree.
-# TIMEOUT: 90
+# TIMEOUT: 150
 . "$REPO/selftests/lib/common.sh"
 . "$REPO/selftests/lib/iomap.sh"
 
