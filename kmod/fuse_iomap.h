@@ -2,7 +2,8 @@
 /*
  * fuse-iomap: file data of an iomap mount moves through fs/iomap straight
  * to the server's block devices; the server only answers where a file range
- * lives (FUSE_IOMAP_BEGIN) and hears how much was written (FUSE_IOMAP_END).
+ * lives (FUSE_IOMAP_BEGIN), hears how much was written (FUSE_IOMAP_END) and
+ * what reached the device (FUSE_IOMAP_IOEND), when its mappings ask.
  *
  * The first part of this header is what the fs/fuse copy calls (see
  * patches/0002-*); the rest is shared by our own files.
