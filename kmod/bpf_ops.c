@@ -160,6 +160,18 @@ static void fuse_bpf_ops_unreg(void *kdata, struct bpf_link *link)
 	synchronize_rcu();
 }
 
+/*
+ * What a hook's return other than 0 or FUSE_BPF_NO_ANSWER makes of the
+ * I/O: only errnos a caller may see; anything else is the program's bug.
+ */
+int fuse_bpf_ret_errno(struct fuse_iomap_conn *ic, int ret)
+{
+	if (ret < 0 && ret > -ERESTARTSYS)
+		return ret;
+	pr_warn_ratelimited("conn %u: fuse_bpf_ops returned %d: EIO\n", ic->id, ret);
+	return -EIO;
+}
+
 /* Never called: their types are what the trampolines are built from. */
 static int fuse_bpf_iomap_begin_stub(const struct fuse_bpf_iomap_begin_args *args,
 				     struct fuse_iomap_begin_out *out)

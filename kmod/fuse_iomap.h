@@ -140,6 +140,7 @@ void fuse_iomap_devs_free(struct fuse_iomap_conn *ic);
 int fuse_bpf_ops_register(void);
 void fuse_bpf_conn_add(struct fuse_iomap_conn *ic);
 void fuse_bpf_conn_del(struct fuse_iomap_conn *ic);
+int fuse_bpf_ret_errno(struct fuse_iomap_conn *ic, int ret);
 
 /* iomap.c */
 extern const struct iomap_ops fuse_iomap_map_ops;

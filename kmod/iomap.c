@@ -359,11 +359,7 @@ static int fuse_iomap_bpf_ret(struct inode *inode, u32 opflags, u64 pos, u64 cou
 		return ret;
 	}
 	atomic64_inc(&ic->bpf_errors);
-	/* Only errnos a caller may see; anything else is the program's bug. */
-	if (ret < 0 && ret > -ERESTARTSYS)
-		return ret;
-	pr_warn_ratelimited("conn %u: fuse_bpf_ops returned %d: EIO\n", ic->id, ret);
-	return -EIO;
+	return fuse_bpf_ret_errno(ic, ret);
 }
 
 /* The BPF tier: its answer, an errno, or FUSE_BPF_NO_ANSWER (also when none is attached). */

@@ -97,10 +97,7 @@ static int fuse_iomap_ioend_bpf(struct inode *inode, const struct fuse_iomap_ioe
 		return ret;
 	}
 	atomic64_inc(&ic->bpf_ioend_errors);
-	if (ret < 0 && ret > -ERESTARTSYS)
-		return ret;
-	pr_warn_ratelimited("conn %u: fuse_bpf_ops iomap_ioend returned %d: EIO\n", ic->id, ret);
-	return -EIO;
+	return fuse_bpf_ret_errno(ic, ret);
 }
 
 /*
