@@ -130,6 +130,7 @@ struct fuse_iomap_conn {
 
 /* iomap_conn.c */
 const char *fuse_iomap_rule_name(enum fuse_iomap_rule rule);
+int fuse_iomap_request(struct fuse_mount *fm, struct fuse_args *args);
 
 /* iomap_dev.c */
 struct fuse_iomap_dev *fuse_iomap_dev_lookup(struct fuse_iomap_conn *ic, u32 cookie);

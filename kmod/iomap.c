@@ -308,7 +308,7 @@ static int fuse_iomap_upcall_begin(struct inode *inode, u32 opflags, u64 pos, u6
 
 	atomic64_inc(&ic->begin_upcalls);
 	trace_fuse_iomap_upcall_begin(ic->id, args.nodeid, in.attr_ino, pos, count, opflags);
-	err = fuse_simple_request(fm, &args);
+	err = fuse_iomap_request(fm, &args);
 	if (err == -ENOSYS) {
 		/* A server that mounted with iomap must map its files. */
 		pr_warn_ratelimited("conn %u: server does not implement FUSE_IOMAP_BEGIN\n", ic->id);
@@ -491,7 +491,7 @@ static int fuse_iomap_upcall_end(struct inode *inode, loff_t pos, loff_t count,
 
 	atomic64_inc(&ic->end_upcalls);
 	trace_fuse_iomap_upcall_end(ic->id, args.nodeid, pos, count, written, in.opflags);
-	return fuse_simple_request(fm, &args);
+	return fuse_iomap_request(fm, &args);
 }
 
 static int fuse_iomap_end(struct inode *inode, loff_t pos, loff_t count, ssize_t written,

@@ -38,6 +38,18 @@ const char *fuse_iomap_rule_name(enum fuse_iomap_rule rule)
 	return fuse_iomap_rule_names[rule];
 }
 
+/*
+ * Sends one of our requests.  A request in flight when the server dies
+ * ends with ECONNABORTED, one sent after with ENOTCONN: the same event,
+ * so the caller sees ENOTCONN for both, whatever the timing.
+ */
+int fuse_iomap_request(struct fuse_mount *fm, struct fuse_args *args)
+{
+	int err = fuse_simple_request(fm, args);
+
+	return err == -ECONNABORTED ? -ENOTCONN : err;
+}
+
 /* --- mount options ------------------------------------------------------- */
 
 int fuse_iomap_parse_enable(struct fs_context *fsc, struct fuse_fs_context *ctx)

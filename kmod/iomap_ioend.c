@@ -47,7 +47,7 @@ static int fuse_iomap_ioend_upcall(struct inode *inode, const struct fuse_iomap_
 
 	atomic64_inc(&ic->ioend_upcalls);
 	trace_fuse_iomap_upcall_ioend(ic->id, args.nodeid, in->pos, in->written, in->flags);
-	err = fuse_simple_request(fm, &args);
+	err = fuse_iomap_request(fm, &args);
 	if (err == -ENOSYS) {
 		/* It handed out a mapping that needs an ioend: it must take it. */
 		pr_warn_ratelimited("conn %u: server does not implement FUSE_IOMAP_IOEND\n", ic->id);
