@@ -6,6 +6,9 @@ usage: fiemap.py COMMAND FILE...  (with several files, each file's output
        fiemap.py count FILE     extents FIEMAP reports with fm_extent_count = 0
        fiemap.py full FILE      extents a full FIEMAP returns (count, then one
                                 "logical physical length flags" line each)
+       fiemap.py unsynced FILE  the same, without FIEMAP_FLAG_SYNC: what the
+                                file system maps before dirty pages are
+                                written back
        fiemap.py merged FILE    "logical physical length unwritten" per
                                 extent, physically contiguous neighbours of
                                 the same kind joined
@@ -24,11 +27,11 @@ HDR = "=QQIIII"          # fm_start, fm_length, fm_flags, mapped, count, reserve
 EXT = "=QQQQQIIII"       # logical, physical, length, reserved64[2], flags, reserved[3]
 
 
-def fiemap(path, count):
-    buf = bytearray(struct.pack(HDR, 0, 0xFFFFFFFFFFFFFFFF, FIEMAP_FLAG_SYNC, 0, count, 0)
+def fiemap_fd(fd, count, flags=FIEMAP_FLAG_SYNC):
+    """(extents mapped, [(logical, physical, length, flags)]) of open file fd."""
+    buf = bytearray(struct.pack(HDR, 0, 0xFFFFFFFFFFFFFFFF, flags, 0, count, 0)
                     + bytes(struct.calcsize(EXT) * count))
-    with open(path, "rb") as f:
-        fcntl.ioctl(f.fileno(), FS_IOC_FIEMAP, buf)
+    fcntl.ioctl(fd, FS_IOC_FIEMAP, buf)
     mapped = struct.unpack_from(HDR, buf)[3]
     exts = []
     for i in range(min(mapped, count)):
@@ -37,12 +40,18 @@ def fiemap(path, count):
     return mapped, exts
 
 
+def fiemap(path, count, flags=FIEMAP_FLAG_SYNC):
+    with open(path, "rb") as f:
+        return fiemap_fd(f.fileno(), count, flags)
+
+
 def report(cmd, path):
     if cmd == "count":
         print(fiemap(path, 0)[0])
-    elif cmd == "full":
-        n = fiemap(path, 0)[0]
-        mapped, exts = fiemap(path, n + 16)
+    elif cmd in ("full", "unsynced"):
+        flags = FIEMAP_FLAG_SYNC if cmd == "full" else 0
+        n = fiemap(path, 0, flags)[0]
+        mapped, exts = fiemap(path, n + 16, flags)
         print(mapped)
         for e in exts:
             print("%d %d %d 0x%x" % e)

@@ -1,8 +1,9 @@
 #!/bin/bash
 # A crash loses only what nobody fsync'd, and never shows stale blocks:
 # fuse-iomap-blockfs --meta (first with the ioend upcall, then with --bpf,
-# whose ioends are queued) on a device whose blocks hold old bytes (and
-# in the second round the first round's files).  Random whole-block
+# whose ioends are queued, then --out-of-place, which remaps at ioend) on
+# a device whose blocks hold old bytes (and in later rounds the earlier
+# rounds' files).  Random whole-block
 # writes (O_DIRECT and buffered) into two sparse files, so into holes
 # (the server preallocates unwritten blocks) and into unwritten and
 # written blocks, with an fsync of a file every 4 to 12 writes and reads
@@ -13,7 +14,7 @@
 # old bytes, or another block's data (crash_model.py); and what the files
 # read is on the device at the FIEMAP address of the extents not flagged
 # unwritten.  The seed is logged; STRESS_SEED=N replays one.
-# TIMEOUT: 180
+# TIMEOUT: 240
 . "$REPO/selftests/lib/common.sh"
 . "$REPO/selftests/lib/iomap.sh"
 
@@ -25,10 +26,13 @@ make_dev 16
 stale_fill "$dev"
 mnt=$T_TMP/mnt
 seed=${STRESS_SEED:-$RANDOM}
-for mode in upcall bpf; do
+for mode in upcall bpf oop; do
 	meta=$T_TMP/$mode.meta wlog=$T_TMP/$mode.model
-	opt=()
-	[ $mode = upcall ] || opt=(--bpf)
+	case $mode in
+	upcall) opt=() ;;
+	bpf) opt=(--bpf) ;;
+	oop) opt=(--out-of-place) ;;
+	esac
 	start_blockfs "$mnt" "$dev" --meta "$meta" "${opt[@]}"
 	truncate -s $((BLOCKS * 4096)) "$mnt/f0" "$mnt/f1" || fail "$mode: can't create the files"
 	python3 -c 'import os, sys; [os.fsync(os.open(p, os.O_RDONLY)) for p in sys.argv[1:]]' "$mnt/f0" "$mnt/f1" ||

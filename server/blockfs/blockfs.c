@@ -15,11 +15,19 @@
  * device.  The size grows at ioend too (FUSE_IOMAP_IOEND_APPEND): only
  * data on the device becomes part of the file.  No FUSE_IOMAP_END.
  *
- * --out-of-place: every overwrite goes to newly allocated blocks, with
- * the END protocol: BEGIN for a write switches the file's map to the new
- * blocks at once (writeback of the same range may ask for them before END
- * comes) and remembers the old state as "pending"; END then keeps the
- * blocks the write touched and puts back the rest.
+ * --out-of-place: every write goes to newly allocated blocks, staged in
+ * the file's "cow" list (copy on write) beside its extents.  BEGIN for a
+ * write stages them (or hands out the ones already staged there: dirty
+ * pages wait for writeback on them), END gives back those of a new
+ * staging the write did not touch, writeback stages blocks where none
+ * are, and IOEND, once the data is on the device, moves the written ones
+ * into the file's extents and frees the blocks they replace.  Until then
+ * the file reads its old blocks: a crash never shows blocks that were not
+ * written.
+ *
+ * With --meta, freed blocks are not reused until the side file no longer
+ * points at them (the next save): else another file's data could land in
+ * a block that the saved metadata still gives to the file that freed it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,21 +46,12 @@
 #include "extents.h"
 #include "fuse_iomap_server.h"
 
-#define NO_OLD	UINT64_MAX
 /* Blocks a write into a hole allocates at least (up to the next extent). */
 #define BFS_PREALLOC	64
 
-struct bfs_pending {
-	struct bfs_pending *next;
-	uint64_t lblk, len;	/* the file range the write mapping covers */
-	uint64_t pblk;		/* its new blocks */
-	uint64_t old;		/* the blocks it replaced, or NO_OLD (was a hole) */
-	uint8_t old_unwritten;	/* ... which were unwritten */
-};
-
 struct bfs_file {
 	struct ext_list ext;
-	struct bfs_pending *pending;
+	struct ext_list cow;	/* --out-of-place: staged blocks, not yet in ext */
 };
 
 struct blockfs {
@@ -65,6 +64,8 @@ struct blockfs {
 	bool bpf;			/* --bpf: the extent_map tier */
 	int fd;				/* the device */
 	const char *meta;		/* --meta, or NULL */
+	/* With --meta: blocks freed since the last save, by device block (lblk = pblk). */
+	struct ext_list freed;
 };
 
 /* The BPF tier must not answer from @n's extents while they change. */
@@ -100,8 +101,21 @@ static void bfs_free_piece(void *arg, struct ext piece)
 {
 	struct blockfs *bfs = arg;
 
-	balloc_mark(&bfs->alloc, piece.pblk, piece.len, 0);
 	bfs_blocks_reset(bfs, piece.pblk, piece.len);
+	/* Out of memory, the blocks stay in use until a restart: that is safe. */
+	if (bfs->meta) {
+		ext_insert(&bfs->freed, (struct ext){ piece.pblk, piece.pblk, piece.len, 0 });
+		return;
+	}
+	balloc_mark(&bfs->alloc, piece.pblk, piece.len, 0);
+}
+
+/* The side file no longer points at the freed blocks: they may be reused. */
+static void bfs_release_freed(struct blockfs *bfs)
+{
+	for (size_t i = 0; i < bfs->freed.nr; i++)
+		balloc_mark(&bfs->alloc, bfs->freed.v[i].pblk, bfs->freed.v[i].len, 0);
+	bfs->freed.nr = 0;
 }
 
 static int bfs_resize(struct fi_memns *ns, struct fi_memns_node *n, off_t size)
@@ -113,8 +127,9 @@ static int bfs_resize(struct fi_memns *ns, struct fi_memns_node *n, off_t size)
 	if (!f)
 		return -ENOMEM;
 	bfs_bpf_forget(bfs, n);
-	/* Preallocated blocks past the new size go too. */
-	if (ext_remove(&f->ext, keep, UINT64_MAX - keep, bfs_free_piece, bfs))
+	/* Preallocated and staged blocks past the new size go too. */
+	if (ext_remove(&f->ext, keep, UINT64_MAX - keep, bfs_free_piece, bfs) ||
+	    ext_remove(&f->cow, keep, UINT64_MAX - keep, bfs_free_piece, bfs))
 		return -ENOMEM;
 	return 0;
 }
@@ -123,20 +138,16 @@ static void bfs_free_data(struct fi_memns *ns, struct fi_memns_node *n)
 {
 	struct blockfs *bfs = bfs_of(ns);
 	struct bfs_file *f = n->data;
-	struct bfs_pending *p, *next;
 
 	if (!f)
 		return;
 	bfs_bpf_forget(bfs, n);
 	for (size_t i = 0; i < f->ext.nr; i++)
 		bfs_free_piece(bfs, f->ext.v[i]);
-	for (p = f->pending; p; p = next) {
-		next = p->next;
-		if (p->old != NO_OLD)
-			bfs_free_piece(bfs, (struct ext){ p->lblk, p->old, p->len, 0 });
-		free(p);
-	}
+	for (size_t i = 0; i < f->cow.nr; i++)
+		bfs_free_piece(bfs, f->cow.v[i]);
 	ext_free(&f->ext);
+	ext_free(&f->cow);
 	free(f);
 }
 
@@ -189,41 +200,27 @@ static struct fuse_iomap_io bfs_lookup(struct blockfs *bfs, struct bfs_file *f, 
 	return fi_iomap_hole(lblk << bfs->bbits, (end - lblk) << bfs->bbits);
 }
 
-static int bfs_add_pending(struct bfs_file *f, uint64_t lblk, uint64_t len, uint64_t pblk,
-			   uint64_t old, bool old_unwritten)
-{
-	struct bfs_pending *p = malloc(sizeof(*p));
-
-	if (!p)
-		return ENOMEM;
-	*p = (struct bfs_pending){ f->pending, lblk, len, pblk, old, old_unwritten };
-	f->pending = p;
-	return 0;
-}
+static int bfs_commit_locked(struct blockfs *bfs);
 
 /*
- * Give [lblk, lblk+want) new blocks; *got says how many it could.  Out of
- * place (@pending) the old state is kept for END, and the new blocks are
- * written ones; in place they are an UNWRITTEN extent.
+ * Up to @want new blocks at @lblk in @l (the file's extents, as UNWRITTEN,
+ * or its cow list); *got says how many.  Out of space while freed blocks
+ * wait for a save, it saves and tries again.
  */
-static int bfs_allocate(struct blockfs *bfs, struct bfs_file *f, uint64_t lblk, uint64_t want,
-			uint64_t old, bool old_unwritten, bool pending, uint64_t *pblk,
-			uint64_t *got)
+static int bfs_allocate(struct blockfs *bfs, struct ext_list *l, uint64_t lblk, uint64_t want,
+			bool unwritten, uint64_t *pblk, uint64_t *got)
 {
 	*got = balloc_alloc(&bfs->alloc, want, pblk);
+	if (!*got && bfs->freed.nr && !bfs_commit_locked(bfs))
+		*got = balloc_alloc(&bfs->alloc, want, pblk);
 	if (!*got)
 		return ENOSPC;
 	bfs_blocks_reset(bfs, *pblk, *got);
-	if (old != NO_OLD && ext_remove(&f->ext, lblk, *got, NULL, NULL))
-		goto out_free;
-	if (ext_insert(&f->ext, (struct ext){ lblk, *pblk, *got, !pending }))
-		goto out_free;
-	if (pending && bfs_add_pending(f, lblk, *got, *pblk, old, old_unwritten))
-		goto out_free;
+	if (ext_insert(l, (struct ext){ lblk, *pblk, *got, unwritten })) {
+		balloc_mark(&bfs->alloc, *pblk, *got, 0);
+		return ENOMEM;
+	}
 	return 0;
-out_free:
-	balloc_mark(&bfs->alloc, *pblk, *got, 0);
-	return ENOMEM;
 }
 
 /*
@@ -259,11 +256,71 @@ static int bfs_begin_write_in_place(struct blockfs *bfs, struct fi_memns_node *n
 		want = BFS_PREALLOC;
 	if (want > run)
 		want = run;
-	err = bfs_allocate(bfs, f, lblk, want, NO_OLD, false, false, &pblk, &got);
+	err = bfs_allocate(bfs, &f->ext, lblk, want, true, &pblk, &got);
 	if (err)
 		return err;
 	out->read = bfs_map(bfs, FUSE_IOMAP_TYPE_UNWRITTEN, lblk, pblk, got,
 			    FUSE_IOMAP_F_WANT_IOEND);
+	return 0;
+}
+
+/*
+ * Out of place: the staged blocks at @lblk, the ones already there (*fresh
+ * false) or up to @want new ones, not past the next staged run.
+ */
+static int bfs_stage(struct blockfs *bfs, struct bfs_file *f, uint64_t lblk, uint64_t want,
+		     struct ext *c, bool *fresh)
+{
+	size_t i = ext_find(&f->cow, lblk);
+	uint64_t pblk, got;
+	int err;
+
+	*fresh = !(i < f->cow.nr && f->cow.v[i].lblk <= lblk);
+	if (!*fresh) {
+		*c = f->cow.v[i];
+		*c = (struct ext){ lblk, c->pblk + (lblk - c->lblk), c->len - (lblk - c->lblk), 0 };
+		return 0;
+	}
+	if (i < f->cow.nr && f->cow.v[i].lblk - lblk < want)
+		want = f->cow.v[i].lblk - lblk;
+	err = bfs_allocate(bfs, &f->cow, lblk, want, false, &pblk, &got);
+	if (err)
+		return err;
+	*c = (struct ext){ lblk, pblk, got, 0 };
+	return 0;
+}
+
+/*
+ * Out of place.  The old data (the partial blocks of a buffered write)
+ * is read from the file's extents; the write goes to staged blocks, and
+ * a new staging asks for END, which gives back what the write missed.
+ */
+static int bfs_begin_write_oop(struct blockfs *bfs, struct bfs_file *f,
+			       const struct fuse_iomap_begin_in *in, struct fuse_iomap_io cur,
+			       uint64_t want, uint64_t run, struct fuse_iomap_begin_out *out)
+{
+	uint64_t bmask = (1U << bfs->bbits) - 1, lblk = in->pos >> bfs->bbits;
+	uint16_t flags = FUSE_IOMAP_F_WANT_IOEND;
+	struct ext c;
+	bool fresh;
+	int err;
+
+	/* A partial block would need the old data: not with O_DIRECT. */
+	if (cur.type != FUSE_IOMAP_TYPE_HOLE && (in->opflags & FUSE_IOMAP_OP_DIRECT) &&
+	    ((in->pos | in->count) & bmask))
+		return ENOTBLK;
+	err = bfs_stage(bfs, f, lblk, want > run ? run : want, &c, &fresh);
+	if (err)
+		return err;
+	/* Unwritten blocks (from an in-place run) read as zeros. */
+	out->read = cur;
+	if (cur.type != FUSE_IOMAP_TYPE_MAPPED) {
+		out->read = fi_iomap_hole(cur.offset, cur.length);
+		flags |= FUSE_IOMAP_F_NEW;
+	}
+	if (fresh)
+		flags |= FUSE_IOMAP_F_WANT_IOMAP_END;
+	out->write = bfs_mapped(bfs, c.lblk, c.pblk, c.len, flags);
 	return 0;
 }
 
@@ -274,38 +331,28 @@ static int bfs_begin_write(struct blockfs *bfs, struct fi_memns_node *n, struct 
 	uint64_t lblk = in->pos >> bfs->bbits;
 	uint64_t want = ((in->pos + (in->count ? in->count : 1) - 1) >> bfs->bbits) - lblk + 1;
 	struct fuse_iomap_io cur = bfs_lookup(bfs, f, lblk);
-	uint64_t pblk, got, run;
-	int err;
+	uint64_t run = (cur.offset + cur.length) / (bmask + 1) - lblk;
 
-	run = (cur.offset + cur.length) / (bmask + 1) - lblk;
-	if (!bfs->out_of_place)
-		return bfs_begin_write_in_place(bfs, n, f, in, cur, want, run, out);
-	if (want > run)
-		want = run;
-	if (cur.type != FUSE_IOMAP_TYPE_HOLE) {
-		uint64_t old = (cur.addr >> bfs->bbits) + (lblk - (cur.offset >> bfs->bbits));
-		bool old_unwritten = cur.type == FUSE_IOMAP_TYPE_UNWRITTEN;
+	if (bfs->out_of_place)
+		return bfs_begin_write_oop(bfs, f, in, cur, want, run, out);
+	return bfs_begin_write_in_place(bfs, n, f, in, cur, want, run, out);
+}
 
-		/* Out of place, a partial block would need the old data: not with O_DIRECT. */
-		if ((in->opflags & FUSE_IOMAP_OP_DIRECT) && ((in->pos | in->count) & bmask))
-			return ENOTBLK;
-		err = bfs_allocate(bfs, f, lblk, want, old, old_unwritten, true, &pblk, &got);
-		if (err)
-			return err;
-		/* Unwritten blocks (from an in-place run) read as zeros. */
-		out->read = old_unwritten ? fi_iomap_hole(lblk << bfs->bbits, got << bfs->bbits) :
-					    bfs_mapped(bfs, lblk, old, got, 0);
-		out->write = bfs_mapped(bfs, lblk, pblk, got,
-					FUSE_IOMAP_F_WANT_IOMAP_END |
-					(old_unwritten ? FUSE_IOMAP_F_NEW : 0));
-		return 0;
-	}
-	err = bfs_allocate(bfs, f, lblk, want, NO_OLD, false, true, &pblk, &got);
+/* Out of place, writeback goes to staged blocks too, staged now if none are. */
+static int bfs_begin_writeback_oop(struct blockfs *bfs, struct bfs_file *f,
+				   const struct fuse_iomap_begin_in *in,
+				   struct fuse_iomap_begin_out *out)
+{
+	uint64_t lblk = in->pos >> bfs->bbits;
+	uint64_t want = ((in->pos + (in->count ? in->count : 1) - 1) >> bfs->bbits) - lblk + 1;
+	struct ext c;
+	bool fresh;
+	int err = bfs_stage(bfs, f, lblk, want, &c, &fresh);
+
 	if (err)
 		return err;
-	out->read = fi_iomap_hole(lblk << bfs->bbits, got << bfs->bbits);
-	out->write = bfs_mapped(bfs, lblk, pblk, got,
-				FUSE_IOMAP_F_NEW | FUSE_IOMAP_F_WANT_IOMAP_END);
+	out->read = bfs_mapped(bfs, c.lblk, c.pblk, c.len, FUSE_IOMAP_F_WANT_IOEND);
+	out->write.type = FUSE_IOMAP_TYPE_PURE_OVERWRITE;
 	return 0;
 }
 
@@ -322,8 +369,7 @@ static int bfs_extents(void *ctx, uint64_t nodeid, struct fi_extent **vp, uint32
 	fi_memns_lock(&bfs->ns);
 	n = fi_memns_node(&bfs->ns, nodeid);
 	f = n && S_ISREG(n->st.st_mode) ? n->data : NULL;
-	/* Not while a write is half done: its blocks may yet go back. */
-	if (!f || f->pending) {
+	if (!f) {
 		err = -EAGAIN;
 		goto out;
 	}
@@ -362,6 +408,8 @@ static int bfs_begin_locked(struct blockfs *bfs, uint64_t nodeid,
 	if ((in->opflags & FUSE_IOMAP_OP_WRITE) &&
 	    !(in->opflags & (FUSE_IOMAP_OP_ZERO | FUSE_IOMAP_OP_WRITEBACK)))
 		return -bfs_begin_write(bfs, n, f, in, out);
+	if ((in->opflags & FUSE_IOMAP_OP_WRITEBACK) && bfs->out_of_place)
+		return -bfs_begin_writeback_oop(bfs, f, in, out);
 
 	/* Reads, reports, zeroing and writeback: what is there now. */
 	out->read = bfs_lookup(bfs, f, in->pos >> bfs->bbits);
@@ -370,7 +418,7 @@ static int bfs_begin_locked(struct blockfs *bfs, uint64_t nodeid,
 	 * In place, writeback converts unwritten blocks at ioend, and
 	 * commits the size there when it reaches past ours.
 	 */
-	if ((in->opflags & FUSE_IOMAP_OP_WRITEBACK) && !bfs->out_of_place &&
+	if ((in->opflags & FUSE_IOMAP_OP_WRITEBACK) &&
 	    (out->read.type == FUSE_IOMAP_TYPE_UNWRITTEN ||
 	     (out->read.type == FUSE_IOMAP_TYPE_MAPPED &&
 	      in->pos + in->count > (uint64_t)n->st.st_size)))
@@ -392,52 +440,29 @@ static int bfs_begin(void *ctx, uint64_t nodeid, const struct fuse_iomap_begin_i
 
 /* --- answering FUSE_IOMAP_END -------------------------------------------------- */
 
-/* Put [from, to) of @p back as it was before the write. */
-static void bfs_revert(struct blockfs *bfs, struct bfs_file *f, const struct bfs_pending *p,
-		       uint64_t from, uint64_t to)
-{
-	if (from >= to)
-		return;
-	ext_remove(&f->ext, from, to - from, bfs_free_piece, bfs);
-	if (p->old != NO_OLD)
-		ext_insert(&f->ext, (struct ext){ from, p->old + (from - p->lblk), to - from,
-						  p->old_unwritten });
-}
-
+/*
+ * Out of place, END comes for a new staging only: the blocks of it the
+ * write did not touch go back.  No dirty page can be on them, so no
+ * writeback can be using them.
+ */
 static int bfs_end_locked(struct blockfs *bfs, uint64_t nodeid, const struct fuse_iomap_end_in *in)
 {
 	struct fi_memns_node *n = fi_memns_node(&bfs->ns, nodeid);
-	struct bfs_pending **pp, *p;
-	uint64_t ts, te, pend;
+	uint64_t ms, me, ts, te;
 	struct bfs_file *f;
 
-	if (!n || !S_ISREG(n->st.st_mode) || !(in->opflags & FUSE_IOMAP_OP_WRITE))
+	if (!n || !S_ISREG(n->st.st_mode) || !(in->opflags & FUSE_IOMAP_OP_WRITE) || !n->data)
 		return 0;
-	if (in->written > 0) {
-		if (in->pos + in->written > (uint64_t)n->st.st_size)
-			n->st.st_size = in->pos + in->written;
-		fi_memns_touch(n, true);
-	}
 	f = n->data;
-	for (pp = &f->pending; (p = *pp); pp = &p->next)
-		if (p->lblk << bfs->bbits == in->map.offset && p->pblk << bfs->bbits == in->map.addr)
-			break;
-	if (!p)
-		return 0;
-	bfs_bpf_forget(bfs, n);
-
-	/* The blocks the write touched keep the new data; the rest go back. */
-	pend = p->lblk + p->len;
+	ms = in->map.offset >> bfs->bbits;
+	me = (in->map.offset + in->map.length) >> bfs->bbits;
 	ts = in->pos >> bfs->bbits;
 	te = in->written > 0 ? ((in->pos + in->written - 1) >> bfs->bbits) + 1 : ts;
-	ts = ts < p->lblk ? p->lblk : ts > pend ? pend : ts;
-	te = te < ts ? ts : te > pend ? pend : te;
-	bfs_revert(bfs, f, p, p->lblk, ts);
-	bfs_revert(bfs, f, p, te, pend);
-	if (p->old != NO_OLD && te > ts)
-		bfs_free_piece(bfs, (struct ext){ ts, p->old + (ts - p->lblk), te - ts, 0 });
-	*pp = p->next;
-	free(p);
+	ts = ts < ms ? ms : ts > me ? me : ts;
+	te = te < ts ? ts : te > me ? me : te;
+	if (ext_remove(&f->cow, ms, ts - ms, bfs_free_piece, bfs) ||
+	    ext_remove(&f->cow, te, me - te, bfs_free_piece, bfs))
+		return -ENOMEM;
 	return 0;
 }
 
@@ -462,6 +487,29 @@ static void bfs_converted(void *arg, struct ext piece)
 	bfs_blocks_reset(arg, piece.pblk, piece.len);
 }
 
+/*
+ * Out of place: the staged blocks of [first, end) hold the data now, and
+ * replace what the file had there.  Out of memory, -ENOMEM and the piece
+ * at hand may read as a hole (the ioend fails: the writer hears of it).
+ */
+static int bfs_remap(struct blockfs *bfs, struct bfs_file *f, uint64_t first, uint64_t end)
+{
+	size_t i;
+
+	while ((i = ext_find(&f->cow, first)) < f->cow.nr && f->cow.v[i].lblk < end) {
+		struct ext c = f->cow.v[i];
+		uint64_t s = c.lblk > first ? c.lblk : first;
+		uint64_t e = c.lblk + c.len < end ? c.lblk + c.len : end;
+		struct ext piece = { s, c.pblk + (s - c.lblk), e - s, 0 };
+
+		if (ext_remove(&f->ext, s, e - s, bfs_free_piece, bfs) ||
+		    ext_insert(&f->ext, piece) || ext_remove(&f->cow, s, e - s, NULL, NULL))
+			return -ENOMEM;
+		first = e;
+	}
+	return 0;
+}
+
 static int bfs_ioend_locked(struct blockfs *bfs, uint64_t nodeid,
 			    const struct fuse_iomap_ioend_in *in, struct fuse_iomap_ioend_out *out)
 {
@@ -478,9 +526,13 @@ static int bfs_ioend_locked(struct blockfs *bfs, uint64_t nodeid,
 	f = bfs_file(n);
 	if (!f)
 		return -ENOMEM;
-	if ((in->flags & FUSE_IOMAP_IOEND_UNWRITTEN) && in->written) {
-		first = in->pos >> bfs->bbits;
-		end = (in->pos + in->written + bs - 1) >> bfs->bbits;
+	first = in->pos >> bfs->bbits;
+	end = (in->pos + in->written + bs - 1) >> bfs->bbits;
+	if (bfs->out_of_place && in->written) {
+		bfs_bpf_forget(bfs, n);
+		if (bfs_remap(bfs, f, first, end))
+			return -ENOMEM;
+	} else if ((in->flags & FUSE_IOMAP_IOEND_UNWRITTEN) && in->written) {
 		bfs_bpf_forget(bfs, n);
 		if (ext_convert(&f->ext, first, end - first, bfs_converted, bfs))
 			return -ENOMEM;
@@ -511,25 +563,36 @@ static int bfs_ioend(void *ctx, uint64_t nodeid, const struct fuse_iomap_ioend_i
  * library applied the queued ioends before this request came).  The
  * whole side file is written: it is small for the files our tests use.
  */
+static int bfs_commit_locked(struct blockfs *bfs)
+{
+	int err;
+
+	if (fdatasync(bfs->fd)) {
+		err = errno;
+		fprintf(stderr, "fuse-iomap-blockfs: can't flush the device: %s\n", strerror(err));
+		return -err;
+	}
+	err = bfs->meta ? bfs_save(bfs, bfs->meta) : 0;
+	if (err) {
+		fprintf(stderr, "fuse-iomap-blockfs: can't save %s: %s\n", bfs->meta, strerror(-err));
+		return -EIO;
+	}
+	bfs_release_freed(bfs);
+	return 0;
+}
+
+/*
+ * Under the lock, so that every conversion and remap the file saves had
+ * its data complete before the flush.
+ */
 static int bfs_sync(struct blockfs *bfs)
 {
-	int err = 0;
+	int err;
 
-	if (!bfs->meta)
-		return fdatasync(bfs->fd) ? -errno : 0;
-	/*
-	 * Under the lock, so that every conversion the file saves had its
-	 * data complete before the flush.
-	 */
 	fi_memns_lock(&bfs->ns);
-	if (fdatasync(bfs->fd))
-		err = -errno;
-	else
-		err = bfs_save(bfs, bfs->meta);
+	err = bfs_commit_locked(bfs);
 	fi_memns_unlock(&bfs->ns);
-	if (err)
-		fprintf(stderr, "fuse-iomap-blockfs: can't save %s: %s\n", bfs->meta, strerror(-err));
-	return err ? -EIO : 0;
+	return err;
 }
 
 static void bfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
@@ -741,14 +804,18 @@ static void usage(FILE *f)
 "Options:\n"
 "  -s, --block-size N   file system block size, 512..4096 (default 4096)\n"
 "  -m, --meta FILE      load the metadata from FILE if it exists, save it\n"
-"                       there on fsync, fsyncdir and exit, after flushing\n"
-"                       DEVICE (otherwise the file system starts empty and\n"
-"                       is forgotten): a server that is killed keeps what\n"
-"                       was fsync'd.  Refused at start if FILE.tmp can't be\n"
+"                       there on fsync, fsyncdir, syncfs and exit, after\n"
+"                       flushing DEVICE (otherwise the file system starts\n"
+"                       empty and is forgotten): a server that is killed\n"
+"                       keeps what was fsync'd.  Freed blocks are reused\n"
+"                       only after the next save (one is made when space\n"
+"                       runs out).  Refused at start if FILE.tmp can't be\n"
 "                       created next to it\n"
-"  -o, --out-of-place   write every overwrite to newly allocated blocks,\n"
-"                       committed at FUSE_IOMAP_END; holes get just the\n"
-"                       blocks written, nothing unwritten\n"
+"  -o, --out-of-place   write every write to newly allocated blocks, which\n"
+"                       replace the old ones once the data is on DEVICE\n"
+"                       (FUSE_IOMAP_IOEND): until then the file reads its\n"
+"                       old blocks; holes get just the blocks written,\n"
+"                       nothing unwritten\n"
 "  -b, --bpf            answer mappings inside the kernel too: load the\n"
 "                       extent_map BPF program, attach it to this mount and\n"
 "                       keep each file's extents in its maps; in place it\n"
@@ -1010,6 +1077,7 @@ out_dev:
 out_ns:
 	/* Files give their blocks back to the allocator: it goes last. */
 	fi_memns_destroy(&bfs.ns);
+	ext_free(&bfs.freed);
 	balloc_destroy(&bfs.alloc);
 	return ret;
 }
