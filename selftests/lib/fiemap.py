@@ -45,6 +45,20 @@ def fiemap(path, count, flags=FIEMAP_FLAG_SYNC):
         return fiemap_fd(f.fileno(), count, flags)
 
 
+def seek_map(fd):
+    """[(start, end)] of each data segment, SEEK_DATA/SEEK_HOLE from 0 to EOF."""
+    end = os.fstat(fd).st_size
+    pos, out = 0, []
+    while pos < end:
+        try:
+            start = os.lseek(fd, pos, os.SEEK_DATA)
+        except OSError:
+            break
+        pos = os.lseek(fd, start, os.SEEK_HOLE)
+        out.append((start, pos))
+    return out
+
+
 def report(cmd, path):
     if cmd == "count":
         print(fiemap(path, 0)[0])
@@ -68,16 +82,8 @@ def report(cmd, path):
             print("%d %d %d %d" % tuple(e))
     elif cmd == "seek":
         fd = os.open(path, os.O_RDONLY)
-        end = os.fstat(fd).st_size
-        pos = 0
-        while pos < end:
-            try:
-                start = os.lseek(fd, pos, os.SEEK_DATA)
-            except OSError:
-                break
-            stop = os.lseek(fd, start, os.SEEK_HOLE)
+        for start, stop in seek_map(fd):
             print("data %d %d" % (start, stop))
-            pos = stop
         os.close(fd)
     else:
         sys.exit(__doc__)

@@ -15,6 +15,8 @@ OP is one of
              is above 0 and is bpf_ioend_handled - bpf_ioend_committed
   pending0   bpf_ioend_pending is 0 and committed = handled
   sh:CMD     run the shell command CMD, which must succeed
+  seek:OUT   append FILE's data segments (SEEK_DATA/SEEK_HOLE) to OUT, one
+             "data START END" line each, then "--"
 All in one process, the files open throughout: closing a file of the
 mount (FLUSH, RELEASE) drains the BPF tier's ioend queue, so the checks
 of what is pending must come before.
@@ -31,6 +33,10 @@ import os
 import random
 import subprocess
 import sys
+
+sys.dont_write_bytecode = True     # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fiemap import seek_map  # noqa: E402
 
 BS = 4096
 
@@ -90,6 +96,12 @@ def main():
                          "with no upcall, sync or close" % h)
             if op == "pending0" and p != 0:
                 sys.exit("pending0: %d ioends queued by BPF not committed (handled %d)" % (p, h))
+            continue
+        if op.startswith("seek:"):
+            with open(op[5:], "a") as out:
+                for start, stop in seek_map(fd_b):
+                    out.write("data %d %d\n" % (start, stop))
+                out.write("--\n")
             continue
         if op.startswith("sh:"):
             r = subprocess.run(op[3:], shell=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

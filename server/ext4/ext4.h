@@ -2,7 +2,8 @@
 /*
  * fuse-iomap-ext4: what its files share.  main.c opens the image and runs
  * the server; inode.c reads, writes, frees and tracks inodes; dir.c keeps
- * the namespace; map.c answers FUSE_IOMAP_BEGIN/END.
+ * the namespace; map.c answers FUSE_IOMAP_BEGIN and IOEND, convert.c
+ * initializes what ioends report written.
  */
 #ifndef FI_EXT4_H
 #define FI_EXT4_H
@@ -102,10 +103,17 @@ void ext4_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
 void ext4_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		 const char *newname, unsigned int flags);
 
-/* ext4_map.c */
+/* map.c */
+/* Free blocks data allocation leaves to the extent trees (see convert.c). */
+#define EXT4_TREE_RESERVE	64
 extern const struct fi_iomap_ops ext4_iomap_ops;
 int ext4_shrink_tree(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode);
 void ext4_fallocate(fuse_req_t req, fuse_ino_t nodeid, int mode, off_t offset, off_t length,
 		    struct fuse_file_info *fi);
+
+/* convert.c */
+bool ext4_extent_continues(const struct ext2fs_extent *prev, const struct ext2fs_extent *e);
+int ext4_convert(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode,
+		 blk64_t lblk, blk64_t len);
 
 #endif

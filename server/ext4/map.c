@@ -2,22 +2,16 @@
 /*
  * fuse-iomap-ext4: where file data lives.  FUSE_IOMAP_BEGIN reads the
  * inode's extent tree (or block map): holes are HOLE, uninitialized
- * extents UNWRITTEN.  Writes never split an extent in the tree
- * (libext2fs's in-place split can misplace an extent at a leaf boundary):
- *  - a write into a hole allocates one extent of initialized blocks (at
- *    most what the write covers) and hands it out as new (F_NEW: the
- *    kernel zeroes what the write does not cover); the blocks a short
- *    write never reached (FUSE_IOMAP_END) are zeroed on disk, so no stale
- *    block is ever readable;
- *  - the first write into an uninitialized extent zeroes it on disk and
- *    marks it initialized, up to EOF or the end of the write, whichever is
- *    further: e2fsck refuses initialized blocks past i_size, so the rest of
- *    a KEEP_SIZE preallocation stays uninitialized.  That is the one split
- *    (an insert right after the extent, as for any new extent), and none
- *    when the extent before continues on disk: the boundary moves.
+ * extents UNWRITTEN.  Written blocks are overwritten in place.  A write
+ * into a hole gets a new uninitialized extent; writes into uninitialized
+ * blocks go out as UNWRITTEN with FUSE_IOMAP_F_WANT_IOEND, and
+ * FUSE_IOMAP_IOEND initializes exactly what reached the device
+ * (convert.c), so nothing is zeroed on disk and a block is readable only
+ * once its data is there.  The size of a write past EOF is committed at
+ * ioend too (FUSE_IOMAP_IOEND_APPEND); the kernel keeps the times.  No
+ * FUSE_IOMAP_END.
  * New blocks that continue the extent before them on disk lengthen it: an
  * append is not one more extent (e2fsck wants trees no deeper than needed).
- * FUSE_IOMAP_END also commits the size and the times.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -104,105 +98,6 @@ static int map_at(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *in
 	return map_blockmap(s, ino, inode, lblk, want, map);
 }
 
-static int zero_blocks(struct ext4srv *s, blk64_t pblk, blk64_t n)
-{
-	while (n) {
-		int chunk = n > 1U << 20 ? 1 << 20 : (int)n;
-		errcode_t err = ext2fs_zero_blocks2(s->fs, pblk, chunk, NULL, NULL);
-
-		if (err)
-			return to_errno(err);
-		pblk += chunk;
-		n -= chunk;
-	}
-	return 0;
-}
-
-/* Whether @e can be appended to @prev: adjacent in the file and on disk, same kind, short enough. */
-static bool continues(const struct ext2fs_extent *prev, const struct ext2fs_extent *e)
-{
-	bool uninit = e->e_flags & EXT2_EXTENT_FLAGS_UNINIT;
-
-	return (prev->e_flags & EXT2_EXTENT_FLAGS_UNINIT) == (e->e_flags & EXT2_EXTENT_FLAGS_UNINIT) &&
-	       prev->e_lblk + prev->e_len == e->e_lblk && prev->e_pblk + prev->e_len == e->e_pblk &&
-	       prev->e_len + e->e_len <= (uninit ? EXT_UNINIT_MAX_LEN : EXT_INIT_MAX_LEN);
-}
-
-/*
- * The first write into the uninitialized extent at @lblk (for @want
- * blocks): zeros on disk, then initialized up to EOF or the end of the
- * write, whichever is further; the rest stays uninitialized.
- */
-static int init_extent(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode,
-		       blk64_t lblk, blk64_t want)
-{
-	blk64_t eof = (EXT2_I_SIZE(inode) + s->fs->blocksize - 1) >> s->bbits;
-	blk64_t limit = lblk + want > eof ? lblk + want : eof;
-	struct ext2fs_extent e, head, tail, prev;
-	ext2_extent_handle_t h;
-	errcode_t err;
-	int ret;
-
-	err = ext2fs_extent_open2(s->fs, ino, ext2(inode), &h);
-	if (err)
-		return to_errno(err);
-	err = ext2fs_extent_goto(h, lblk);
-	if (!err)
-		err = ext2fs_extent_get(h, EXT2_EXTENT_CURRENT, &e);
-	if (!err && !(e.e_flags & EXT2_EXTENT_FLAGS_UNINIT))
-		err = EXT2_ET_EXTENT_NOT_FOUND;
-	if (err)
-		goto out;
-	head = e;
-	head.e_flags &= ~EXT2_EXTENT_FLAGS_UNINIT;
-	if (e.e_lblk + e.e_len > limit)
-		head.e_len = limit - e.e_lblk;
-	tail = e;
-	tail.e_lblk += head.e_len;
-	tail.e_pblk += head.e_len;
-	tail.e_len -= head.e_len;
-	ret = zero_blocks(s, head.e_pblk, head.e_len);
-	if (ret) {
-		ext2fs_extent_free(h);
-		return ret;
-	}
-	if (!tail.e_len) {
-		err = ext2fs_extent_replace(h, 0, &head);
-		goto out;
-	}
-	/* The extent before (same leaf) goes on where the head starts on disk: it takes the head. */
-	if (!ext2fs_extent_get(h, EXT2_EXTENT_PREV_SIB, &prev)) {
-		err = ext2fs_extent_get(h, EXT2_EXTENT_NEXT_SIB, &e);
-		if (!err && continues(&prev, &head)) {
-			/* Shrink first: a failure between the two leaves zeros unmapped, not mapped twice. */
-			err = ext2fs_extent_replace(h, 0, &tail);
-			if (!err)
-				err = ext2fs_extent_get(h, EXT2_EXTENT_PREV_SIB, &prev);
-			if (!err) {
-				prev.e_len += head.e_len;
-				err = ext2fs_extent_replace(h, 0, &prev);
-			}
-			goto out;
-		}
-		if (err)
-			goto out;
-	}
-	err = ext2fs_extent_replace(h, 0, &head);
-	if (err)
-		goto out;
-	err = ext2fs_extent_insert(h, EXT2_EXTENT_INSERT_AFTER, &tail);
-	if (err) {
-		/* Not split: the extent stays whole, and uninitialized. */
-		if (!ext2fs_extent_goto(h, e.e_lblk))
-			ext2fs_extent_replace(h, 0, &e);
-		goto out;
-	}
-	err = ext2fs_extent_fix_parents(h);
-out:
-	ext2fs_extent_free(h);
-	return to_errno(err);
-}
-
 /*
  * New blocks for the hole [lblk, lblk + n): one extent as long as the free
  * space at the goal allows (at least a block), uninitialized or not.  Not
@@ -218,13 +113,23 @@ static int alloc_extent(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_lar
 	ext2_extent_handle_t h;
 	errcode_t err;
 
+	blk64_t avail = ext2fs_free_blocks_count(s->fs->super);
+
 	if (n > (uninit ? EXT_UNINIT_MAX_LEN : EXT_INIT_MAX_LEN))
 		n = uninit ? EXT_UNINIT_MAX_LEN : EXT_INIT_MAX_LEN;
+	/* The last blocks are the tree's: a conversion at ioend must not fail. */
+	if (avail <= EXT4_TREE_RESERVE)
+		return ENOSPC;
+	if (n > avail - EXT4_TREE_RESERVE)
+		n = avail - EXT4_TREE_RESERVE;
 	err = ext2fs_new_range(s->fs, 0, goal, n, NULL, pblk, len);
 	if (err)
 		return to_errno(err);
 	/* Ours before the tree takes a block for a split. */
 	ext2fs_block_alloc_stats_range(s->fs, *pblk, *len, +1);
+	/* The BPF tier must not remember them written under an earlier owner. */
+	if (s->bpf)
+		fi_server_bpf_blocks_reset(s->srv, s->cookie, *pblk, *len);
 	err = ext2fs_iblk_add_blocks(s->fs, ext2(inode), *len);
 	if (err) {
 		ext2fs_block_alloc_stats_range(s->fs, *pblk, *len, -1);
@@ -241,7 +146,7 @@ static int alloc_extent(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_lar
 	ext2fs_extent_goto(h, lblk);
 	if (ext2fs_extent_get(h, EXT2_EXTENT_CURRENT, &cur) || cur.e_lblk > lblk) {
 		err = ext2fs_extent_insert(h, 0, &e);
-	} else if (continues(&cur, &e)) {
+	} else if (ext4_extent_continues(&cur, &e)) {
 		cur.e_len += e.e_len;
 		err = ext2fs_extent_replace(h, 0, &cur);
 	} else {
@@ -319,28 +224,17 @@ int ext4_shrink_tree(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large 
 	return 0;
 }
 
-/* A write into the hole at @lblk: one new extent of initialized blocks, handed out. */
-static int alloc_hole(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode,
-		      blk64_t lblk, blk64_t n, struct fuse_iomap_begin_out *out)
-{
-	blk64_t pblk, got;
-	int err;
-
-	err = alloc_extent(s, ino, inode, lblk, n, false, &pblk, &got);
-	if (err)
-		return err;
-	out->read = fi_iomap_hole(lblk << s->bbits, got << s->bbits);
-	out->write = extent_map(s, lblk, pblk, got, false);
-	out->write.flags = FUSE_IOMAP_F_NEW | FUSE_IOMAP_F_WANT_IOMAP_END;
-	return ext4_write_inode(s, ino, inode);
-}
-
-/* A write at @lblk: in place over written blocks, after allocating or initializing the rest. */
+/*
+ * A write at @lblk: in place over written blocks (asking for an ioend if
+ * it may grow the file); uninitialized ones, new in a hole or not, are
+ * written as UNWRITTEN and initialized at ioend.
+ */
 static int begin_write(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode,
-		       blk64_t lblk, blk64_t want, struct fuse_iomap_begin_out *out)
+		       const struct fuse_iomap_begin_in *in, blk64_t want,
+		       struct fuse_iomap_begin_out *out)
 {
+	blk64_t lblk = in->pos >> s->bbits, n, pblk, got;
 	struct fuse_iomap_io cur;
-	blk64_t n;
 	int err;
 
 	err = map_at(s, ino, inode, lblk, want, &cur);
@@ -353,22 +247,18 @@ static int begin_write(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_larg
 			n = want;
 		if (n > EXT4_MAP_MAX_ALLOC)
 			n = EXT4_MAP_MAX_ALLOC;
-		return alloc_hole(s, ino, inode, lblk, n, out);
-	}
-	if (!err && cur.type == FUSE_IOMAP_TYPE_UNWRITTEN) {
-		err = init_extent(s, ino, inode, lblk, want);
+		err = alloc_extent(s, ino, inode, lblk, n, true, &pblk, &got);
 		if (!err)
 			err = ext4_write_inode(s, ino, inode);
 		if (!err)
-			err = map_extents(s, ino, inode, lblk, &cur);
-		if (!err && cur.type != FUSE_IOMAP_TYPE_MAPPED)
-			err = EIO;
+			cur = extent_map(s, lblk, pblk, got, true);
 	}
 	if (err)
 		return err;
 	out->read = cur;
-	out->read.flags |= FUSE_IOMAP_F_WANT_IOMAP_END;
 	out->write.type = FUSE_IOMAP_TYPE_PURE_OVERWRITE;
+	if (cur.type == FUSE_IOMAP_TYPE_UNWRITTEN || in->pos + in->count > EXT2_I_SIZE(inode))
+		out->read.flags |= FUSE_IOMAP_F_WANT_IOEND;
 	return 0;
 }
 
@@ -400,7 +290,8 @@ static int ext4_extents(void *ctx, uint64_t nodeid, struct fi_extent **vp, uint3
 	ext2_extent_handle_t h;
 	errcode_t err;
 
-	*flags = 0;
+	/* extent_map answers writes into uninitialized extents and takes their ioends. */
+	*flags = FI_FILE_IOEND;
 	if (ext4_read_inode(s, ino, &inode) || !LINUX_S_ISREG(inode.i_mode) ||
 	    !(inode.i_flags & EXT4_EXTENTS_FL) || ext2fs_extent_open2(s->fs, ino, ext2(&inode), &h))
 		return -EAGAIN;
@@ -440,51 +331,60 @@ static int ext4_begin(void *ctx, uint64_t nodeid, const struct fuse_iomap_begin_
 			return -EROFS;
 		/* Zeroing touches only what is written; writeback what BEGIN gave out. */
 		if (!(in->opflags & (FUSE_IOMAP_OP_ZERO | FUSE_IOMAP_OP_WRITEBACK)))
-			return -begin_write(s, ino, &inode, lblk, want, out);
+			return -begin_write(s, ino, &inode, in, want, out);
 	}
 	out->write.type = FUSE_IOMAP_TYPE_PURE_OVERWRITE;
-	return -map_at(s, ino, &inode, lblk, want, &out->read);
+	err = map_at(s, ino, &inode, lblk, want, &out->read);
+	/* Writeback initializes at ioend, and commits a size past ours there. */
+	if (!err && (in->opflags & FUSE_IOMAP_OP_WRITEBACK) &&
+	    (out->read.type == FUSE_IOMAP_TYPE_UNWRITTEN ||
+	     (out->read.type == FUSE_IOMAP_TYPE_MAPPED &&
+	      in->pos + in->count > EXT2_I_SIZE(&inode))))
+		out->read.flags |= FUSE_IOMAP_F_WANT_IOEND;
+	return -err;
 }
 
-static int ext4_end(void *ctx, uint64_t nodeid, const struct fuse_iomap_end_in *in)
+/* Data on the device: its blocks initialized, and the size committed if it grew. */
+static int ext4_ioend(void *ctx, uint64_t nodeid, const struct fuse_iomap_ioend_in *in,
+		      struct fuse_iomap_ioend_out *out)
 {
 	struct ext4srv *s = ctx;
 	ext2_ino_t ino = to_ino(nodeid);
 	struct ext2_inode_large inode;
-	uint64_t bmask = s->fs->blocksize - 1;
-	uint64_t from, to;
+	uint64_t bs = s->fs->blocksize, first, end;
 	int err;
 
-	if (!(in->opflags & FUSE_IOMAP_OP_WRITE) || !s->rw)
+	if (!s->rw)
+		return -EROFS;
+	/* Gone (its last writeback raced an unlink and the eviction): nothing to do. */
+	if (ino <= s->fs->super->s_inodes_count &&
+	    !ext2fs_test_inode_bitmap2(s->fs->inode_map, ino))
 		return 0;
 	err = ext4_read_inode(s, ino, &inode);
 	if (err)
 		return -err;
-	if (in->written > 0) {
-		if (in->pos + in->written > EXT2_I_SIZE(&inode)) {
-			err = to_errno(ext2fs_inode_size_set(s->fs, ext2(&inode),
-							     in->pos + in->written));
-			if (err)
-				return -err;
-		}
-		ext4_touch(&inode, true);
-	}
-	/* New blocks a short write never reached must not keep what they held. */
-	from = in->written > 0 ? (in->pos + in->written + bmask) & ~bmask : in->pos & ~bmask;
-	to = in->map.offset + in->map.length;
-	if ((in->map.flags & FUSE_IOMAP_F_NEW) && in->map.type == FUSE_IOMAP_TYPE_MAPPED &&
-	    from >= in->map.offset && from < to) {
-		err = zero_blocks(s, (in->map.addr + (from - in->map.offset)) >> s->bbits,
-				  (to - from) >> s->bbits);
+	if (!LINUX_S_ISREG(inode.i_mode))
+		return -EINVAL;
+	if ((in->flags & FUSE_IOMAP_IOEND_UNWRITTEN) && in->written &&
+	    (inode.i_flags & EXT4_EXTENTS_FL)) {
+		first = in->pos / bs;
+		end = (in->pos + in->written + bs - 1) / bs;
+		err = ext4_convert(s, ino, &inode, first, end - first);
 		if (err)
 			return -err;
 	}
+	if ((in->flags & FUSE_IOMAP_IOEND_APPEND) && in->pos + in->written > EXT2_I_SIZE(&inode)) {
+		err = to_errno(ext2fs_inode_size_set(s->fs, ext2(&inode), in->pos + in->written));
+		if (err)
+			return -err;
+	}
+	out->newsize = EXT2_I_SIZE(&inode);
 	return -ext4_write_inode(s, ino, &inode);
 }
 
 const struct fi_iomap_ops ext4_iomap_ops = {
 	.begin = ext4_begin,
-	.end = ext4_end,
+	.ioend = ext4_ioend,
 	.extents = ext4_extents,
 };
 
