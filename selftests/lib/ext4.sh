@@ -149,3 +149,10 @@ PY
 	ln renamed many/renamed_link
 	chmod 0600 renamed
 )
+
+# ext4_fsck_clean IMG [WHAT]: e2fsck -fn finds nothing in IMG (an image or
+# a device); else fail with its first findings.
+ext4_fsck_clean() {
+	e2fsck -fn "$1" > "$T_TMP/fsck.out" 2>&1 ||
+		fail "e2fsck -fn${2:+ $2}: $(grep -v '^Pass\|^e2fsck\|^$' "$T_TMP/fsck.out" | head -n3 | tr '\n' ' ')"
+}

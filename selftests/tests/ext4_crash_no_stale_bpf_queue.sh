@@ -50,8 +50,7 @@ rc=0
 e2fsck -fy "$dev" > "$T_TMP/fsck-y.out" 2>&1 || rc=$?
 [ $rc -lt 4 ] || fail "e2fsck -fy could not repair: $(tail -n3 "$T_TMP/fsck-y.out" | tr '\n' ' ')"
 log "e2fsck -fy: exit $rc, $(grep -c . "$T_TMP/fsck-y.out") lines"
-e2fsck -fn "$dev" > "$T_TMP/fsck.out" 2>&1 ||
-	fail "e2fsck -fn after repair: $(grep -v '^Pass\|^e2fsck\|^$' "$T_TMP/fsck.out" | head -n3 | tr '\n' ' ')"
+ext4_fsck_clean "$dev" "after repair"
 kern=$T_TMP/kern
 mkdir -p "$kern"
 mount -o ro "$dev" "$kern" || fail "kernel ext4 can't mount the image"

@@ -40,7 +40,7 @@ for f in f g; do
 	cmp "$ours/$f" "$kern/$f" || fail "$f reads differently through our mount"
 done
 stop_server "$ours" "$SERVER_PID"
-e2fsck -fn "$T_TMP/ours.img" > "$T_TMP/fsck.out" 2>&1 || fail "e2fsck: $(grep -v '^Pass\|^e2fsck\|^$' "$T_TMP/fsck.out" | head -n3 | tr '\n' ' ')"
+ext4_fsck_clean "$T_TMP/ours.img"
 mkdir -p "$T_TMP/check"
 mount -o ro,loop "$T_TMP/ours.img" "$T_TMP/check" || fail "kernel ext4 can't mount our image"
 defer "umount '$T_TMP/check' 2>/dev/null"

@@ -3,7 +3,8 @@
  * fuse-iomap-ext4: what its files share.  main.c opens the image and runs
  * the server; inode.c reads, writes, frees and tracks inodes; dir.c keeps
  * the namespace; map.c answers FUSE_IOMAP_BEGIN and IOEND, convert.c
- * initializes what ioends report written.
+ * initializes what ioends report written, tail.c allocates ahead of
+ * appends and frees what they did not use.
  */
 #ifndef FI_EXT4_H
 #define FI_EXT4_H
@@ -19,7 +20,15 @@
 /* How long the kernel may cache names and attributes: we are its only writer. */
 #define EXT4_TIMEOUT	60.0
 
-struct ext4_ref;
+/* The kernel's references to one inode (FUSE lookup counts), and what we keep for it. */
+struct ext4_ref {
+	struct ext4_ref *next;
+	ext2_ino_t ino;
+	bool orphan;		/* no names left: free it at the last forget */
+	uint64_t nlookup;
+	uint32_t writers;	/* open for writing */
+	blk64_t tail_from, tail_to;	/* allocated ahead (tail.c) */
+};
 
 struct ext4srv {
 	ext2_filsys fs;
@@ -67,6 +76,9 @@ static inline void ext4_bpf_forget(struct ext4srv *s, ext2_ino_t ino)
 		fi_server_bpf_forget(s->srv, to_nodeid(ino));
 }
 
+/* main.c */
+int ext4_sync(struct ext4srv *s, bool sync);
+
 /* ext4_inode.c */
 int to_errno(errcode_t err);
 int ext4_read_inode(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode);
@@ -83,6 +95,7 @@ void ext4_reply_entry(fuse_req_t req, ext2_ino_t ino, struct fuse_file_info *fi)
 void ext4_forget(fuse_req_t req, fuse_ino_t nodeid, uint64_t nlookup);
 void ext4_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets);
 void ext4_free_orphans(struct ext4srv *s);
+struct ext4_ref *ext4_ref_find(struct ext4srv *s, ext2_ino_t ino);
 void ext4_getattr(fuse_req_t req, fuse_ino_t nodeid, struct fuse_file_info *fi);
 void ext4_setattr(fuse_req_t req, fuse_ino_t nodeid, struct stat *attr, int to_set,
 		  struct fuse_file_info *fi);
@@ -106,10 +119,21 @@ void ext4_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t
 /* map.c */
 /* Free blocks data allocation leaves to the extent trees (see convert.c). */
 #define EXT4_TREE_RESERVE	64
+/* At most this many blocks per write mapping: bounds the work of one upcall. */
+#define EXT4_MAP_MAX_ALLOC	2048
 extern const struct fi_iomap_ops ext4_iomap_ops;
 int ext4_shrink_tree(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode);
 void ext4_fallocate(fuse_req_t req, fuse_ino_t nodeid, int mode, off_t offset, off_t length,
 		    struct fuse_file_info *fi);
+
+/* tail.c */
+blk64_t ext4_ahead(struct ext4srv *s, const struct ext2_inode_large *inode, blk64_t lblk,
+		   blk64_t want);
+void ext4_tail_note(struct ext4srv *s, ext2_ino_t ino, blk64_t from, blk64_t to);
+int ext4_tail_trim(struct ext4srv *s, struct ext4_ref *r);
+void ext4_writer_open(struct ext4srv *s, ext2_ino_t ino, const struct fuse_file_info *fi);
+void ext4_tail_keep(struct ext4srv *s, ext2_ino_t ino, blk64_t from);
+void ext4_release(fuse_req_t req, fuse_ino_t nodeid, struct fuse_file_info *fi);
 
 /* convert.c */
 bool ext4_extent_continues(const struct ext2fs_extent *prev, const struct ext2fs_extent *e);

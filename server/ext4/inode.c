@@ -16,14 +16,6 @@
 
 #define EXT4_REF_BUCKETS	(1U << 16)
 
-/* The kernel's references to one inode (FUSE lookup counts). */
-struct ext4_ref {
-	struct ext4_ref *next;
-	ext2_ino_t ino;
-	bool orphan;		/* no names left: free it at the last forget */
-	uint64_t nlookup;
-};
-
 /* libext2fs errors are com_err codes; the kernel wants an errno. */
 int to_errno(errcode_t err)
 {
@@ -167,6 +159,13 @@ static struct ext4_ref **ref_slot(struct ext4srv *s, ext2_ino_t ino)
 	return pp;
 }
 
+struct ext4_ref *ext4_ref_find(struct ext4srv *s, ext2_ino_t ino)
+{
+	struct ext4_ref **pp = ref_slot(s, ino);
+
+	return pp ? *pp : NULL;
+}
+
 static int ref_get(struct ext4srv *s, ext2_ino_t ino)
 {
 	struct ext4_ref **pp = ref_slot(s, ino);
@@ -217,6 +216,8 @@ static void ref_put(struct ext4srv *s, ext2_ino_t ino, uint64_t n)
 	*pp = r->next;
 	if (r->orphan)
 		ext4_free_inode(s, ino);
+	else
+		ext4_tail_trim(s, r);
 	free(r);
 }
 
@@ -243,6 +244,8 @@ void ext4_free_orphans(struct ext4srv *s)
 			s->refs[b] = r->next;
 			if (r->orphan)
 				ext4_free_inode(s, r->ino);
+			else
+				ext4_tail_trim(s, r);
 			free(r);
 		}
 	}
@@ -293,6 +296,8 @@ void ext4_reply_entry(fuse_req_t req, ext2_ino_t ino, struct fuse_file_info *fi)
 	ext4_stat(s, ino, &inode, &e.attr);
 	e.ino = to_nodeid(ino);
 	e.generation = inode.i_generation;
+	if (fi)
+		ext4_writer_open(s, ino, fi);
 	/* Not delivered (interrupted): the kernel holds no reference. */
 	if (fi ? fuse_reply_create(req, &e, fi) : fuse_reply_entry(req, &e))
 		ref_put(s, ino, 1);

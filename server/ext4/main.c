@@ -132,14 +132,14 @@ static void ext4_statfs(fuse_req_t req, fuse_ino_t nodeid)
 
 static void ext4_open(fuse_req_t req, fuse_ino_t nodeid, struct fuse_file_info *fi)
 {
-	(void)nodeid;
 	/* We are the only writer: what the kernel cached stays true. */
 	fi->keep_cache = 1;
+	ext4_writer_open(srv_of(req), to_ino(nodeid), fi);
 	fuse_reply_open(req, fi);
 }
 
 /* Metadata to the image; with @sync, and the data the kernel wrote, to stable storage. */
-static int ext4_sync(struct ext4srv *s, bool sync)
+int ext4_sync(struct ext4srv *s, bool sync)
 {
 	errcode_t err;
 
@@ -296,13 +296,21 @@ static void usage(FILE *f)
 "another program is refused.  Read-only, IMAGE is shared with read-only\n"
 "mounts only.  The ext4 MMP feature (tune2fs -O mmp) is honoured.\n"
 "\n"
+"Writes into holes and fallocated space get uninitialized extents, made\n"
+"initialized for exactly the blocks written once the data is on IMAGE.\n"
+"An append gets 8 MiB ahead (less when space is short); what it did not\n"
+"use is freed when the last writer closes the file.\n"
+"\n"
 "Options:\n"
 "  -r, --read-only   serve read-only (and open IMAGE read-only)\n"
 "  -b, --bpf         answer mappings inside the kernel too: load the\n"
 "                    extent_map BPF program, attach it to this mount, and\n"
 "                    keep each file's extents in its maps (a file's first\n"
-"                    read asks this server; later ones do not)\n"
-"  -l, --log FILE    append one line per FUSE_IOMAP_BEGIN/END to FILE\n"
+"                    read asks this server; later ones do not); it also\n"
+"                    answers writes into uninitialized extents and queues\n"
+"                    their ioends for this server\n"
+"  -l, --log FILE    append one line per FUSE_IOMAP_BEGIN and IOEND, and\n"
+"                    per queued ioend applied, to FILE\n"
 "  -d, --debug       print every request (libfuse debug output)\n"
 "  -h, --help        print this help and exit\n"
 "  -V, --version     print the version and exit\n"
@@ -449,6 +457,7 @@ int main(int argc, char *argv[])
 		.rename = ext4_rename,
 		.link = ext4_link,
 		.open = ext4_open,
+		.release = ext4_release,
 		.flush = ext4_flush,
 		.fsync = ext4_fsync,
 		.readdir = ext4_readdir,

@@ -3,7 +3,8 @@
  * fuse-iomap-ext4: where file data lives.  FUSE_IOMAP_BEGIN reads the
  * inode's extent tree (or block map): holes are HOLE, uninitialized
  * extents UNWRITTEN.  Written blocks are overwritten in place.  A write
- * into a hole gets a new uninitialized extent; writes into uninitialized
+ * into a hole gets a new uninitialized extent, longer than the write if
+ * it reaches past EOF (tail.c); writes into uninitialized
  * blocks go out as UNWRITTEN with FUSE_IOMAP_F_WANT_IOEND, and
  * FUSE_IOMAP_IOEND initializes exactly what reached the device
  * (convert.c), so nothing is zeroed on disk and a block is readable only
@@ -20,9 +21,6 @@
 
 #include "ext4.h"
 #include <ext2fs/ext3_extents.h>	/* EXT_*_MAX_LEN; needs ext2fs.h first */
-
-/* At most this many blocks per write mapping: bounds the work of one upcall. */
-#define EXT4_MAP_MAX_ALLOC	2048
 
 static struct fuse_iomap_io extent_map(struct ext4srv *s, blk64_t lblk, blk64_t pblk,
 				       blk64_t len, bool uninit)
@@ -233,7 +231,7 @@ static int begin_write(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_larg
 		       const struct fuse_iomap_begin_in *in, blk64_t want,
 		       struct fuse_iomap_begin_out *out)
 {
-	blk64_t lblk = in->pos >> s->bbits, n, pblk, got;
+	blk64_t lblk = in->pos >> s->bbits, n, hole, pblk, got;
 	struct fuse_iomap_io cur;
 	int err;
 
@@ -242,16 +240,20 @@ static int begin_write(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_larg
 	    !(inode->i_flags & EXT4_EXTENTS_FL))
 		err = EOPNOTSUPP;	/* no allocation in block-mapped files */
 	if (!err && cur.type == FUSE_IOMAP_TYPE_HOLE) {
-		n = ((cur.offset + cur.length) >> s->bbits) - lblk;
-		if (n > want)
-			n = want;
+		hole = ((cur.offset + cur.length) >> s->bbits) - lblk;
+		n = ext4_ahead(s, inode, lblk, want);
+		if (n > hole)
+			n = hole;
 		if (n > EXT4_MAP_MAX_ALLOC)
 			n = EXT4_MAP_MAX_ALLOC;
 		err = alloc_extent(s, ino, inode, lblk, n, true, &pblk, &got);
 		if (!err)
 			err = ext4_write_inode(s, ino, inode);
-		if (!err)
+		if (!err) {
 			cur = extent_map(s, lblk, pblk, got, true);
+			if (got > want)
+				ext4_tail_note(s, ino, lblk + want, lblk + got);
+		}
 	}
 	if (err)
 		return err;
@@ -382,10 +384,17 @@ static int ext4_ioend(void *ctx, uint64_t nodeid, const struct fuse_iomap_ioend_
 	return -ext4_write_inode(s, ino, &inode);
 }
 
+/* After the queued ioends (the library applied them before this). */
+static int ext4_syncfs(void *ctx)
+{
+	return -ext4_sync(ctx, true);
+}
+
 const struct fi_iomap_ops ext4_iomap_ops = {
 	.begin = ext4_begin,
 	.ioend = ext4_ioend,
 	.extents = ext4_extents,
+	.syncfs = ext4_syncfs,
 };
 
 /* Uninitialized extents over every hole of [lblk, end). */
@@ -414,7 +423,66 @@ static int prealloc(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *
 	return 0;
 }
 
-/* Preallocation: uninitialized extents, read as zeros until written. */
+/* Bytes [from, to) of one file block zeroed on disk, if the block is written. */
+static int zero_partial(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode,
+			uint64_t from, uint64_t to)
+{
+	blk64_t lblk = from >> s->bbits, pblk;
+	struct fuse_iomap_io map;
+	errcode_t err;
+	char *buf;
+	int ret;
+
+	if (from >= to)
+		return 0;
+	ret = map_at(s, ino, inode, lblk, 1, &map);
+	if (ret || map.type != FUSE_IOMAP_TYPE_MAPPED)
+		return ret;
+	pblk = (map.addr >> s->bbits) + (lblk - (map.offset >> s->bbits));
+	err = ext2fs_get_memalign(s->fs->blocksize, s->fs->blocksize, &buf);
+	if (err)
+		return to_errno(err);
+	err = io_channel_read_blk64(s->fs->io, pblk, 1, buf);
+	if (!err) {
+		memset(buf + (from & (s->fs->blocksize - 1)), 0, to - from);
+		err = io_channel_write_blk64(s->fs->io, pblk, 1, buf);
+	}
+	ext2fs_free_mem(&buf);
+	return to_errno(err);
+}
+
+/*
+ * PUNCH_HOLE frees the whole blocks of [offset, end) and ZERO_RANGE makes
+ * them uninitialized; both zero the partial blocks at the edges on disk
+ * (the kernel wrote the range back before, and drops its cached pages
+ * after).
+ */
+static int punch_or_zero(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode,
+			 uint64_t offset, uint64_t end, bool zero)
+{
+	uint64_t bmask = s->fs->blocksize - 1;
+	blk64_t first = (offset + bmask) >> s->bbits, last = end >> s->bbits;
+	int err;
+
+	if (first > last)	/* inside one block */
+		return zero_partial(s, ino, inode, offset, end);
+	err = zero_partial(s, ino, inode, offset, first << s->bbits);
+	if (!err)
+		err = zero_partial(s, ino, inode, last << s->bbits, end);
+	if (err || first == last)
+		return err;
+	err = to_errno(ext2fs_punch(s->fs, ino, ext2(inode), NULL, first, last - 1));
+	if (!err && zero)
+		err = prealloc(s, ino, inode, first, last);
+	if (!err)
+		err = ext4_shrink_tree(s, ino, inode);
+	return err;
+}
+
+/*
+ * fallocate: preallocation (uninitialized extents, read as zeros until
+ * written), PUNCH_HOLE and ZERO_RANGE.
+ */
 void ext4_fallocate(fuse_req_t req, fuse_ino_t nodeid, int mode, off_t offset, off_t length,
 		    struct fuse_file_info *fi)
 {
@@ -426,14 +494,23 @@ void ext4_fallocate(fuse_req_t req, fuse_ino_t nodeid, int mode, off_t offset, o
 	int err;
 
 	(void)fi;
-	if (mode & ~FALLOC_FL_KEEP_SIZE) {
+	if ((mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) ||
+	    ((mode & FALLOC_FL_PUNCH_HOLE) &&
+	     (!(mode & FALLOC_FL_KEEP_SIZE) || (mode & FALLOC_FL_ZERO_RANGE)))) {
 		fuse_reply_err(req, EOPNOTSUPP);
 		return;
 	}
 	err = ext4_read_inode(s, ino, &inode);
 	if (!err && !(inode.i_flags & EXT4_EXTENTS_FL))
 		err = EOPNOTSUPP;
+	if (!err && !LINUX_S_ISREG(inode.i_mode))
+		err = EINVAL;
 	if (!err)
+		ext4_tail_keep(s, ino, start);
+	if (!err && (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)))
+		err = punch_or_zero(s, ino, &inode, offset, offset + length,
+				    mode & FALLOC_FL_ZERO_RANGE);
+	else if (!err)
 		err = prealloc(s, ino, &inode, start, end);
 	if (!err && !(mode & FALLOC_FL_KEEP_SIZE) &&
 	    (uint64_t)(offset + length) > EXT2_I_SIZE(&inode))
