@@ -28,7 +28,7 @@ ext4_workload "$ours" "$T_TMP/blob" > "$T_TMP/workload.out" 2>&1 ||
 python3 "$REPO/selftests/lib/tree.py" --no-dir-size "$ours" > "$T_TMP/ours.manifest"
 diff "$T_TMP/want.manifest" "$T_TMP/ours.manifest" > "$T_TMP/diff" ||
 	fail "through our server the tree differs from the kernel's: $(grep '^[<>]' "$T_TMP/diff" | head -2 | tr '\n' ' ')"
-[ "$(grep -c "^END " "$T_TMP/ext4.log")" -gt 0 ] || fail "no FUSE_IOMAP_END: the writes did not take the iomap path"
+[ "$(grep -c "^IOEND " "$T_TMP/ext4.log")" -gt 0 ] || fail "no FUSE_IOMAP_IOEND: the writes did not take the iomap path"
 stop_server "$ours" "$SERVER_PID"
 
 e2fsck -fn "$T_TMP/ours.img" > "$T_TMP/fsck.out" 2>&1 ||

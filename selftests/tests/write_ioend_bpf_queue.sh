@@ -16,7 +16,7 @@
 # bytes), FIEMAP shows the written blocks as no longer unwritten and the
 # rest as unwritten, and the written ones are on the device at the FIEMAP
 # address.
-# TIMEOUT: 180
+# TIMEOUT: 300
 . "$REPO/selftests/lib/common.sh"
 . "$REPO/selftests/lib/iomap.sh"
 . "$REPO/selftests/lib/bpf.sh"
