@@ -79,10 +79,11 @@
 #define FUSE_IOMAP_OP_DONTCACHE		(1U << 10)
 /*
  * Ours, not in the proposal: the mapping is for writeback of dirty page
- * cache.  Return where the data already written by an earlier
- * FUSE_IOMAP_OP_WRITE must go; do not allocate anew (an out-of-place
- * server would otherwise move the range a second time).  The write
- * mapping must then be MAPPED.
+ * cache.  Return where the data written by an earlier FUSE_IOMAP_OP_WRITE
+ * goes: where it is, or the blocks an out-of-place server staged for it
+ * (such a server stages blocks here only where none are, for pages
+ * dirtied without a write BEGIN, by zeroing say).  The mapping must be
+ * MAPPED, or UNWRITTEN with FUSE_IOMAP_F_WANT_IOEND.
  */
 #define FUSE_IOMAP_OP_WRITEBACK		(1U << 16)
 

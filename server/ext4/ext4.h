@@ -120,7 +120,7 @@ void ext4_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t
 /* Free blocks data allocation leaves to the extent trees (see convert.c). */
 #define EXT4_TREE_RESERVE	64
 /* At most this many blocks per write mapping: bounds the work of one upcall. */
-#define EXT4_MAP_MAX_ALLOC	2048
+#define EXT4_MAP_MAX_ALLOC	4096
 extern const struct fi_iomap_ops ext4_iomap_ops;
 int ext4_shrink_tree(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode);
 void ext4_fallocate(fuse_req_t req, fuse_ino_t nodeid, int mode, off_t offset, off_t length,

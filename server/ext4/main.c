@@ -298,7 +298,7 @@ static void usage(FILE *f)
 "\n"
 "Writes into holes and fallocated space get uninitialized extents, made\n"
 "initialized for exactly the blocks written once the data is on IMAGE.\n"
-"An append gets 8 MiB ahead (less when space is short); what it did not\n"
+"An append gets 16 MiB ahead (less when space is short); what it did not\n"
 "use is freed when the last writer closes the file.\n"
 "\n"
 "Options:\n"

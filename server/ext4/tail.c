@@ -2,9 +2,9 @@
 /*
  * fuse-iomap-ext4: allocation ahead of appends.  A write into a hole that
  * reaches past EOF gets an uninitialized extent of EXT4_MAP_MAX_ALLOC
- * blocks (8 MiB of 4 KiB blocks; never more than a 32nd of the free
+ * blocks (16 MiB of 4 KiB blocks; never more than a 32nd of the free
  * space), at the block after the file's last one.  The next appends find
- * their blocks mapped (with --bpf, without an upcall: one BEGIN per 8 MiB),
+ * their blocks mapped (with --bpf, mostly without an upcall),
  * and the file stays in few extents.
  *
  * The blocks of such a tail past EOF that no write used are freed when
