@@ -108,10 +108,9 @@ static int alloc_extent(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_lar
 {
 	blk64_t goal = ext2fs_find_inode_goal(s->fs, ino, ext2(inode), lblk);
 	struct ext2fs_extent e, cur;
+	blk64_t avail = ext2fs_free_blocks_count(s->fs->super);
 	ext2_extent_handle_t h;
 	errcode_t err;
-
-	blk64_t avail = ext2fs_free_blocks_count(s->fs->super);
 
 	if (n > (uninit ? EXT_UNINIT_MAX_LEN : EXT_INIT_MAX_LEN))
 		n = uninit ? EXT_UNINIT_MAX_LEN : EXT_INIT_MAX_LEN;
