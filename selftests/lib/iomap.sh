@@ -186,3 +186,36 @@ for _ in range(100):
 sys.exit(1)
 PY
 }
+
+CRASH_MODEL=$REPO/selftests/lib/crash_model.py
+
+# model_start WHAT MNT WLOG SEED KILL_AT SECONDS: crash_model.py's files
+# (f0, f1 of 1 MiB) made and fsync'd on MNT, its workload started, logging
+# to WLOG (pid in $wl, output in $T_TMP/WHAT.run.out), and still running
+# once it did KILL_AT writes, within SECONDS.
+model_start() {
+	local what=$1 mnt=$2 wlog=$3 seed=$4 kill_at=$5 secs=$6
+	truncate -s $((256 * 4096)) "$mnt/f0" "$mnt/f1" || fail "$what: can't create the files"
+	python3 -c 'import os, sys; [os.fsync(os.open(p, os.O_RDONLY)) for p in sys.argv[1:]]' "$mnt/f0" "$mnt/f1" ||
+		fail "$what: can't fsync the new files"
+	log "$what: seed $seed, SIGKILL after $kill_at writes"
+	: > "$wlog"
+	python3 "$CRASH_MODEL" run "$mnt" "$wlog" "$seed" > "$T_TMP/$what.run.out" 2>&1 &
+	wl=$!
+	defer "kill -9 $wl 2>/dev/null"
+	wait_for "$secs" eval "[ \$(grep -c '^W ' '$wlog') -ge $kill_at ] || ! kill -0 $wl 2>/dev/null" ||
+		fail "$what: fewer than $kill_at writes in $secs s ($(grep -c '^W ' "$wlog") done)"
+	kill -0 $wl 2>/dev/null ||
+		fail "$what (seed $seed): the workload ended before the crash: $(tail -n1 "$wlog") $(tail -n1 "$T_TMP/$what.run.out")"
+}
+
+# model_crash WHAT MNT WLOG SEED: crash_server MNT under model_start's
+# workload, which must then end as crash_model.py's run does when its
+# server dies (status 0, the failing call logged).
+model_crash() {
+	local what=$1 mnt=$2 wlog=$3 seed=$4 rc=0
+	crash_server "$mnt"
+	wait $wl || rc=$?
+	[ $rc = 0 ] || fail "$what (seed $seed): the workload failed: $(grep '^E' "$wlog" | tail -n1) $(tail -n1 "$T_TMP/$what.run.out")"
+	log "$what: $(grep -c '^W ' "$wlog") writes, $(grep -c '^F ' "$wlog") fsyncs, then: $(grep '^E' "$wlog" | tail -n1)"
+}

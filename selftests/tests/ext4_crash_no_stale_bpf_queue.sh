@@ -15,9 +15,6 @@
 . "$REPO/selftests/lib/iomap.sh"
 . "$REPO/selftests/lib/ext4.sh"
 
-MODEL=$REPO/selftests/lib/crash_model.py
-BLOCKS=256	# crash_model.py's files: f0, f1 of 1 MiB
-
 ext4_load
 make_dev 64
 stale_fill "$dev"
@@ -25,26 +22,10 @@ mke2fs -q -F -t ext4 -b 4096 -E nodiscard,lazy_itable_init=0 "$dev" || fail "mke
 mnt=$T_TMP/mnt wlog=$T_TMP/model
 seed=${STRESS_SEED:-$RANDOM}
 start_server "$mnt" "$T_TMP/ext4.out" "$EXT4SRV" --bpf -l "$T_TMP/ext4.log" "$dev" "$mnt"
-truncate -s $((BLOCKS * 4096)) "$mnt/f0" "$mnt/f1" || fail "can't create the files"
-python3 -c 'import os, sys; [os.fsync(os.open(p, os.O_RDONLY)) for p in sys.argv[1:]]' "$mnt/f0" "$mnt/f1" ||
-	fail "can't fsync the new files"
-kill_at=$((20 + seed % 80))
-log "seed $seed, SIGKILL after $kill_at writes"
-: > "$wlog"
-python3 "$MODEL" run "$mnt" "$wlog" "$seed" > "$T_TMP/run.out" 2>&1 &
-wl=$!
-defer "kill -9 $wl 2>/dev/null"
-wait_for 60 eval "[ \$(grep -c '^W ' '$wlog') -ge $kill_at ] || ! kill -0 $wl 2>/dev/null" ||
-	fail "fewer than $kill_at writes in 60 s ($(grep -c '^W ' "$wlog") done)"
-kill -0 $wl 2>/dev/null ||
-	fail "(seed $seed) the workload ended before the crash: $(tail -n1 "$wlog") $(tail -n1 "$T_TMP/run.out")"
+model_start ext4 "$mnt" "$wlog" "$seed" $((20 + seed % 80)) 60
 [ "$(counter "$mnt" bpf_hits)" -gt 0 ] || fail "the BPF tier answered nothing"
 log "BPF ioends handled $(counter "$mnt" bpf_ioend_handled), upcalls: BEGIN $(counter "$mnt" iomap_begin_upcalls) IOEND $(counter "$mnt" ioend_upcalls)"
-crash_server "$mnt"
-rc=0
-wait $wl || rc=$?
-[ $rc = 0 ] || fail "(seed $seed) the workload failed: $(grep '^E' "$wlog" | tail -n1) $(tail -n1 "$T_TMP/run.out")"
-log "$(grep -c '^W ' "$wlog") writes, $(grep -c '^F ' "$wlog") fsyncs, then: $(grep '^E' "$wlog" | tail -n1)"
+model_crash ext4 "$mnt" "$wlog" "$seed"
 
 rc=0
 e2fsck -fy "$dev" > "$T_TMP/fsck-y.out" 2>&1 || rc=$?
@@ -55,6 +36,6 @@ kern=$T_TMP/kern
 mkdir -p "$kern"
 mount -o ro "$dev" "$kern" || fail "kernel ext4 can't mount the image"
 defer "umount '$kern' 2>/dev/null"
-out=$(python3 "$MODEL" check "$kern" "$wlog" "$dev" 2> "$T_TMP/check.err") ||
+out=$(python3 "$CRASH_MODEL" check "$kern" "$wlog" "$dev" 2> "$T_TMP/check.err") ||
 	fail "(seed $seed) after the crash, through the kernel's ext4: $(tail -n1 "$T_TMP/check.err")"
 log "after the crash: $out"

@@ -18,9 +18,6 @@
 . "$REPO/selftests/lib/common.sh"
 . "$REPO/selftests/lib/iomap.sh"
 
-MODEL=$REPO/selftests/lib/crash_model.py
-BLOCKS=256	# crash_model.py's files: f0, f1 of 1 MiB
-
 fi_load
 make_dev 16
 stale_fill "$dev"
@@ -34,29 +31,13 @@ for mode in upcall bpf oop; do
 	oop) opt=(--out-of-place) ;;
 	esac
 	start_blockfs "$mnt" "$dev" --meta "$meta" "${opt[@]}"
-	truncate -s $((BLOCKS * 4096)) "$mnt/f0" "$mnt/f1" || fail "$mode: can't create the files"
-	python3 -c 'import os, sys; [os.fsync(os.open(p, os.O_RDONLY)) for p in sys.argv[1:]]' "$mnt/f0" "$mnt/f1" ||
-		fail "$mode: can't fsync the new files"
 	# Crash after 20 to 100 writes.
-	kill_at=$((20 + (seed * 7 + ${#mode}) % 80))
-	log "$mode: seed $seed, SIGKILL after $kill_at writes"
-	: > "$wlog"
-	python3 "$MODEL" run "$mnt" "$wlog" "$seed" > "$T_TMP/$mode.run.out" 2>&1 &
-	wl=$!
-	defer "kill -9 $wl 2>/dev/null"
-	wait_for 40 eval "[ \$(grep -c '^W ' '$wlog') -ge $kill_at ] || ! kill -0 $wl 2>/dev/null" ||
-		fail "$mode: fewer than $kill_at writes in 40 s ($(grep -c '^W ' "$wlog") done)"
-	kill -0 $wl 2>/dev/null ||
-		fail "$mode (seed $seed): the workload ended before the crash: $(tail -n1 "$wlog") $(tail -n1 "$T_TMP/$mode.run.out")"
-	crash_server "$mnt"
-	rc=0
-	wait $wl || rc=$?
-	[ $rc = 0 ] || fail "$mode (seed $seed): the workload failed: $(grep '^E' "$wlog" | tail -n1) $(tail -n1 "$T_TMP/$mode.run.out")"
-	log "$mode: $(grep -c '^W ' "$wlog") writes, $(grep -c '^F ' "$wlog") fsyncs, then: $(grep '^E' "$wlog" | tail -n1)"
+	model_start "$mode" "$mnt" "$wlog" "$seed" $((20 + (seed * 7 + ${#mode}) % 80)) 40
+	model_crash "$mode" "$mnt" "$wlog" "$seed"
 
 	# A new mount: nothing of the old one is in the page cache.
 	start_blockfs "$mnt" "$dev" --meta "$meta" "${opt[@]}"
-	out=$(python3 "$MODEL" check "$mnt" "$wlog" "$dev" 2> "$T_TMP/check.err") ||
+	out=$(python3 "$CRASH_MODEL" check "$mnt" "$wlog" "$dev" 2> "$T_TMP/check.err") ||
 		fail "$mode (seed $seed): after the crash, $(tail -n1 "$T_TMP/check.err")"
 	log "$mode: after the crash, $out"
 	expect_eq "$mode: rejected mappings" "$(counter "$mnt" mappings_rejected)" 0
