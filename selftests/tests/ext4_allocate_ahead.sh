@@ -36,6 +36,7 @@ for spec in big:1M:256 small:4k:16384; do
 	blocks=$(stat -c %b "$ours/$name")
 	[ $((blocks * 512)) -ge "$size" ] && [ $((blocks * 512)) -le $((size + (16 << 10))) ] ||
 		fail "$name: after close, st_blocks is $blocks ($((blocks * 512)) bytes) for $size bytes: the tail was not freed"
+	cp "$T_TMP/ext4.log" "$REPO/build/aa-$name.log"
 done
 drop_caches
 cmp <(pattern $((256 << 20))) "$ours/big" || fail "big reads differently from what was written"
