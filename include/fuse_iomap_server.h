@@ -88,6 +88,16 @@ struct fi_iomap_ops {
 	int (*ioend)(void *ctx, uint64_t nodeid, const struct fuse_iomap_ioend_in *in,
 		     struct fuse_iomap_ioend_out *out);
 	/*
+	 * Set if ioend() never moves a block: it converts unwritten blocks
+	 * where they are and commits the size, nothing else.  The BPF tier
+	 * then keeps the file's extent list across an ioend (the blocks it
+	 * converts are marked written, or republished before the kernel
+	 * hears back) instead of forgetting it, so that the file's other
+	 * writes stay in the kernel meanwhile.  Leave it clear if an ioend
+	 * may remap (copy on write, out-of-place writes).
+	 */
+	bool ioend_in_place;
+	/*
 	 * Optional, for the BPF tier (fi_server_bpf_start()).  @nodeid's
 	 * complete extent list, sorted by lblk, holes left out: a malloc()ed
 	 * array in *v that the library frees, its length in *n, and

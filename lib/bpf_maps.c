@@ -149,34 +149,45 @@ void fi_lib_bpf_forget(struct fi_bpf *b, uint64_t nodeid)
 	delete_extents(b, nodeid, f.gen, f.count);
 }
 
+/*
+ * The new list goes in beside the old one (a new generation), the file's
+ * entry switches to it, then the old one goes: the program answers from
+ * one list or the other throughout, never from a mix, and never misses
+ * for want of a list.  On failure the file has no list (an upcall, never
+ * a stale answer).
+ */
 int fi_lib_bpf_publish(struct fi_bpf *b, uint64_t nodeid, const struct fi_extent *v, uint32_t n,
 		   uint32_t flags)
 {
 	struct fi_file_key fk = { .nodeid = nodeid };
-	struct fi_file f = { .gen = ++b->next_gen, .count = n, .flags = flags };
+	struct fi_file f = { .gen = ++b->next_gen, .count = n, .flags = flags }, old;
+	int files = b->skel ? bpf_map__fd(b->skel->maps.files) : -1;
 	struct fi_extent_key *keys;
 	uint32_t count = n;
+	bool had_old;
 	int err = 0;
 
 	if (!b->skel)
 		return -ENODEV;
-	fi_lib_bpf_forget(b, nodeid);
-	if (n > b->max_extents)
-		return -E2BIG;
-	keys = calloc(n ? n : 1, sizeof(*keys));
-	if (!keys)
-		return -ENOMEM;
+	had_old = !bpf_map_lookup_elem(files, &fk, &old);
+	keys = n <= b->max_extents ? calloc(n ? n : 1, sizeof(*keys)) : NULL;
+	if (!keys) {
+		fi_lib_bpf_forget(b, nodeid);
+		return n > b->max_extents ? -E2BIG : -ENOMEM;
+	}
 	for (uint32_t i = 0; i < n; i++)
 		keys[i] = (struct fi_extent_key){ .nodeid = nodeid, .gen = f.gen, .idx = i };
 	if (n)
 		err = bpf_map_update_batch(bpf_map__fd(b->skel->maps.extents), keys, v, &count, NULL);
-	/* The file's entry last: the program sees all of the new list or none of it. */
 	if (!err)
-		err = bpf_map_update_elem(bpf_map__fd(b->skel->maps.files), &fk, &f, BPF_ANY);
+		err = bpf_map_update_elem(files, &fk, &f, BPF_ANY);
 	if (err) {
 		err = -errno;
 		delete_extents(b, nodeid, f.gen, n);
+		fi_lib_bpf_forget(b, nodeid);
 	}
+	if (had_old)
+		delete_extents(b, nodeid, old.gen, old.count);
 	free(keys);
 	return err;
 }

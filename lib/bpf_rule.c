@@ -50,6 +50,32 @@ void fi_lib_rule_change_begin(struct fi_rule *r, uint64_t nodeid)
 	pthread_mutex_unlock(&r->lock);
 }
 
+/*
+ * An ioend upcall to a server whose ioends only convert in place
+ * (fi_iomap_ops.ioend_in_place) keeps the file's list, so that writes
+ * elsewhere in the file stay in the kernel while the server converts.
+ * The list is wrong only for the blocks being converted, and no read
+ * can map those: buffered ones are under writeback, and direct ones
+ * belong to a write that has not completed, until the kernel has the
+ * reply.  So it is published again before the reply, and forgotten
+ * instead if another change gets in the way of that publish.  It still
+ * counts as a change: a publish of a list read before it is skipped.
+ */
+void fi_lib_rule_in_place_begin(struct fi_rule *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->changes++;
+	r->running++;
+	pthread_mutex_unlock(&r->lock);
+}
+
+void fi_lib_rule_in_place_end(struct fi_server *srv, uint64_t nodeid)
+{
+	fi_lib_rule_change_end(&srv->rule);
+	if (!fi_lib_rule_publish(srv, nodeid, fi_lib_rule_seq(&srv->rule)))
+		fi_server_bpf_forget(srv, nodeid);
+}
+
 void fi_lib_rule_change_end(struct fi_rule *r)
 {
 	pthread_mutex_lock(&r->lock);
@@ -62,7 +88,7 @@ static bool fi_lib_rule_quiet_since(struct fi_rule *r, uint64_t seq)
 	return r->on && !r->running && r->changes == seq;
 }
 
-void fi_lib_rule_publish(struct fi_server *srv, uint64_t nodeid, uint64_t seq)
+bool fi_lib_rule_publish(struct fi_server *srv, uint64_t nodeid, uint64_t seq)
 {
 	struct fi_rule *r = &srv->rule;
 	struct fi_extent *v = NULL;
@@ -75,13 +101,13 @@ void fi_lib_rule_publish(struct fi_server *srv, uint64_t nodeid, uint64_t seq)
 	/* The server's callback runs unlocked: it takes its own locks. */
 	if (!ok || srv->iomap.extents(srv->ctx, nodeid, &v, &n, &flags)) {
 		free(v);
-		return;
+		return false;
 	}
 	pthread_mutex_lock(&r->lock);
-	if (fi_lib_rule_quiet_since(r, seq))
-		fi_lib_bpf_publish(&r->bpf, nodeid, v, n, flags);
+	ok = fi_lib_rule_quiet_since(r, seq) && !fi_lib_bpf_publish(&r->bpf, nodeid, v, n, flags);
 	pthread_mutex_unlock(&r->lock);
 	free(v);
+	return ok;
 }
 
 int fi_server_bpf_start(struct fi_server *srv, uint32_t max_extents)

@@ -70,7 +70,10 @@ void fi_lib_rule_destroy(struct fi_rule *r);
 uint64_t fi_lib_rule_seq(struct fi_rule *r);
 void fi_lib_rule_change_begin(struct fi_rule *r, uint64_t nodeid);
 void fi_lib_rule_change_end(struct fi_rule *r);
-void fi_lib_rule_publish(struct fi_server *srv, uint64_t nodeid, uint64_t seq);
+/* true when the list went to the maps */
+bool fi_lib_rule_publish(struct fi_server *srv, uint64_t nodeid, uint64_t seq);
+void fi_lib_rule_in_place_begin(struct fi_rule *r);
+void fi_lib_rule_in_place_end(struct fi_server *srv, uint64_t nodeid);
 /* Put the library's wrappers into @ll where the server has an op. */
 void fi_lib_rule_wrap_ops(struct fuse_lowlevel_ops *ll);
 

@@ -59,10 +59,16 @@ static int fi_ioend_apply(void *ctx, void *data, size_t size)
 	q->applied++;
 	if (!srv->iomap.ioend)
 		return 0;
-	fi_lib_rule_change_begin(&srv->rule, rec.nodeid);
+	/*
+	 * The program marked every block of a queued ioend written, so a
+	 * list that only converts in place stays right as it is.
+	 */
+	if (!srv->iomap.ioend_in_place)
+		fi_lib_rule_change_begin(&srv->rule, rec.nodeid);
 	err = fi_lib_errno(srv, "FUSE_IOMAP_IOEND (queued)",
 			   srv->iomap.ioend(srv->ctx, rec.nodeid, &rec.in, &out));
-	fi_lib_rule_change_end(&srv->rule);
+	if (!srv->iomap.ioend_in_place)
+		fi_lib_rule_change_end(&srv->rule);
 	/*
 	 * The kernel was told the I/O succeeded when the program queued it:
 	 * nobody is left to hand the error to but the log.

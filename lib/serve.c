@@ -306,20 +306,27 @@ static int fi_ioend(struct fi_server *srv, const struct fuse_in_header *ih,
 		fprintf(srv->opts.log, "IOEND %" PRIu64 " %" PRIu64 " %" PRIu64 " %d 0x%x%s\n",
 			(uint64_t)ih->nodeid, (uint64_t)in->pos, (uint64_t)in->written,
 			in->error, in->flags, tail);
-	if (srv->iomap.ioend) {
-		fi_lib_rule_change_begin(&srv->rule, ih->nodeid);
+	if (!srv->iomap.ioend)
+		return fi_reply(srv, ih->unique, err, &out, sizeof(out));
+	if (srv->iomap.ioend_in_place) {
+		fi_lib_rule_in_place_begin(&srv->rule);
 		err = fi_lib_errno(srv, "FUSE_IOMAP_IOEND",
 			       srv->iomap.ioend(srv->ctx, ih->nodeid, in, &out));
-		fi_lib_rule_change_end(&srv->rule);
+		fi_lib_rule_in_place_end(srv, ih->nodeid);
+		return fi_reply(srv, ih->unique, err, &out, sizeof(out));
 	}
+	fi_lib_rule_change_begin(&srv->rule, ih->nodeid);
+	err = fi_lib_errno(srv, "FUSE_IOMAP_IOEND",
+		       srv->iomap.ioend(srv->ctx, ih->nodeid, in, &out));
+	fi_lib_rule_change_end(&srv->rule);
 	ret = fi_reply(srv, ih->unique, err, &out, sizeof(out));
 	/*
-	 * The BPF tier sent it here (it had no list, or its queue was full):
-	 * publish the list again, as after a drain, so that the file's next
-	 * ioends and writes stay in the kernel.  After the reply: the writer
-	 * waits for it, not for this.
+	 * The BPF tier sent it here (it had no list, or its queue was full,
+	 * or the ioend was too long for it): publish the list again, as
+	 * after a drain, so that the file's next ioends and writes stay in
+	 * the kernel.  After the reply: the writer waits for it, not for this.
 	 */
-	if (!err && srv->iomap.ioend)
+	if (!err)
 		fi_lib_rule_publish(srv, ih->nodeid, fi_lib_rule_seq(&srv->rule));
 	return ret;
 }

@@ -1,10 +1,8 @@
 #!/bin/bash
 # fuse-iomap-ext4 --bpf allocates ahead of appends: 256 MiB of 1 MiB
 # buffered appends, then 64 MiB of 4 KiB ones (dd bs=4k), each make at
-# most two BEGIN upcalls per 8 MiB.  (The issue asks for one: one per 16
-# MiB allocates, and the others come from writes that miss the BPF tier
-# while the server applies an ioend upcall for the file, which forgets
-# and republishes its extents.  Logged: how many were for writeback.)
+# most one BEGIN upcall per 8 MiB (one per 16 MiB allocates while space
+# allows; logged: how many were for writeback).
 # After close st_blocks matches the size
 # (the unused tail is freed), after unmount e2fsck -fn is clean (no
 # leaked blocks), and the kernel's ext4 reads the same bytes.
@@ -31,12 +29,11 @@ for spec in big:1M:256 small:4k:16384; do
 	wb=$(tail -n +$((lines + 1)) "$T_TMP/ext4.log" |
 		python3 -c 'import sys; print(sum(1 for l in sys.stdin if l.startswith("BEGIN ") and int(l.split()[4], 16) & 0x10000))')
 	log "$name: $count appends of $bs, $begins BEGIN upcalls, $wb of them for writeback"
-	[ "$begins" -le $((size >> 22)) ] ||
-		fail "$name: $begins BEGIN upcalls for $((size >> 20)) MiB of $bs appends, want at most $((size >> 22))"
+	[ "$begins" -le $((size >> 23)) ] ||
+		fail "$name: $begins BEGIN upcalls for $((size >> 20)) MiB of $bs appends, want at most $((size >> 23))"
 	blocks=$(stat -c %b "$ours/$name")
 	[ $((blocks * 512)) -ge "$size" ] && [ $((blocks * 512)) -le $((size + (16 << 10))) ] ||
 		fail "$name: after close, st_blocks is $blocks ($((blocks * 512)) bytes) for $size bytes: the tail was not freed"
-	cp "$T_TMP/ext4.log" "$REPO/build/aa-$name.log"
 done
 drop_caches
 cmp <(pattern $((256 << 20))) "$ours/big" || fail "big reads differently from what was written"

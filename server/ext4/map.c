@@ -392,6 +392,7 @@ static int ext4_syncfs(void *ctx)
 const struct fi_iomap_ops ext4_iomap_ops = {
 	.begin = ext4_begin,
 	.ioend = ext4_ioend,
+	.ioend_in_place = true,	/* ext4_convert() splits extents, never moves a block */
 	.extents = ext4_extents,
 	.syncfs = ext4_syncfs,
 };

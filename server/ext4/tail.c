@@ -2,8 +2,8 @@
 /*
  * fuse-iomap-ext4: allocation ahead of appends.  A write into a hole that
  * reaches past EOF gets an uninitialized extent of EXT4_MAP_MAX_ALLOC
- * blocks (16 MiB of 4 KiB blocks; never more than a 32nd of the free
- * space), at the block after the file's last one.  The next appends find
+ * blocks (16 MiB of 4 KiB blocks; never more than a 16th of the free
+ * space, so that a few writers at once leave room for each other), at the block after the file's last one.  The next appends find
  * their blocks mapped (with --bpf, mostly without an upcall),
  * and the file stays in few extents.
  *
@@ -24,7 +24,7 @@ blk64_t ext4_ahead(struct ext4srv *s, const struct ext2_inode_large *inode, blk6
 		   blk64_t want)
 {
 	blk64_t eofb = (EXT2_I_SIZE(inode) + s->fs->blocksize - 1) >> s->bbits;
-	blk64_t ahead = ext2fs_free_blocks_count(s->fs->super) / 32;
+	blk64_t ahead = ext2fs_free_blocks_count(s->fs->super) / 16;
 
 	if (lblk + want <= eofb)
 		return want;
