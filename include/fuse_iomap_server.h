@@ -225,7 +225,8 @@ void *fi_req_ctx(fuse_req_t req);
  *    began since that BEGIN arrived;
  *  - before every change it can see, it forgets the file's list first:
  *    a write's BEGIN, an END of a write through a new mapping or one not
- *    MAPPED, IOEND (upcall or queued), SETATTR of the size and FALLOCATE.
+ *    MAPPED, IOEND (upcall or queued; but see ioend_in_place), SETATTR
+ *    of the size and FALLOCATE.
  * A FORGET of the inode keeps the list (the kernel evicts inodes under
  * memory pressure; the file's blocks stay where they are): a server that
  * frees a node id and may hand it out again calls fi_server_bpf_forget().
