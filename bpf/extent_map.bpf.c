@@ -146,17 +146,21 @@ static bool is_written(__u32 dev, __u64 pblk)
  * @lblk is in UNWRITTEN extent @e of an FI_FILE_IOEND file.  Blocks that
  * iomap_ioend saw written (and the server may not have converted yet) are
  * MAPPED: answer the run of blocks at lblk that are all written or all
- * not, at most RUN_LOOKUPS long and within @e.
+ * not, at most RUN_LOOKUPS long, within @e and within what was asked.
  */
 static __always_inline int answer_unwritten(const struct fuse_bpf_iomap_begin_args *args,
 			    struct fuse_iomap_begin_out *out, const struct fi_file *f,
 			    const struct fi_extent *e, __u64 lblk, bool write, bool wb)
 {
 	__u64 pblk = e->pblk + (lblk - e->lblk), left = e->lblk + e->len - lblk, run = 1;
+	__u64 asked = ((args->pos + args->count - 1) >> args->blkbits) + 1 - lblk;
 	__u32 dev = e->dev;
 	bool first = is_written(dev, pblk);
 	int i;
 
+	/* No lookups past what was asked: a 4 KiB write costs one. */
+	if (left > asked)
+		left = asked;
 	if (left > RUN_LOOKUPS)
 		left = RUN_LOOKUPS;
 	bpf_for(i, 1, RUN_LOOKUPS) {
