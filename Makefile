@@ -84,10 +84,11 @@ demo: deps
 
 # Side-by-side benchmark (one boot): build/bench/results.{tsv,md}, ratios.png.
 # Its knobs (see bench/bench.sh) reach the guest only when set here.
-BENCH_KNOBS := ROUNDS RUNTIME QD_RUNTIME RAMP NOSIMPLE BENCH_CELLS
+BENCH_KNOBS := ROUNDS RUNTIME QD_RUNTIME RAMP SLICES NOSIMPLE BENCH_CELLS
+# An 8 GiB guest (VM_MEM, read by selftests/vm/boot): /tmp holds four image copies.
 bench: deps
 	$(Q)$(MAKE) all
-	selftests/vm/boot --timeout 5400 $(foreach v,$(BENCH_KNOBS),$(if $($(v)),--env $(v)=$($(v)))) \
+	VM_MEM=$${VM_MEM:-8G} selftests/vm/boot --timeout 5400 $(foreach v,$(BENCH_KNOBS),$(if $($(v)),--env $(v)=$($(v)))) \
 		-- bench/bench.sh
 	python3 bench/report.py $(B)/bench
 

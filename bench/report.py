@@ -20,8 +20,9 @@ def label(r):
     return "%s qd%s x%s" % (r["workload"], r["iodepth"], r["numjobs"])
 
 
-def spread(med, lo, hi, unit):
-    return "%s %s (%s-%s)" % (med, unit, lo, hi)
+def spread(med, lo, hi, unit, cv="NA"):
+    """median unit (min-max, ±coefficient of variation of the rounds); no ± with one round."""
+    return "%s %s (%s-%s%s)" % (med, unit, lo, hi, "" if cv in ("NA", "", None) else ", ±%.0f%%" % float(cv))
 
 
 def main():
@@ -35,15 +36,23 @@ def main():
     psync = [c for c in cells if cell[(c, "ext4")]["ioengine"] == "psync"]
     uring = [c for c in cells if c not in psync]
     rounds = sorted(set(r["rounds"] for r in rows))
+    slices = sorted(set(r.get("slices", "1") for r in rows if r["ioengine"] == "io_uring" or
+                        not r["workload"].startswith(("seq", "append"))))
     kernel = open(os.path.join(d, "kernel")).read().strip() if os.path.exists(os.path.join(d, "kernel")) else "?"
     out = ["# make bench", "",
            "One QEMU guest boot (TCG, no KVM: the CPU bounds every system), kernel %s. "
-           "Median of %s runs per cell (min-max in brackets), systems interleaved run by run, "
-           "caches dropped before each. `%s` is the `%s` mount with its simple read path off "
-           "(simple_read = 0) during its runs, in the cells where the simple path can apply (- elsewhere)."
-           % (kernel, "/".join(rounds), SIMPLE_OFF, SIMPLE_ON), "",
+           "Median of %s rounds per cell; in brackets the rounds' min-max and their spread, ±N%% = "
+           "coefficient of variation (sample standard deviation / mean of the rounds' MB/s or IOPS; "
+           "none with one round). "
+           "One fio per round runs every system; in time-based cells (io_uring, and the psync cells "
+           "but seq* and append*) each system's round is %s slices interleaved with the other "
+           "systems' (slice-major), its value the slices' bytes and I/Os over their summed runtime, "
+           "its p50/p99 from their merged latency histograms. Caches are dropped once per system and "
+           "round. `%s` is the `%s` mount with its simple read path off (simple_read = 0) during its "
+           "slices, in the cells where the simple path can apply; - where a system has no row."
+           % (kernel, "/".join(rounds), "/".join(slices) or "1", SIMPLE_OFF, SIMPLE_ON), "",
            "## psync, queue depth 1, one job", "",
-           "Cells: MB/s (min-max), ratio to the kernel's ext4, FUSE_IOMAP_BEGIN/END/IOEND upcalls "
+           "Cells: MB/s (min-max, ±CV), ratio to the kernel's ext4, FUSE_IOMAP_BEGIN/END/IOEND upcalls "
            "per 1000 I/Os.", "",
            "| workload | " + " | ".join(systems) + " |",
            "| --- |" + " --- |" * len(systems)]
@@ -52,7 +61,8 @@ def main():
         for s in systems:
             r = cell.get((c, s))
             cs.append("-" if r is None else "%s, %.2fx, %s/%s/%s" % (
-                spread(r["mbps"], r["mbps_min"], r["mbps_max"], "MB/s"), float(r["ratio_vs_ext4"]),
+                spread(r["mbps"], r["mbps_min"], r["mbps_max"], "MB/s", r.get("mbps_cv")),
+                float(r["ratio_vs_ext4"]),
                 r["upcalls_per_1k_io"], r.get("end_upcalls_per_1k_io", "NA"),
                 r.get("ioend_upcalls_per_1k_io", "NA")))
         out.append("| %s | %s |" % (c, " | ".join(cs)))
@@ -60,7 +70,7 @@ def main():
     if uring:
         on_off = SIMPLE_ON in systems and SIMPLE_OFF in systems
         out += ["", "## Queue depth (io_uring)", "",
-                "Cells: IOPS (min-max), ratio to the kernel's ext4, p50/p99 completion latency in us "
+                "Cells: IOPS (min-max, ±CV), ratio to the kernel's ext4, p50/p99 completion latency in us "
                 "(fio clat), MB/s, FUSE_IOMAP_BEGIN upcalls per 1000 I/Os. `qd32 x4`: io_uring queue "
                 "depth 32, 4 jobs (group_reporting: IOPS summed over the jobs)."
                 + (" Last column: the simple read path's gain, %s IOPS / %s IOPS." % (SIMPLE_ON, SIMPLE_OFF)
@@ -73,7 +83,8 @@ def main():
             for s in systems:
                 r = cell.get((c, s))
                 cs.append("-" if r is None else "%s, %.2fx, %s/%s us, %s MB/s, %s" % (
-                    spread(r["iops"], r["iops_min"], r["iops_max"], "IOPS"), float(r["ratio_vs_ext4"]),
+                    spread(r["iops"], r["iops_min"], r["iops_max"], "IOPS", r.get("iops_cv")),
+                    float(r["ratio_vs_ext4"]),
                     r["p50_us"], r["p99_us"], r["mbps"], r["upcalls_per_1k_io"]))
             if on_off:
                 a, b = cell.get((c, SIMPLE_ON)), cell.get((c, SIMPLE_OFF))
@@ -87,12 +98,14 @@ def main():
         if gains:
             out += ["", "Simple path on vs off (%s / %s, median IOPS): " % (SIMPLE_ON, SIMPLE_OFF)
                     + "; ".join("%s %+.1f%%" % (c, 100 * (g - 1)) for c, g in gains) + "."]
-        sp = [r for r in rows if r["system"] in (SIMPLE_ON, SIMPLE_OFF) and r["ioengine"] == "io_uring"
-              and r.get("simple_per_1k_io", "NA") != "NA"]
-        if sp:
-            out += ["", "Reads that took the simple path, per 1000 I/Os (counter simple_reads; "
-                    "it also counts the RAMP seconds fio does not report): "
-                    + "; ".join("%s %s %s" % (label(r), r["system"], r["simple_per_1k_io"]) for r in sp) + "."]
+    # Every cell with a nosimple row, psync ones too.
+    off = set(label(r) for r in rows if r["system"] == SIMPLE_OFF)
+    sp = [r for r in rows if r["system"] in (SIMPLE_ON, SIMPLE_OFF) and label(r) in off
+          and r.get("simple_per_1k_io", "NA") != "NA"]
+    if sp:
+        out += ["", "Reads that took the simple path, per 1000 I/Os (counter simple_reads; in io_uring "
+                "cells it also counts the RAMP seconds fio does not report): "
+                + "; ".join("%s %s %s" % (label(r), r["system"], r["simple_per_1k_io"]) for r in sp) + "."]
 
     mp = os.path.join(d, "mapping.tsv")
     if os.path.exists(mp):
