@@ -156,3 +156,37 @@ ext4_fsck_clean() {
 	e2fsck -fn "$1" > "$T_TMP/fsck.out" 2>&1 ||
 		fail "e2fsck -fn${2:+ $2}: $(grep -v '^Pass\|^e2fsck\|^$' "$T_TMP/fsck.out" | head -n3 | tr '\n' ' ')"
 }
+
+# ext4_crash_kernel IMG WORKLOAD: the kernel's ext4 runs WORKLOAD (a
+# command, given the mount point) on IMG over dm-flakey; then every write
+# is dropped (drop_writes) and the file system unmounted, so IMG is left
+# as a power cut after WORKLOAD would leave it: its journal needs
+# recovery.  Fails if it does not.  The periodic write-back of dirty
+# pages is off meanwhile: it would write journaled metadata home, and the
+# kernel would then drop those transactions from the journal.
+ext4_crash_kernel() {
+	local img=$1 work=$2 name=fi-crash-$$ mnt=$T_TMP/crash loop sz
+	local wb=/proc/sys/vm/dirty_writeback_centisecs
+	modprobe dm_flakey || fail "can't load dm-flakey"
+	defer "echo $(cat $wb) > $wb"
+	echo 0 > $wb
+	loop=$(losetup -f --show "$img") || fail "losetup $img failed"
+	defer "losetup -d $loop 2>/dev/null"
+	sz=$(blockdev --getsz "$loop")
+	dmsetup --noudevsync create "$name" --table "0 $sz flakey $loop 0 3600 0" &&
+		dmsetup --noudevsync mknodes "$name" || fail "can't create dm-flakey over $loop"
+	defer "dmsetup --noudevsync remove $name 2>/dev/null"
+	mkdir -p "$mnt"
+	mount -t ext4 "/dev/mapper/$name" "$mnt" || fail "the kernel's ext4 can't mount $img"
+	defer "umount '$mnt' 2>/dev/null"
+	"$work" "$mnt" > "$T_TMP/crash_work.out" 2>&1 ||
+		fail "the workload failed on the kernel's ext4: $(tail -n1 "$T_TMP/crash_work.out")"
+	dmsetup --noudevsync suspend --nolockfs "$name" &&
+		dmsetup --noudevsync load "$name" --table "0 $sz flakey $loop 0 0 3600 1 drop_writes" &&
+		dmsetup --noudevsync resume "$name" || fail "can't make dm-flakey drop writes"
+	umount "$mnt" || fail "can't unmount the crashed ext4"
+	dmsetup --noudevsync remove "$name" || fail "can't remove dm-flakey"
+	losetup -d "$loop"
+	dumpe2fs -h "$img" 2>/dev/null | grep -q 'features:.*needs_recovery' ||
+		fail "the crash left no journal to recover"
+}

@@ -1,8 +1,10 @@
 #!/bin/bash
 # fuse-iomap-ext4 refuses, with a message naming the image and the reason,
 # exit status 1 and nothing mounted: a missing image, a file that is not
-# ext4, an image whose journal needs recovery, an unsupported feature, and,
-# for writing only, an image that was not cleanly unmounted (which it then
+# ext4, an unsupported feature, for reading only an image whose journal
+# needs recovery (read-write replays it: that image, with an empty
+# journal, then serves and comes out without needs_recovery), and, for
+# writing only, an image that was not cleanly unmounted (which it then
 # serves with --read-only).
 # TIMEOUT: 90
 . "$REPO/selftests/lib/common.sh"
@@ -28,7 +30,7 @@ refused() {	# IMAGE PATTERN [OPTION]
 }
 refused "$T_TMP/missing.img" "can't open $T_TMP/missing.img as ext4: No such file or directory"
 refused "$T_TMP/garbage" "can't open $T_TMP/garbage as ext4: .*[Bb]ad magic"
-refused "$T_TMP/recover.img" "journal needs recovery"
+refused "$T_TMP/recover.img" "journal needs recovery (serve it read-write once" --read-only
 refused "$T_TMP/inline.img" "inline_data is not supported"
 refused "$T_TMP/inline.img" "inline_data is not supported" --read-only
 refused "$T_TMP/unclean.img" "not cleanly unmounted"
@@ -36,3 +38,11 @@ refused "$T_TMP/unclean.img" "not cleanly unmounted"
 start_server "$mnt" "$T_TMP/ro.out" "$EXT4SRV" --read-only "$T_TMP/unclean.img" "$mnt"
 [ -d "$mnt/lost+found" ] || fail "the unclean image served --read-only shows no lost+found"
 stop_server "$mnt" "$SERVER_PID"
+
+start_server "$mnt" "$T_TMP/rw.out" "$EXT4SRV" "$T_TMP/recover.img" "$mnt"
+stop_server "$mnt" "$SERVER_PID"
+grep -q "journal replayed: 0 transactions" "$T_TMP/rw.out" ||
+	fail "no replay message for the image needing recovery: $(head -n1 "$T_TMP/rw.out")"
+! dumpe2fs -h "$T_TMP/recover.img" 2> /dev/null | grep -q 'features:.*needs_recovery' ||
+	fail "needs_recovery is still set after our server replayed the journal"
+ext4_fsck_clean "$T_TMP/recover.img"

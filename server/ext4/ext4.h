@@ -4,7 +4,8 @@
  * the server; inode.c reads, writes, frees and tracks inodes; dir.c keeps
  * the namespace; map.c answers FUSE_IOMAP_BEGIN and IOEND, convert.c
  * initializes what ioends report written, tail.c allocates ahead of
- * appends and frees what they did not use.
+ * appends and frees what they did not use; replay.c replays the journal
+ * (jbd2.h) before the image is served.
  */
 #ifndef FI_EXT4_H
 #define FI_EXT4_H
@@ -139,5 +140,13 @@ void ext4_release(fuse_req_t req, fuse_ino_t nodeid, struct fuse_file_info *fi);
 bool ext4_extent_continues(const struct ext2fs_extent *prev, const struct ext2fs_extent *e);
 int ext4_convert(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode,
 		 blk64_t lblk, blk64_t len);
+
+/* replay.c */
+struct ext4_replay_stats {
+	uint32_t transactions;	/* committed, replayed */
+	uint64_t blocks;	/* written home */
+	uint64_t revoked;	/* skipped for a revoke record */
+};
+int ext4_journal_replay(ext2_filsys fs, const char *image, struct ext4_replay_stats *st);
 
 #endif

@@ -8,8 +8,9 @@
  * This file opens the image (refusing what it cannot serve safely), gives
  * the kernel a block device for it, answers the file-system-wide requests
  * (statfs, xattrs, fsync) and closes the image cleanly at the end.
- * There is no journal: while served read-write the image is marked not
- * clean, and marked clean again when the server stops normally.
+ * A journal that needs recovery is replayed first (replay.c).  Writes do
+ * not go through the journal: while served read-write the image is marked
+ * not clean, and marked clean again when the server stops normally.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -173,12 +174,11 @@ static void ext4_init(void *userdata, struct fuse_conn_info *conn)
 
 /* --- opening ----------------------------------------------------------------- */
 
+/* What this server can't serve at all, or not read-write; checked before anything is written. */
 static const char *ext4_unsupported(ext2_filsys fs, bool rw)
 {
 	struct ext2_super_block *sb = fs->super;
 
-	if (ext2fs_has_feature_journal_needs_recovery(sb))
-		return "its journal needs recovery (run e2fsck -fy first; journal replay is not supported)";
 	if (ext2fs_has_feature_inline_data(sb))
 		return "feature inline_data is not supported";
 	if (ext2fs_has_feature_encrypt(sb))
@@ -189,17 +189,29 @@ static const char *ext4_unsupported(ext2_filsys fs, bool rw)
 		return "feature casefold is not supported";
 	if (fs->blocksize > 4096)
 		return "block sizes above 4096 are not supported";
-	if (!rw)
+	if (!rw) {
+		if (ext2fs_has_feature_journal_needs_recovery(sb))
+			return "its journal needs recovery (serve it read-write once to replay "
+			       "it, or run e2fsck -E journal_only)";
 		return NULL;
+	}
 	/* Writing: only what this server keeps right (serve the rest with --read-only). */
-	if (!(sb->s_state & EXT2_VALID_FS) || (sb->s_state & EXT2_ERROR_FS))
-		return "it was not cleanly unmounted or has errors (run e2fsck -f first, or use --read-only)";
 	if (!ext2fs_has_feature_extents(sb))
 		return "writing needs feature extent (use --read-only)";
 	if (ext2fs_has_feature_bigalloc(sb))
 		return "writing with feature bigalloc is not supported (use --read-only)";
 	if (ext2fs_has_feature_quota(sb))
 		return "writing with feature quota is not supported (use --read-only)";
+	return NULL;
+}
+
+/* What the image's state (after journal replay) must be for writing. */
+static const char *ext4_unwritable(ext2_filsys fs)
+{
+	struct ext2_super_block *sb = fs->super;
+
+	if (!(sb->s_state & EXT2_VALID_FS) || (sb->s_state & EXT2_ERROR_FS))
+		return "it was not cleanly unmounted or has errors (run e2fsck -f first, or use --read-only)";
 	if (ext2fs_has_feature_orphan_present(sb))
 		return "it has orphan inodes to clean up (run e2fsck -f first, or use --read-only)";
 	return NULL;
@@ -315,14 +327,17 @@ static void usage(FILE *f)
 "  -h, --help        print this help and exit\n"
 "  -V, --version     print the version and exit\n"
 "\n"
-"Not supported: journal replay (an image whose journal needs recovery is\n"
-"refused: run e2fsck first), and the features inline_data, encrypt, verity\n"
-"and casefold.  Read-write also needs the extent feature and refuses\n"
-"bigalloc, quota and images that are not clean.  The journal is not used:\n"
-"while served read-write the image is marked not clean, so after a crash\n"
-"e2fsck checks it.  Not implemented: setxattr/removexattr, hole punching,\n"
-"RENAME_EXCHANGE/WHITEOUT, and allocating writes to block-mapped (ext3)\n"
-"files.\n");
+"An image whose journal needs recovery (the kernel's ext4 crashed or lost\n"
+"power) has its journal replayed first, as the kernel's ext4 and e2fsck\n"
+"do; read-only, it is refused.  A corrupt journal is refused, the image\n"
+"left as it was.  Not supported: external journals, fast commits, and the\n"
+"features inline_data, encrypt, verity and casefold.  Read-write also\n"
+"needs the extent feature and refuses bigalloc, quota and images that are\n"
+"not clean.  Writes do not go through the journal: while served read-write\n"
+"the image is marked not clean, so after a crash of this server e2fsck\n"
+"checks it.  Not implemented: setxattr/removexattr, fallocate's\n"
+"COLLAPSE_RANGE and INSERT_RANGE, RENAME_EXCHANGE/WHITEOUT, and allocating\n"
+"writes to block-mapped (ext3) files.\n");
 }
 
 /* Read-write: not clean while we serve (no journal), clean again when we stop. */
@@ -362,17 +377,10 @@ static bool ext4_not_ext4(errcode_t err)
 	return err == EXT2_ET_BAD_MAGIC || err == EXT2_ET_SHORT_READ;
 }
 
-static int ext4_open_fs(const char *image, struct ext4srv *s)
+static int ext4_open_image(const char *image, int flags, ext2_filsys *fs)
 {
-	int flags = EXT2_FLAG_64BITS | (s->rw ? EXT2_FLAG_RW : 0);
-	const char *why;
-	struct stat st;
-	errcode_t err;
+	errcode_t err = ext2fs_open2(image, NULL, flags, 0, 0, unix_io_manager, fs);
 
-	/* The kernel writes a block device around its page cache: so must we. */
-	if (stat(image, &st) == 0 && S_ISBLK(st.st_mode))
-		flags |= EXT2_FLAG_DIRECT_IO;
-	err = ext2fs_open2(image, NULL, flags, 0, 0, unix_io_manager, &s->fs);
 	if (err) {
 		fprintf(stderr, "fuse-iomap-ext4: can't open %s as ext4: %s%s%s\n", image,
 			ext4_not_ext4(err) ? "not an ext4 file system (" : "",
@@ -385,12 +393,75 @@ static int ext4_open_fs(const char *image, struct ext4srv *s)
 	 * extent tree block, say) and the kernel then filled with file data
 	 * must not be written over later by a cached copy.
 	 */
-	err = io_channel_set_options(s->fs->io, "cache=off");
-	if (err) {
-		fprintf(stderr, "fuse-iomap-ext4: can't turn off the block cache for %s: %s\n",
-			image, error_message(err));
-		goto out_close;
+	err = io_channel_set_options((*fs)->io, "cache=off");
+	if (!err)
+		return 0;
+	fprintf(stderr, "fuse-iomap-ext4: can't turn off the block cache for %s: %s\n", image,
+		error_message(err));
+	ext2fs_close_free(fs);
+	return -1;
+}
+
+/*
+ * The kernel's ext4 keeps the super block's free counts only roughly (the
+ * group descriptors are exact): after a crash they are sums to redo, as
+ * the kernel does at mount and e2fsck does.
+ */
+static void ext4_count_free(ext2_filsys fs)
+{
+	blk64_t blocks = 0;
+	uint64_t inodes = 0;
+	dgrp_t g;
+
+	for (g = 0; g < fs->group_desc_count; g++) {
+		blocks += ext2fs_bg_free_blocks_count(fs, g);
+		inodes += ext2fs_bg_free_inodes_count(fs, g);
 	}
+	ext2fs_free_blocks_count_set(fs->super, blocks);
+	fs->super->s_free_inodes_count = inodes;
+}
+
+/*
+ * Committed journal transactions go home before anything is read, as the
+ * kernel's ext4 does at mount; then the image is opened again, since
+ * replay rewrote metadata under what libext2fs had read.
+ */
+static int ext4_recover(const char *image, int flags, struct ext4srv *s)
+{
+	struct ext4_replay_stats st;
+
+	if (!ext2fs_has_feature_journal_needs_recovery(s->fs->super))
+		return 0;
+	if (ext4_journal_replay(s->fs, image, &st)) {
+		ext2fs_close_free(&s->fs);
+		return -1;
+	}
+	ext2fs_mmp_stop(s->fs);
+	ext2fs_free(s->fs);
+	s->fs = NULL;
+	if (ext4_open_image(image, flags, &s->fs))
+		return -1;
+	ext2fs_clear_feature_journal_needs_recovery(s->fs->super);
+	ext4_count_free(s->fs);
+	ext2fs_mark_super_dirty(s->fs);
+	fprintf(stderr, "fuse-iomap-ext4: %s: journal replayed: %u transactions, %llu blocks "
+		"written, %llu revoked\n", image, st.transactions,
+		(unsigned long long)st.blocks, (unsigned long long)st.revoked);
+	return 0;
+}
+
+static int ext4_open_fs(const char *image, struct ext4srv *s)
+{
+	int flags = EXT2_FLAG_64BITS | (s->rw ? EXT2_FLAG_RW : 0);
+	const char *why;
+	struct stat st;
+	errcode_t err;
+
+	/* The kernel writes a block device around its page cache: so must we. */
+	if (stat(image, &st) == 0 && S_ISBLK(st.st_mode))
+		flags |= EXT2_FLAG_DIRECT_IO;
+	if (ext4_open_image(image, flags, &s->fs))
+		return -1;
 	why = ext4_unsupported(s->fs, s->rw);
 	if (why) {
 		fprintf(stderr, "fuse-iomap-ext4: can't serve %s: %s\n", image, why);
@@ -399,6 +470,13 @@ static int ext4_open_fs(const char *image, struct ext4srv *s)
 	s->bbits = __builtin_ctz(s->fs->blocksize);
 	if (!s->rw)
 		return ext4_check_mmp(image, s);
+	if (ext4_recover(image, flags, s))
+		return -1;
+	why = ext4_unwritable(s->fs);
+	if (why) {
+		fprintf(stderr, "fuse-iomap-ext4: can't serve %s: %s\n", image, why);
+		goto out_close;
+	}
 	err = ext2fs_read_bitmaps(s->fs);
 	if (!err)
 		err = ext4_set_clean(s, false);
