@@ -212,7 +212,7 @@ static const char *ext4_unwritable(ext2_filsys fs)
 
 	if (!(sb->s_state & EXT2_VALID_FS) || (sb->s_state & EXT2_ERROR_FS))
 		return "it was not cleanly unmounted or has errors (run e2fsck -f first, or use --read-only)";
-	if (ext2fs_has_feature_orphan_present(sb))
+	if (ext2fs_has_feature_orphan_present(sb) || sb->s_last_orphan)
 		return "it has orphan inodes to clean up (run e2fsck -f first, or use --read-only)";
 	return NULL;
 }
