@@ -70,6 +70,7 @@ enum jbd2_block_type {
 
 /* A commit block's checksum (v2, v3) covers the block with it zeroed. */
 #define JBD2_C_CHECKSUM		0x10
+#define JBD2_C_SEC		0x30	/* commit time, 64 bits */
 
 static inline uint32_t jbd2_get32(const unsigned char *p)
 {

@@ -12,8 +12,10 @@
  * it, unless a revoke record of that or a later transaction names it.
  *
  * Nothing is written until the whole log has been read and checked: a
- * checksum that fails inside a committed transaction, a block outside the
- * file system or a log longer than the journal refuses the image as it is.
+ * checksum that fails in a transaction (but one whose commit time is
+ * before the last commit's: a stale block of an older log, which ends the
+ * log as in the kernel), a block outside the file system or a log longer
+ * than the journal refuses the image as it is.
  * Then the blocks go home, the device is flushed, and only then is the
  * journal marked empty, so a crash during replay replays again.  As
  * e2fsck does, the next transaction is numbered one past the first that
@@ -105,7 +107,7 @@ static int jnl_map_block(ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt,
 	return 0;
 }
 
-/* Reads the journal super block; 1 if there is nothing to replay. */
+/* Reads the journal super block (checked by jnl_check_sb). */
 static int jnl_open(struct jnl *j)
 {
 	struct ext2_super_block *sb = j->fs->super;
@@ -131,6 +133,11 @@ static int jnl_open(struct jnl *j)
 	}
 	j->first = jbd2_get32(j->jsb + JBD2_S_FIRST);
 	j->last = jbd2_get32(j->jsb + JBD2_S_MAXLEN);
+	if (j->last > EXT2_I_SIZE(&inode) / j->bsize) {
+		jnl_err(j, "its super block is corrupt (%u blocks in a journal of %llu)", j->last,
+			(unsigned long long)(EXT2_I_SIZE(&inode) / j->bsize));
+		return -1;
+	}
 	j->start = jbd2_get32(j->jsb + JBD2_S_START);
 	j->seq = jbd2_get32(j->jsb + JBD2_S_SEQUENCE);
 	if (type == JBD2_SB_V2)
@@ -173,7 +180,8 @@ static int jnl_check_sb(struct jnl *j)
 		jnl_err(j, "its super block is corrupt (bad checksum)");
 		return -1;
 	}
-	if (j->first < 1 || j->first >= j->last || j->start < j->first || j->start >= j->last) {
+	if (j->first < 1 || j->first >= j->last ||
+	    (j->start && (j->start < j->first || j->start >= j->last))) {
 		jnl_err(j, "its super block is corrupt (log start %u, length %u)", j->start, j->last);
 		return -1;
 	}
@@ -354,6 +362,31 @@ static long jnl_descriptor(struct jnl *j, enum pass pass, uint32_t jblk, uint32_
 }
 
 /*
+ * A commit block (in j->buf): 1 if it commits transaction @seq, 0 if the
+ * log ends before it, -1 if the journal is corrupt.  A checksum that
+ * failed here, or in a block of the transaction it commits, means a stale
+ * block of an older log if its time is before the last commit's (the log
+ * ends), and a damaged transaction otherwise, which e2fsck must look at.
+ */
+static int jnl_commit(struct jnl *j, uint32_t seq, bool bad, uint64_t *last_sec)
+{
+	const unsigned char *b = j->buf;
+	uint64_t sec = (uint64_t)jbd2_get32(b + JBD2_C_SEC) << 32 | jbd2_get32(b + JBD2_C_SEC + 4);
+
+	if (j->csum && crc_zeroed(j->seed, b, j->bsize, JBD2_C_CHECKSUM) !=
+			       jbd2_get32(b + JBD2_C_CHECKSUM))
+		bad = true;
+	if (bad && sec < *last_sec)
+		return 0;
+	if (bad) {
+		jnl_err(j, "transaction %u has a bad checksum (run e2fsck -f)", seq);
+		return -1;
+	}
+	*last_sec = sec;
+	return 1;
+}
+
+/*
  * Walks the log.  The scan pass finds where it ends (j->end); the others
  * stop there.  The replay pass needs the descriptor block in j->buf while
  * it reads data into j->data.
@@ -362,7 +395,9 @@ static int jnl_walk(struct jnl *j, enum pass pass)
 {
 	uint32_t jblk = j->start, seq = j->seq, type, walked = 0;
 	bool bad = false;	/* a checksum failed in this transaction so far */
+	uint64_t last_sec = 0;	/* the last commit's time */
 	long n;
+	int c;
 
 	for (;;) {
 		if (pass != PASS_SCAN && seq == j->end)
@@ -391,22 +426,15 @@ static int jnl_walk(struct jnl *j, enum pass pass)
 				return -1;
 			jblk = jnl_next(j, jblk);
 		} else if (type == JBD2_COMMIT) {
-			if (j->csum && crc_zeroed(j->seed, j->buf, j->bsize, JBD2_C_CHECKSUM) !=
-					       jbd2_get32(j->buf + JBD2_C_CHECKSUM)) {
-				if (pass == PASS_SCAN)
-					fprintf(stderr, "fuse-iomap-ext4: %s: the commit block of "
-						"journal transaction %u is torn: the log ends "
-						"before it\n", j->image, seq);
-				break;
-			}
-			if (bad) {
-				jnl_err(j, "transaction %u committed with a bad checksum in a "
-					"descriptor or revoke block", seq);
+			c = jnl_commit(j, seq, bad, &last_sec);
+			if (c < 0)
 				return -1;
-			}
+			if (!c)
+				break;
 			if (pass == PASS_SCAN)
 				j->st->transactions++;
 			seq++;
+			bad = false;
 			jblk = jnl_next(j, jblk);
 		} else {
 			break;
@@ -438,13 +466,14 @@ static int jnl_reset(struct jnl *j)
 
 static int jnl_replay(struct jnl *j)
 {
-	if (jnl_check_sb(j) || jnl_map(j) || jnl_walk(j, PASS_SCAN))
+	if (jnl_map(j) || jnl_walk(j, PASS_SCAN))
 		return -1;
 	if (j->end == j->seq)
 		return jnl_reset(j);
 	if (jnl_walk(j, PASS_REVOKE))
 		return -1;
-	qsort(j->revokes, j->nr_revokes, sizeof(*j->revokes), cmp_revoke);
+	if (j->nr_revokes)
+		qsort(j->revokes, j->nr_revokes, sizeof(*j->revokes), cmp_revoke);
 	if (jnl_walk(j, PASS_CHECK))
 		return -1;
 	/* From here on the image changes: nothing above wrote to it. */
@@ -463,14 +492,14 @@ int ext4_journal_replay(ext2_filsys fs, const char *image, struct ext4_replay_st
 	int ret = -1;
 
 	memset(st, 0, sizeof(*st));
-	j.jsb = malloc(j.bsize);
-	j.buf = malloc(j.bsize);
-	j.data = malloc(j.bsize);
-	if (!j.jsb || !j.buf || !j.data) {
+	/* Aligned: a block device is opened O_DIRECT. */
+	if (posix_memalign((void **)&j.jsb, j.bsize, j.bsize) ||
+	    posix_memalign((void **)&j.buf, j.bsize, j.bsize) ||
+	    posix_memalign((void **)&j.data, j.bsize, j.bsize)) {
 		jnl_err(&j, "out of memory");
 		goto out;
 	}
-	ret = jnl_open(&j);
+	ret = jnl_open(&j) ?: jnl_check_sb(&j);
 	if (!ret && j.start)
 		ret = jnl_replay(&j);
 out:
