@@ -88,7 +88,7 @@ BENCH_KNOBS := ROUNDS RUNTIME QD_RUNTIME RAMP SLICES NOSIMPLE BENCH_CELLS
 # An 8 GiB guest (VM_MEM, read by selftests/vm/boot): /tmp holds four image copies.
 bench: deps
 	$(Q)$(MAKE) all
-	VM_MEM=$${VM_MEM:-8G} selftests/vm/boot --timeout 5400 $(foreach v,$(BENCH_KNOBS),$(if $($(v)),--env $(v)=$($(v)))) \
+	VM_MEM=$${VM_MEM:-8G} selftests/vm/boot --timeout 10800 $(foreach v,$(BENCH_KNOBS),$(if $($(v)),--env $(v)=$($(v)))) \
 		-- bench/bench.sh
 	python3 bench/report.py $(B)/bench
 

@@ -5,8 +5,9 @@
 # random writes, in one guest boot:
 #   overwrite  randwrite_4k_direct: a written 64 MiB file
 #   prealloc   randwrite_4k_direct_prealloc: a file fallocated to 1 GiB
-# Prints each run's IOPS, then perf's top symbols (self time).  Runs in the
-# guest:
+# Prints each run's IOPS, perf's top symbols by self time (the idle CPU
+# left out), and the call chains into clear_page_erms (memory a write
+# allocates).  Runs in the guest:
 #   selftests/vm/boot --timeout 1200 -- bench/profile_write.sh
 set -eu
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -45,8 +46,13 @@ run() {	# SYSTEM WORKLOAD
 		--output-format=json > "$W/$1.$2.json" 2> "$W/$1.$2.perf.err"
 	python3 -c 'import json, sys; j = json.load(open(sys.argv[1]))["jobs"][0]["write"]
 print("%s %s: %.0f IOPS" % (sys.argv[2], sys.argv[3], j["iops"]))' "$W/$1.$2.json" "$1" "$2"
-	perf report -q -i "$W/$1.$2.data" --no-children --sort symbol --percent-limit 1.5 \
-		--stdio -g none 2> /dev/null | head -n 25
+	# The idle CPU (the guest has two) is left out.
+	perf report -q -i "$W/$1.$2.data" --no-children --sort comm,symbol --percent-limit 0.7 \
+		--stdio -g none 2> /dev/null | grep -v swapper | sed 's/ *$//' | head -n 25
+	# Who clears pages: a write that allocates memory.
+	perf report -q -i "$W/$1.$2.data" --no-children --symbols clear_page_erms --stdio \
+		-g caller,0.5,callee,function,percent --percent-limit 0 2> /dev/null |
+		sed 's/ *$//' | grep -v '^$' | head -n 30
 	[ "$2" = prealloc ] && rm -f "$file"
 	return 0
 }
