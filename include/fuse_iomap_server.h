@@ -114,6 +114,14 @@ struct fi_iomap_ops {
 	 * today); fsync and fsyncdir come through fuse_lowlevel_ops.
 	 */
 	int (*syncfs)(void *ctx);
+	/*
+	 * Optional, and called only with one serving thread (opts.threads 0
+	 * or 1).  Called between requests: after each one, and after each
+	 * idle_ms milliseconds (0: 1000) in which none came.  For work that
+	 * must not run in the middle of a request, such as a journal commit.
+	 */
+	void (*idle)(void *ctx);
+	unsigned int idle_ms;
 };
 
 /* --- the server ------------------------------------------------------------ */

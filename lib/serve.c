@@ -467,6 +467,21 @@ static bool fi_stop_requested(struct fi_server *srv)
 	return serve_on;
 }
 
+static bool fi_has_idle(const struct fi_server *srv)
+{
+	return srv->iomap.idle && srv->opts.threads <= 1;
+}
+
+/* Until a request (or the end) is there to read, calling idle() each idle_ms. */
+static void fi_wait_request(struct fi_server *srv)
+{
+	struct pollfd p = { .fd = fuse_session_fd(srv->se), .events = POLLIN };
+	int ms = srv->iomap.idle_ms ? (int)srv->iomap.idle_ms : 1000;
+
+	while (poll(&p, 1, ms) == 0)
+		srv->iomap.idle(srv->ctx);
+}
+
 static void *fi_worker(void *arg)
 {
 	struct fi_server *srv = arg;
@@ -477,6 +492,8 @@ static void *fi_worker(void *arg)
 		const struct fuse_in_header *ih;
 		unsigned int inflight;
 
+		if (fi_has_idle(srv))
+			fi_wait_request(srv);
 		res = fuse_session_receive_buf(srv->se, &fbuf);
 		if (res == -EINTR)
 			continue;
@@ -498,6 +515,8 @@ static void *fi_worker(void *arg)
 				continue;
 			}
 			fuse_session_process_buf(srv->se, &fbuf);
+			if (fi_has_idle(srv))
+				srv->iomap.idle(srv->ctx);
 			continue;
 		}
 		pthread_mutex_lock(&srv->lock);
@@ -509,6 +528,8 @@ static void *fi_worker(void *arg)
 		pthread_mutex_unlock(&srv->lock);
 		if (res < 0)
 			break;
+		if (fi_has_idle(srv))
+			srv->iomap.idle(srv->ctx);
 	}
 	free(fbuf.mem);
 	if (res < 0) {

@@ -190,3 +190,39 @@ ext4_crash_kernel() {
 	dumpe2fs -h "$img" 2>/dev/null | grep -q 'features:.*needs_recovery' ||
 		fail "the crash left no journal to recover"
 }
+
+# ext4_journal_workload DIR: every kind of metadata change, each file and
+# directory fsync'd at the end: what a journal must carry.
+ext4_journal_workload() (
+	set -e
+	cd "$1"
+	mkdir -p dir/sub dir/gone
+	head -c 300000 /dev/urandom > dir/appended
+	head -c 5000 /dev/urandom >> dir/appended
+	head -c $((2 << 20)) /dev/urandom > dir/overwritten
+	dd if=/dev/urandom of=dir/overwritten bs=4096 count=8 seek=100 conv=notrunc status=none
+	fallocate -l $((4 << 20)) dir/fallocated
+	dd if=/dev/urandom of=dir/fallocated bs=4096 count=3 seek=500 conv=notrunc status=none
+	fallocate -n -o $((8 << 20)) -l $((1 << 20)) dir/fallocated
+	head -c $((1 << 20)) /dev/urandom > dir/truncated
+	truncate -s 70000 dir/truncated
+	for i in $(seq 1 200); do echo "file $i" > "dir/gone/f$i"; done
+	rm -rf dir/gone
+	for i in $(seq 1 50); do echo "small $i" > "dir/sub/s$i"; done
+	mv dir/sub/s1 dir/renamed
+	mv dir/sub/s2 dir/sub/s3
+	ln dir/renamed dir/sub/hard
+	ln -s ../renamed dir/sub/link
+	ln -s "$(printf 'long%.0s' $(seq 100))" dir/slow_link
+	rm dir/sub/s10
+	python3 - . <<'PY'
+import os, sys
+for root, dirs, files in os.walk(sys.argv[1]):
+    for n in files + dirs + ["."]:
+        p = os.path.join(root, n)
+        if not os.path.islink(p):
+            fd = os.open(p, os.O_RDONLY)
+            os.fsync(fd)
+            os.close(fd)
+PY
+)

@@ -5,7 +5,7 @@
  * the namespace; map.c answers FUSE_IOMAP_BEGIN and IOEND, convert.c
  * initializes what ioends report written, tail.c allocates ahead of
  * appends and frees what they did not use; replay.c replays the journal
- * (jbd2.h) before the image is served.
+ * (jbd2.h, jbd2.c) before the image is served, and journal.c writes it.
  */
 #ifndef FI_EXT4_H
 #define FI_EXT4_H
@@ -31,6 +31,24 @@ struct ext4_ref {
 	blk64_t tail_from, tail_to;	/* allocated ahead (tail.c) */
 };
 
+/* What the journal writer did (journal.c). */
+struct ext4_journal_stats {
+	uint64_t transactions;	/* committed */
+	uint64_t blocks;	/* written to the log (descriptors, metadata, revokes, commits) */
+	uint64_t revokes;	/* revoke records */
+	uint64_t checkpoints;
+	uint64_t commit_us, commit_us_max;	/* commit latency, in all and the longest */
+};
+
+struct ext4_journal;
+
+/* What replaying the journal before serving did (replay.c). */
+struct ext4_replay_stats {
+	uint32_t transactions;	/* committed, replayed */
+	uint64_t blocks;	/* written home */
+	uint64_t revoked;	/* skipped for a revoke record */
+};
+
 struct ext4srv {
 	ext2_filsys fs;
 	unsigned int bbits;	/* log2 of the file system block size */
@@ -39,6 +57,14 @@ struct ext4srv {
 	int dev_fd;		/* the registered device, for fsync */
 	struct fi_server *srv;
 	bool bpf;		/* --bpf: the extent_map tier */
+	const char *journal_opt;	/* --journal, or NULL */
+	bool journal;		/* journaling metadata (read-write, --journal=ordered) */
+	struct ext4_journal *jnl;	/* while journaling */
+	struct ext4_journal_stats jstats;	/* the journal's, once it stopped */
+	struct ext4_replay_stats replayed;
+	bool did_replay;
+	const char *stats_path;	/* --stats */
+	uint64_t stats_at;	/* transactions when it was last written */
 	/* The kernel's lookup count per inode, and whether it is unlinked. */
 	struct ext4_ref **refs;
 	size_t nr_buckets;
@@ -73,12 +99,13 @@ static inline struct ext2_inode *ext2(struct ext2_inode_large *inode)
  */
 static inline void ext4_bpf_forget(struct ext4srv *s, ext2_ino_t ino)
 {
-	if (s->bpf)
+	if (s->bpf && s->srv)
 		fi_server_bpf_forget(s->srv, to_nodeid(ino));
 }
 
 /* main.c */
 int ext4_sync(struct ext4srv *s, bool sync);
+void ext4_idle(void *ctx);
 
 /* ext4_inode.c */
 int to_errno(errcode_t err);
@@ -96,6 +123,7 @@ void ext4_reply_entry(fuse_req_t req, ext2_ino_t ino, struct fuse_file_info *fi)
 void ext4_forget(fuse_req_t req, fuse_ino_t nodeid, uint64_t nlookup);
 void ext4_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets);
 void ext4_free_orphans(struct ext4srv *s);
+int ext4_orphans_recover(struct ext4srv *s, unsigned int *freed);
 struct ext4_ref *ext4_ref_find(struct ext4srv *s, ext2_ino_t ino);
 void ext4_getattr(fuse_req_t req, fuse_ino_t nodeid, struct fuse_file_info *fi);
 void ext4_setattr(fuse_req_t req, fuse_ino_t nodeid, struct stat *attr, int to_set,
@@ -141,12 +169,16 @@ bool ext4_extent_continues(const struct ext2fs_extent *prev, const struct ext2fs
 int ext4_convert(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode,
 		 blk64_t lblk, blk64_t len);
 
+/* journal.c */
+extern io_manager ext4_journal_io_manager;
+int ext4_journal_start(struct ext4srv *s, const char *image);
+int ext4_journal_commit(struct ext4srv *s);
+void ext4_journal_idle(struct ext4srv *s);
+int ext4_journal_stop(struct ext4srv *s);
+int ext4_journal_write_data(struct ext4srv *s, blk64_t blk, const void *buf);
+const struct ext4_journal_stats *ext4_journal_stats(const struct ext4srv *s);
+
 /* replay.c */
-struct ext4_replay_stats {
-	uint32_t transactions;	/* committed, replayed */
-	uint64_t blocks;	/* written home */
-	uint64_t revoked;	/* skipped for a revoke record */
-};
 int ext4_journal_replay(ext2_filsys fs, const char *image, struct ext4_replay_stats *st);
 
 #endif

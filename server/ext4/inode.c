@@ -182,11 +182,45 @@ static int ref_get(struct ext4srv *s, ext2_ino_t ino)
 	return 0;
 }
 
-static int ext4_free_inode(struct ext4srv *s, ext2_ino_t ino)
+/*
+ * The orphan list (the super block's s_last_orphan, each inode's dtime
+ * naming the next) holds the inodes with no names that are still in use,
+ * so that after a crash whoever mounts the image frees them, as for the
+ * kernel's ext4.  Takes @ino (whose dtime is @next) off it.
+ */
+static int orphan_remove(struct ext4srv *s, ext2_ino_t ino, ext2_ino_t next)
+{
+	struct ext2_super_block *sb = s->fs->super;
+	struct ext2_inode_large prev;
+	ext2_ino_t cur = sb->s_last_orphan;
+	uint32_t n;
+	int err;
+
+	if (cur == ino) {
+		sb->s_last_orphan = next;
+		ext2fs_mark_super_dirty(s->fs);
+		return 0;
+	}
+	for (n = 0; cur && n < sb->s_inodes_count; n++) {
+		err = ext4_read_inode(s, cur, &prev);
+		if (err)
+			return err;
+		if (prev.i_dtime == ino) {
+			prev.i_dtime = next;
+			return ext4_write_inode(s, cur, &prev);
+		}
+		cur = prev.i_dtime;
+	}
+	return 0;
+}
+
+static int ext4_free_inode(struct ext4srv *s, ext2_ino_t ino, bool orphan)
 {
 	struct ext2_inode_large inode;
 	int err = ext4_read_inode(s, ino, &inode);
 
+	if (!err && orphan)
+		err = orphan_remove(s, ino, inode.i_dtime);
 	if (err)
 		return err;
 	ext4_bpf_forget(s, ino);
@@ -204,6 +238,52 @@ static int ext4_free_inode(struct ext4srv *s, ext2_ino_t ino)
 	return err;
 }
 
+/* What a truncation left past the end of file; writes @inode. */
+static int ext4_drop_past_eof(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode)
+{
+	blk64_t keep = (EXT2_I_SIZE(inode) + s->fs->blocksize - 1) >> s->bbits;
+	int err = 0;
+
+	if (ext2fs_inode_has_valid_blocks2(s->fs, ext2(inode)))
+		err = to_errno(ext2fs_punch(s->fs, ino, ext2(inode), NULL, keep, ~0ULL));
+	return err ?: ext4_write_inode(s, ino, inode);
+}
+
+/*
+ * After a crash: free the orphans a server or the kernel left, and cut
+ * back those it was truncating (an inode with names on the list) to
+ * their size.
+ */
+int ext4_orphans_recover(struct ext4srv *s, unsigned int *freed)
+{
+	struct ext2_super_block *sb = s->fs->super;
+	struct ext2_inode_large inode;
+	ext2_ino_t ino;
+	int err;
+
+	*freed = 0;
+	while ((ino = sb->s_last_orphan)) {
+		if (ino < EXT2_FIRST_INO(sb) || ino > sb->s_inodes_count ||
+		    *freed >= sb->s_inodes_count)
+			return EUCLEAN;
+		err = ext4_read_inode(s, ino, &inode);
+		if (err)
+			return err;
+		if (!inode.i_links_count) {
+			err = ext4_free_inode(s, ino, true);
+		} else {
+			sb->s_last_orphan = inode.i_dtime;
+			ext2fs_mark_super_dirty(s->fs);
+			inode.i_dtime = 0;
+			err = ext4_drop_past_eof(s, ino, &inode);
+		}
+		if (err)
+			return err;
+		(*freed)++;
+	}
+	return 0;
+}
+
 static void ref_put(struct ext4srv *s, ext2_ino_t ino, uint64_t n)
 {
 	struct ext4_ref **pp = ref_slot(s, ino), *r;
@@ -215,7 +295,7 @@ static void ref_put(struct ext4srv *s, ext2_ino_t ino, uint64_t n)
 		return;
 	*pp = r->next;
 	if (r->orphan)
-		ext4_free_inode(s, ino);
+		ext4_free_inode(s, ino, true);
 	else
 		ext4_tail_trim(s, r);
 	free(r);
@@ -243,7 +323,7 @@ void ext4_free_orphans(struct ext4srv *s)
 
 			s->refs[b] = r->next;
 			if (r->orphan)
-				ext4_free_inode(s, r->ino);
+				ext4_free_inode(s, r->ino, true);
 			else
 				ext4_tail_trim(s, r);
 			free(r);
@@ -267,15 +347,20 @@ int ext4_drop_link(struct ext4srv *s, ext2_ino_t ino)
 	else
 		inode.i_links_count--;
 	ext4_touch(&inode, false);
+	pp = inode.i_links_count ? NULL : ref_slot(s, ino);
+	if (pp && *pp && !(*pp)->orphan) {
+		inode.i_dtime = s->fs->super->s_last_orphan;
+		s->fs->super->s_last_orphan = ino;
+		ext2fs_mark_super_dirty(s->fs);
+	}
 	err = ext4_write_inode(s, ino, &inode);
 	if (err || inode.i_links_count)
 		return err;
-	pp = ref_slot(s, ino);
 	if (pp && *pp) {
 		(*pp)->orphan = true;
 		return 0;
 	}
-	return ext4_free_inode(s, ino);
+	return ext4_free_inode(s, ino, false);
 }
 
 /* Reply with the entry for @ino (fi: to a create), counting the kernel's new reference. */

@@ -7,7 +7,9 @@
 #ifndef FI_EXT4_JBD2_H
 #define FI_EXT4_JBD2_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <ext2fs/ext2fs.h>
 
 #define JBD2_MAGIC		0xc03b3998U
 
@@ -71,6 +73,7 @@ enum jbd2_block_type {
 /* A commit block's checksum (v2, v3) covers the block with it zeroed. */
 #define JBD2_C_CHECKSUM		0x10
 #define JBD2_C_SEC		0x30	/* commit time, 64 bits */
+#define JBD2_C_NSEC		0x38
 
 static inline uint32_t jbd2_get32(const unsigned char *p)
 {
@@ -88,6 +91,42 @@ static inline void jbd2_put32(unsigned char *p, uint32_t v)
 	p[1] = v >> 16;
 	p[2] = v >> 8;
 	p[3] = v;
+}
+
+/*
+ * An internal journal (jbd2.c), as replay and the writer see it: its
+ * super block in jsb (block-aligned), and with jbd2_log_map() where each
+ * journal block is on the device.
+ */
+struct jbd2_log {
+	ext2_filsys fs;
+	const char *image;
+	const char *verb;	/* what messages say we can't do: "replay", ... */
+	unsigned int bsize;
+	blk64_t *map;		/* journal block -> file system block */
+	uint32_t first, last;	/* the log's blocks: [first, last) */
+	uint32_t start, seq;	/* where the log starts, and its first transaction */
+	uint32_t incompat;
+	bool csum, v3, b64;
+	uint32_t seed;		/* crc32c of the journal's UUID */
+	unsigned int tag_bytes;
+	unsigned char *jsb;
+};
+
+void __attribute__((format(printf, 2, 3))) jbd2_err(const struct jbd2_log *l, const char *fmt, ...);
+uint32_t jbd2_crc(uint32_t seed, const unsigned char *p, size_t len);
+/* The checksum of @b, its 4-byte field at @at counted as zero. */
+uint32_t jbd2_crc_zeroed(uint32_t seed, const unsigned char *b, size_t len, size_t at);
+/* Reads and checks the super block: 0, or -1 after a message. */
+int jbd2_log_open(struct jbd2_log *l, ext2_filsys fs, const char *image, const char *verb);
+int jbd2_log_map(struct jbd2_log *l);
+void jbd2_log_close(struct jbd2_log *l);
+/* Sets the log's start and first transaction (and features) in jsb, with its checksum. */
+void jbd2_sb_set(struct jbd2_log *l, uint32_t seq, uint32_t start);
+
+static inline uint32_t jbd2_next(const struct jbd2_log *l, uint32_t jblk)
+{
+	return ++jblk == l->last ? l->first : jblk;
 }
 
 #endif

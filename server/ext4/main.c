@@ -8,9 +8,10 @@
  * This file opens the image (refusing what it cannot serve safely), gives
  * the kernel a block device for it, answers the file-system-wide requests
  * (statfs, xattrs, fsync) and closes the image cleanly at the end.
- * A journal that needs recovery is replayed first (replay.c).  Writes do
- * not go through the journal: while served read-write the image is marked
- * not clean, and marked clean again when the server stops normally.
+ * A journal that needs recovery is replayed first (replay.c).  Read-write,
+ * metadata goes through the journal (journal.c), and the image stays
+ * clean; with --journal=off (or no journal) it is marked not clean while
+ * served, and clean again when the server stops normally.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -139,13 +140,59 @@ static void ext4_open(fuse_req_t req, fuse_ino_t nodeid, struct fuse_file_info *
 	fuse_reply_open(req, fi);
 }
 
-/* Metadata to the image; with @sync, and the data the kernel wrote, to stable storage. */
+/* One "name value" line per counter, replaced whole (written to a new file, renamed). */
+static void ext4_write_stats(struct ext4srv *s)
+{
+	const struct ext4_journal_stats *js = ext4_journal_stats(s);
+	char tmp[4096];
+	FILE *f;
+
+	if (!s->stats_path || snprintf(tmp, sizeof(tmp), "%s.tmp", s->stats_path) >= (int)sizeof(tmp))
+		return;
+	s->stats_at = js->transactions;
+	f = fopen(tmp, "w");
+	if (!f)
+		return;
+	fprintf(f, "journal %s\ntransactions %" PRIu64 "\nblocks_journaled %" PRIu64
+		"\nrevoke_records %" PRIu64 "\ncheckpoints %" PRIu64 "\ncommit_us_total %" PRIu64
+		"\ncommit_us_max %" PRIu64 "\nreplays %u\nreplayed_transactions %u"
+		"\nreplayed_blocks %" PRIu64 "\n",
+		s->journal ? "ordered" : "off", js->transactions, js->blocks, js->revokes,
+		js->checkpoints, js->commit_us, js->commit_us_max, s->did_replay ? 1 : 0,
+		s->replayed.transactions, s->replayed.blocks);
+	if (fclose(f) || rename(tmp, s->stats_path))
+		unlink(tmp);
+}
+
+void ext4_idle(void *ctx)
+{
+	struct ext4srv *s = ctx;
+
+	if (!s->jnl)
+		return;
+	ext4_journal_idle(s);
+	if (s->stats_path && ext4_journal_stats(s)->transactions != s->stats_at)
+		ext4_write_stats(s);
+}
+
+/*
+ * With @sync, the metadata and the data the kernel wrote to stable
+ * storage: a journal commit.  Without, metadata to the image (unless the
+ * journal keeps it).
+ */
 int ext4_sync(struct ext4srv *s, bool sync)
 {
 	errcode_t err;
 
-	if (!s->rw)
+	if (!s->rw || (s->jnl && !sync))
 		return 0;
+	if (s->jnl) {
+		int ret = ext4_journal_commit(s);
+
+		if (s->stats_path)
+			ext4_write_stats(s);
+		return ret;
+	}
 	err = ext2fs_flush2(s->fs, sync ? 0 : EXT2_FLAG_FLUSH_NO_SYNC);
 	if (!err && sync && fsync(s->dev_fd) < 0)
 		return errno;
@@ -212,8 +259,8 @@ static const char *ext4_unwritable(ext2_filsys fs)
 
 	if (!(sb->s_state & EXT2_VALID_FS) || (sb->s_state & EXT2_ERROR_FS))
 		return "it was not cleanly unmounted or has errors (run e2fsck -f first, or use --read-only)";
-	if (ext2fs_has_feature_orphan_present(sb) || sb->s_last_orphan)
-		return "it has orphan inodes to clean up (run e2fsck -f first, or use --read-only)";
+	if (ext2fs_has_feature_orphan_present(sb))
+		return "its orphan file has inodes to clean up (run e2fsck -f first, or use --read-only)";
 	return NULL;
 }
 
@@ -321,21 +368,38 @@ static void usage(FILE *f)
 "                    read asks this server; later ones do not); it also\n"
 "                    answers writes into uninitialized extents and queues\n"
 "                    their ioends for this server\n"
+"  -j, --journal=MODE  ordered (the default for an image with a journal):\n"
+"                    journal metadata as above; off (the default, and the\n"
+"                    only mode, for an image without one): write metadata\n"
+"                    in place, the image marked not clean while served, so\n"
+"                    that after a crash e2fsck -f must check it before it\n"
+"                    is served read-write again\n"
+"  -s, --stats FILE  keep the journal's counters in FILE, one \"name value\"\n"
+"                    line each: transactions, blocks_journaled,\n"
+"                    revoke_records, checkpoints, commit_us_total,\n"
+"                    commit_us_max, replays, replayed_transactions,\n"
+"                    replayed_blocks (rewritten after each commit)\n"
 "  -l, --log FILE    append one line per FUSE_IOMAP_BEGIN and IOEND, and\n"
 "                    per queued ioend applied, to FILE\n"
 "  -d, --debug       print every request (libfuse debug output)\n"
 "  -h, --help        print this help and exit\n"
 "  -V, --version     print the version and exit\n"
 "\n"
-"An image whose journal needs recovery (the kernel's ext4 crashed or lost\n"
-"power) has its journal replayed first, as the kernel's ext4 and e2fsck\n"
-"do; read-only, it is refused.  A corrupt journal is refused, the image\n"
-"left as it was.  Not supported: external journals, fast commits, and the\n"
-"features inline_data, encrypt, verity and casefold.  Read-write also\n"
-"needs the extent feature and refuses bigalloc, quota and images that are\n"
-"not clean.  Writes do not go through the journal: while served read-write\n"
-"the image is marked not clean, so after a crash of this server e2fsck\n"
-"checks it.  Not implemented: setxattr/removexattr, fallocate's\n"
+"Read-write, metadata changes go through the ext4 journal in ordered mode,\n"
+"as the kernel's ext4 does by default: a transaction commits at fsync,\n"
+"every 5 seconds while something changed, when the journal fills up and at\n"
+"unmount, and file data reaches IMAGE before the commit that makes it\n"
+"reachable.  When fsync returns, the file's data and the metadata needed\n"
+"to read it are on stable storage.  After a crash (this server killed, the\n"
+"machine losing power), serving IMAGE again, or mounting it with the\n"
+"kernel's ext4, replays the journal: no e2fsck is needed.\n"
+"\n"
+"An image whose journal needs recovery has its journal replayed first, as\n"
+"the kernel's ext4 and e2fsck do; read-only, it is refused.  A corrupt\n"
+"journal is refused, the image left as it was.  Not supported: external\n"
+"journals, fast commits, and the features inline_data, encrypt, verity and\n"
+"casefold.  Read-write also needs the extent feature and refuses bigalloc,\n"
+"quota and images that are not clean.  Not implemented: setxattr/removexattr, fallocate's\n"
 "COLLAPSE_RANGE and INSERT_RANGE, RENAME_EXCHANGE/WHITEOUT, and allocating\n"
 "writes to block-mapped (ext3) files.\n");
 }
@@ -379,7 +443,7 @@ static bool ext4_not_ext4(errcode_t err)
 
 static int ext4_open_image(const char *image, int flags, ext2_filsys *fs)
 {
-	errcode_t err = ext2fs_open2(image, NULL, flags, 0, 0, unix_io_manager, fs);
+	errcode_t err = ext2fs_open2(image, NULL, flags, 0, 0, ext4_journal_io_manager, fs);
 
 	if (err) {
 		fprintf(stderr, "fuse-iomap-ext4: can't open %s as ext4: %s%s%s\n", image,
@@ -444,9 +508,52 @@ static int ext4_recover(const char *image, int flags, struct ext4srv *s)
 	ext2fs_clear_feature_journal_needs_recovery(s->fs->super);
 	ext4_count_free(s->fs);
 	ext2fs_mark_super_dirty(s->fs);
+	s->replayed = st;
+	s->did_replay = true;
 	fprintf(stderr, "fuse-iomap-ext4: %s: journal replayed: %u transactions, %llu blocks "
 		"written, %llu revoked\n", image, st.transactions,
 		(unsigned long long)st.blocks, (unsigned long long)st.revoked);
+	return 0;
+}
+
+/*
+ * The inodes a crash left on the orphan list, freed (or truncated) as the
+ * kernel's ext4 does, in a transaction of their own.
+ */
+static int ext4_recover_orphans(const char *image, struct ext4srv *s)
+{
+	unsigned int n;
+	int err;
+
+	if (!s->fs->super->s_last_orphan)
+		return 0;
+	err = ext4_orphans_recover(s, &n);
+	if (!err)
+		err = ext4_sync(s, true);
+	if (err) {
+		fprintf(stderr, "fuse-iomap-ext4: can't serve %s: can't clean up its orphan inodes: "
+			"%s (run e2fsck -f)\n", image, strerror(err));
+		return -1;
+	}
+	fprintf(stderr, "fuse-iomap-ext4: %s: %u orphan inodes cleaned up\n", image, n);
+	return 0;
+}
+
+/* --journal: "ordered" unless told otherwise or there is no journal. */
+static int ext4_journal_mode(const char *image, struct ext4srv *s)
+{
+	bool has = ext2fs_has_feature_journal(s->fs->super);
+
+	if (s->journal_opt && !strcmp(s->journal_opt, "off")) {
+		s->journal = false;
+		return 0;
+	}
+	if (s->journal_opt && !has) {
+		fprintf(stderr, "fuse-iomap-ext4: can't serve %s with --journal=ordered: it has no "
+			"journal (tune2fs -O has_journal adds one)\n", image);
+		return -1;
+	}
+	s->journal = has;
 	return 0;
 }
 
@@ -478,12 +585,18 @@ static int ext4_open_fs(const char *image, struct ext4srv *s)
 		goto out_close;
 	}
 	err = ext2fs_read_bitmaps(s->fs);
-	if (!err)
+	if (!err && ext4_journal_mode(image, s))
+		goto out_close;
+	if (!err && s->journal && ext4_journal_start(s, image))
+		goto out_close;
+	if (!err && !s->journal)
 		err = ext4_set_clean(s, false);
-	if (!err)
+	if (!err && !ext4_recover_orphans(image, s))
 		return 0;
-	fprintf(stderr, "fuse-iomap-ext4: can't prepare %s for writing: %s\n", image,
-		err < 256 ? strerror(err) : error_message(err));
+	if (err)
+		fprintf(stderr, "fuse-iomap-ext4: can't prepare %s for writing: %s\n", image,
+			err < 256 ? strerror(err) : error_message(err));
+	ext4_journal_stop(s);
 out_close:
 	ext2fs_close_free(&s->fs);
 	return -1;
@@ -495,7 +608,9 @@ static int ext4_close_fs(const char *image, struct ext4srv *s)
 	errcode_t err = 0;
 
 	ext4_free_orphans(s);
-	if (s->rw)
+	if (s->jnl)
+		err = ext4_journal_stop(s) ? EIO : 0;
+	else if (s->rw)
 		err = ext4_set_clean(s, true);
 	if (!err)
 		err = ext2fs_close_free(&s->fs);
@@ -508,11 +623,28 @@ static int ext4_close_fs(const char *image, struct ext4srv *s)
 	return -1;
 }
 
+/* The journal's counters, to stderr and the stats file. */
+static void ext4_report(const char *image, struct ext4srv *s)
+{
+	const struct ext4_journal_stats *js = ext4_journal_stats(s);
+
+	if (!s->journal)
+		return;
+	ext4_write_stats(s);
+	fprintf(stderr, "fuse-iomap-ext4: %s: journal: %" PRIu64 " transactions, %" PRIu64
+		" blocks journaled, %" PRIu64 " revoke records, %" PRIu64 " checkpoints, commit "
+		"latency mean %" PRIu64 " us, max %" PRIu64 " us\n", image, js->transactions,
+		js->blocks, js->revokes, js->checkpoints,
+		js->transactions ? js->commit_us / js->transactions : 0, js->commit_us_max);
+}
+
 int main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "read-only", no_argument, NULL, 'r' },
 		{ "bpf", no_argument, NULL, 'b' },
+		{ "journal", required_argument, NULL, 'j' },
+		{ "stats", required_argument, NULL, 's' },
 		{ "log", required_argument, NULL, 'l' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
@@ -553,13 +685,24 @@ int main(int argc, char *argv[])
 	char extra[128];
 	int c, ret = 1;
 
-	while ((c = getopt_long(argc, argv, "rbl:dhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "rbj:s:l:dhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			s.rw = false;
 			break;
 		case 'b':
 			s.bpf = true;
+			break;
+		case 'j':
+			if (strcmp(optarg, "ordered") && strcmp(optarg, "off")) {
+				fprintf(stderr, "fuse-iomap-ext4: --journal must be ordered or off, "
+					"not %s\n", optarg);
+				return 2;
+			}
+			s.journal_opt = optarg;
+			break;
+		case 's':
+			s.stats_path = optarg;
 			break;
 		case 'l':
 			log = optarg;
@@ -621,6 +764,7 @@ out_log:
 out_fs:
 	if (ext4_close_fs(image, &s))
 		ret = 1;
+	ext4_report(image, &s);
 out_dev:
 	/* Our claim on the device ends only once the image is written back. */
 	close(s.dev_fd);

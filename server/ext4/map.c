@@ -395,6 +395,7 @@ const struct fi_iomap_ops ext4_iomap_ops = {
 	.ioend_in_place = true,	/* ext4_convert() splits extents, never moves a block */
 	.extents = ext4_extents,
 	.syncfs = ext4_syncfs,
+	.idle = ext4_idle,
 };
 
 /* Uninitialized extents over every hole of [lblk, end). */
@@ -445,7 +446,7 @@ static int zero_partial(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_lar
 	err = io_channel_read_blk64(s->fs->io, pblk, 1, buf);
 	if (!err) {
 		memset(buf + (from & (s->fs->blocksize - 1)), 0, to - from);
-		err = io_channel_write_blk64(s->fs->io, pblk, 1, buf);
+		err = ext4_journal_write_data(s, pblk, buf);
 	}
 	ext2fs_free_mem(&buf);
 	return to_errno(err);

@@ -21,7 +21,6 @@
  * e2fsck does, the next transaction is numbered one past the first that
  * did not commit, so that stale commit blocks of the old log never match.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,194 +37,28 @@ struct revoke {
 };
 
 struct jnl {
-	ext2_filsys fs;
-	const char *image;
-	unsigned int bsize;
-	blk64_t *map;		/* journal block -> file system block */
-	uint32_t first, last;	/* the log's blocks: [first, last) */
-	uint32_t start, seq;	/* where the log starts, and its first transaction */
+	struct jbd2_log l;
 	uint32_t end;		/* the first transaction that did not commit */
-	uint32_t incompat;
-	bool csum, v3, b64;
-	uint32_t seed;		/* crc32c of the journal's UUID */
-	unsigned int tag_bytes;
-	unsigned char *jsb, *buf, *data;
+	unsigned char *buf, *data;
 	struct revoke *revokes;
 	size_t nr_revokes, max_revokes;
 	struct ext4_replay_stats *st;
 };
 
-static void __attribute__((format(printf, 2, 3)))
-jnl_err(const struct jnl *j, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "fuse-iomap-ext4: can't replay the journal of %s: ", j->image);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-static uint32_t crc(uint32_t seed, const unsigned char *p, size_t len)
-{
-	return ext2fs_crc32c_le(seed, p, len);
-}
-
-/* The checksum a block with a trailing field at @at has, that field counted as zero. */
-static uint32_t crc_zeroed(uint32_t seed, const unsigned char *b, size_t len, size_t at)
-{
-	static const unsigned char zero[4];
-
-	seed = crc(seed, b, at);
-	seed = crc(seed, zero, 4);
-	return crc(seed, b + at + 4, len - at - 4);
-}
-
 static int jnl_read(struct jnl *j, uint32_t jblk, unsigned char *buf)
 {
-	errcode_t err = io_channel_read_blk64(j->fs->io, j->map[jblk], 1, buf);
+	errcode_t err = io_channel_read_blk64(j->l.fs->io, j->l.map[jblk], 1, buf);
 
 	if (err)
-		jnl_err(j, "can't read journal block %u: %s", jblk, error_message(err));
+		jbd2_err(&j->l, "can't read journal block %u: %s", jblk, error_message(err));
 	return err ? -1 : 0;
-}
-
-static uint32_t jnl_next(const struct jnl *j, uint32_t jblk)
-{
-	return ++jblk == j->last ? j->first : jblk;
-}
-
-static int jnl_map_block(ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt,
-			 blk64_t ref_blk, int ref_offset, void *priv)
-{
-	struct jnl *j = priv;
-
-	(void)fs, (void)ref_blk, (void)ref_offset;
-	if (blockcnt >= 0 && (uint64_t)blockcnt < j->last)
-		j->map[blockcnt] = *blocknr;
-	return 0;
-}
-
-/* Reads the journal super block (checked by jnl_check_sb). */
-static int jnl_open(struct jnl *j)
-{
-	struct ext2_super_block *sb = j->fs->super;
-	struct ext2_inode inode;
-	blk64_t blk;
-	uint32_t type;
-
-	if (!sb->s_journal_inum) {
-		jnl_err(j, "an external journal is not supported");
-		return -1;
-	}
-	if (ext2fs_read_inode(j->fs, sb->s_journal_inum, &inode) ||
-	    ext2fs_bmap2(j->fs, sb->s_journal_inum, &inode, NULL, 0, 0, NULL, &blk) || !blk ||
-	    io_channel_read_blk64(j->fs->io, blk, 1, j->jsb)) {
-		jnl_err(j, "can't read the journal inode %u", sb->s_journal_inum);
-		return -1;
-	}
-	type = jbd2_get32(j->jsb + JBD2_H_TYPE);
-	if (jbd2_get32(j->jsb + JBD2_H_MAGIC) != JBD2_MAGIC ||
-	    (type != JBD2_SB_V1 && type != JBD2_SB_V2)) {
-		jnl_err(j, "its super block is corrupt (no jbd2 magic)");
-		return -1;
-	}
-	j->first = jbd2_get32(j->jsb + JBD2_S_FIRST);
-	j->last = jbd2_get32(j->jsb + JBD2_S_MAXLEN);
-	if (j->last > EXT2_I_SIZE(&inode) / j->bsize) {
-		jnl_err(j, "its super block is corrupt (%u blocks in a journal of %llu)", j->last,
-			(unsigned long long)(EXT2_I_SIZE(&inode) / j->bsize));
-		return -1;
-	}
-	j->start = jbd2_get32(j->jsb + JBD2_S_START);
-	j->seq = jbd2_get32(j->jsb + JBD2_S_SEQUENCE);
-	if (type == JBD2_SB_V2)
-		j->incompat = jbd2_get32(j->jsb + JBD2_S_INCOMPAT);
-	j->csum = j->incompat & (JBD2_INCOMPAT_CSUM_V2 | JBD2_INCOMPAT_CSUM_V3);
-	j->v3 = j->incompat & JBD2_INCOMPAT_CSUM_V3;
-	j->b64 = j->incompat & JBD2_INCOMPAT_64BIT;
-	return 0;
-}
-
-static int jnl_check_sb(struct jnl *j)
-{
-	uint32_t known = JBD2_INCOMPAT_REVOKE | JBD2_INCOMPAT_64BIT | JBD2_INCOMPAT_CSUM_V2 |
-			 JBD2_INCOMPAT_CSUM_V3;
-
-	if (jbd2_get32(j->jsb + JBD2_S_BLOCKSIZE) != j->bsize) {
-		jnl_err(j, "its block size %u is not the file system's (%u)",
-			jbd2_get32(j->jsb + JBD2_S_BLOCKSIZE), j->bsize);
-		return -1;
-	}
-	if (j->incompat & JBD2_INCOMPAT_FAST_COMMIT) {
-		jnl_err(j, "fast commits (feature fast_commit) are not supported");
-		return -1;
-	}
-	if (j->incompat & JBD2_INCOMPAT_ASYNC_COMMIT) {
-		jnl_err(j, "asynchronous commits (journal_async_commit) are not supported");
-		return -1;
-	}
-	if (j->incompat & ~known) {
-		jnl_err(j, "unknown incompatible journal features 0x%x", j->incompat & ~known);
-		return -1;
-	}
-	if (!j->csum && (jbd2_get32(j->jsb + JBD2_S_COMPAT) & JBD2_COMPAT_CHECKSUM)) {
-		jnl_err(j, "v1 journal checksums are not supported");
-		return -1;
-	}
-	if (j->csum && (j->jsb[JBD2_S_CSUM_TYPE] != JBD2_CSUM_TYPE_CRC32C ||
-			crc_zeroed(~0U, j->jsb, JBD2_SB_SIZE, JBD2_S_CHECKSUM) !=
-				jbd2_get32(j->jsb + JBD2_S_CHECKSUM))) {
-		jnl_err(j, "its super block is corrupt (bad checksum)");
-		return -1;
-	}
-	if (j->first < 1 || j->first >= j->last ||
-	    (j->start && (j->start < j->first || j->start >= j->last))) {
-		jnl_err(j, "its super block is corrupt (log start %u, length %u)", j->start, j->last);
-		return -1;
-	}
-	if (jbd2_get32(j->jsb + JBD2_S_ERRNO)) {
-		jnl_err(j, "it records an error (errno %d): run e2fsck -f",
-			-(int32_t)jbd2_get32(j->jsb + JBD2_S_ERRNO));
-		return -1;
-	}
-	j->seed = crc(~0U, j->jsb + JBD2_S_UUID, JBD2_UUID_SIZE);
-	if (j->v3)
-		j->tag_bytes = 16;
-	else
-		j->tag_bytes = 8 + (j->b64 ? 4 : 0) + (j->csum ? 2 : 0);
-	return 0;
-}
-
-/* Every block of the journal inode, by its place in the journal. */
-static int jnl_map(struct jnl *j)
-{
-	uint32_t i;
-
-	j->map = calloc(j->last, sizeof(*j->map));
-	if (!j->map)
-		return -1;
-	if (ext2fs_block_iterate3(j->fs, j->fs->super->s_journal_inum,
-				  BLOCK_FLAG_READ_ONLY | BLOCK_FLAG_DATA_ONLY, NULL,
-				  jnl_map_block, j)) {
-		jnl_err(j, "can't map the journal inode %u", j->fs->super->s_journal_inum);
-		return -1;
-	}
-	for (i = 0; i < j->last; i++) {
-		if (!j->map[i] || j->map[i] >= ext2fs_blocks_count(j->fs->super)) {
-			jnl_err(j, "journal block %u of %u is not mapped", i, j->last);
-			return -1;
-		}
-	}
-	return 0;
 }
 
 static bool jnl_tail_ok(const struct jnl *j, const unsigned char *b)
 {
-	size_t at = j->bsize - JBD2_TAIL_SIZE;
+	size_t at = j->l.bsize - JBD2_TAIL_SIZE;
 
-	return !j->csum || crc_zeroed(j->seed, b, j->bsize, at) == jbd2_get32(b + at);
+	return !j->l.csum || jbd2_crc_zeroed(j->l.seed, b, j->l.bsize, at) == jbd2_get32(b + at);
 }
 
 static int cmp_revoke(const void *a, const void *b)
@@ -273,16 +106,16 @@ static bool jnl_revoked(const struct jnl *j, blk64_t blk, uint32_t seq)
 
 static int jnl_revoke_block(struct jnl *j, const unsigned char *b, uint32_t seq)
 {
-	unsigned int rsize = j->b64 ? 8 : 4, off;
+	unsigned int rsize = j->l.b64 ? 8 : 4, off;
 	uint32_t used = jbd2_get32(b + JBD2_R_COUNT);
 	blk64_t blk;
 
-	if (used > j->bsize - (j->csum ? JBD2_TAIL_SIZE : 0) || used < JBD2_R_RECORDS) {
-		jnl_err(j, "a revoke block of transaction %u is corrupt (%u bytes used)", seq, used);
+	if (used > j->l.bsize - (j->l.csum ? JBD2_TAIL_SIZE : 0) || used < JBD2_R_RECORDS) {
+		jbd2_err(&j->l, "a revoke block of transaction %u is corrupt (%u bytes used)", seq, used);
 		return -1;
 	}
 	for (off = JBD2_R_RECORDS; off + rsize <= used; off += rsize) {
-		blk = j->b64 ? (blk64_t)jbd2_get32(b + off) << 32 | jbd2_get32(b + off + 4)
+		blk = j->l.b64 ? (blk64_t)jbd2_get32(b + off) << 32 | jbd2_get32(b + off + 4)
 			     : jbd2_get32(b + off);
 		if (jnl_add_revoke(j, blk, seq))
 			return -1;
@@ -297,8 +130,8 @@ static int jnl_tag(struct jnl *j, enum pass pass, uint32_t jblk, blk64_t blk, ui
 	unsigned char be_seq[4];
 	uint32_t want;
 
-	if (pass == PASS_CHECK && blk >= ext2fs_blocks_count(j->fs->super)) {
-		jnl_err(j, "transaction %u writes block %llu, outside the file system", seq,
+	if (pass == PASS_CHECK && blk >= ext2fs_blocks_count(j->l.fs->super)) {
+		jbd2_err(&j->l, "transaction %u writes block %llu, outside the file system", seq,
 			(unsigned long long)blk);
 		return -1;
 	}
@@ -310,19 +143,19 @@ static int jnl_tag(struct jnl *j, enum pass pass, uint32_t jblk, blk64_t blk, ui
 	if (jnl_read(j, jblk, j->data))
 		return -1;
 	if (pass == PASS_CHECK) {
-		if (!j->csum)
+		if (!j->l.csum)
 			return 0;
 		jbd2_put32(be_seq, seq);
-		want = crc(crc(j->seed, be_seq, 4), j->data, j->bsize);
-		if (j->v3 ? want == sum : (want & 0xffff) == sum)
+		want = jbd2_crc(jbd2_crc(j->l.seed, be_seq, 4), j->data, j->l.bsize);
+		if (j->l.v3 ? want == sum : (want & 0xffff) == sum)
 			return 0;
-		jnl_err(j, "journal block %u of transaction %u has a bad checksum", jblk, seq);
+		jbd2_err(&j->l, "journal block %u of transaction %u has a bad checksum", jblk, seq);
 		return -1;
 	}
 	if (flags & JBD2_TAG_ESCAPE)
 		jbd2_put32(j->data, JBD2_MAGIC);
-	if (io_channel_write_blk64(j->fs->io, blk, 1, j->data)) {
-		jnl_err(j, "can't write block %llu", (unsigned long long)blk);
+	if (io_channel_write_blk64(j->l.fs->io, blk, 1, j->data)) {
+		jbd2_err(&j->l, "can't write block %llu", (unsigned long long)blk);
 		return -1;
 	}
 	j->st->blocks++;
@@ -335,26 +168,26 @@ static int jnl_tag(struct jnl *j, enum pass pass, uint32_t jblk, blk64_t blk, ui
  */
 static long jnl_descriptor(struct jnl *j, enum pass pass, uint32_t jblk, uint32_t seq)
 {
-	size_t limit = j->bsize - (j->csum ? JBD2_TAIL_SIZE : 0), off = JBD2_H_SIZE;
+	size_t limit = j->l.bsize - (j->l.csum ? JBD2_TAIL_SIZE : 0), off = JBD2_H_SIZE;
 	unsigned char *b = j->buf;
 	uint32_t flags, sum;
 	long n = 0;
 	blk64_t blk;
 
-	while (off + j->tag_bytes <= limit) {
+	while (off + j->l.tag_bytes <= limit) {
 		const unsigned char *t = b + off;
 
 		blk = jbd2_get32(t);
-		flags = j->v3 ? jbd2_get32(t + 4) : jbd2_get16(t + 6);
-		sum = j->v3 ? jbd2_get32(t + 12) : jbd2_get16(t + 4);
-		if (j->b64)
+		flags = j->l.v3 ? jbd2_get32(t + 4) : jbd2_get16(t + 6);
+		sum = j->l.v3 ? jbd2_get32(t + 12) : jbd2_get16(t + 4);
+		if (j->l.b64)
 			blk |= (blk64_t)jbd2_get32(t + 8) << 32;
-		jblk = jnl_next(j, jblk);
+		jblk = jbd2_next(&j->l, jblk);
 		n++;
 		if ((pass == PASS_CHECK || pass == PASS_REPLAY) &&
 		    jnl_tag(j, pass, jblk, blk, flags, sum, seq))
 			return -1;
-		off += j->tag_bytes + (flags & JBD2_TAG_SAME_UUID ? 0 : JBD2_UUID_SIZE);
+		off += j->l.tag_bytes + (flags & JBD2_TAG_SAME_UUID ? 0 : JBD2_UUID_SIZE);
 		if (flags & JBD2_TAG_LAST)
 			break;
 	}
@@ -373,13 +206,13 @@ static int jnl_commit(struct jnl *j, uint32_t seq, bool bad, uint64_t *last_sec)
 	const unsigned char *b = j->buf;
 	uint64_t sec = (uint64_t)jbd2_get32(b + JBD2_C_SEC) << 32 | jbd2_get32(b + JBD2_C_SEC + 4);
 
-	if (j->csum && crc_zeroed(j->seed, b, j->bsize, JBD2_C_CHECKSUM) !=
+	if (j->l.csum && jbd2_crc_zeroed(j->l.seed, b, j->l.bsize, JBD2_C_CHECKSUM) !=
 			       jbd2_get32(b + JBD2_C_CHECKSUM))
 		bad = true;
 	if (bad && sec < *last_sec)
 		return 0;
 	if (bad) {
-		jnl_err(j, "transaction %u has a bad checksum (run e2fsck -f)", seq);
+		jbd2_err(&j->l, "transaction %u has a bad checksum (run e2fsck -f)", seq);
 		return -1;
 	}
 	*last_sec = sec;
@@ -393,7 +226,7 @@ static int jnl_commit(struct jnl *j, uint32_t seq, bool bad, uint64_t *last_sec)
  */
 static int jnl_walk(struct jnl *j, enum pass pass)
 {
-	uint32_t jblk = j->start, seq = j->seq, type, walked = 0;
+	uint32_t jblk = j->l.start, seq = j->l.seq, type, walked = 0;
 	bool bad = false;	/* a checksum failed in this transaction so far */
 	uint64_t last_sec = 0;	/* the last commit's time */
 	long n;
@@ -402,8 +235,8 @@ static int jnl_walk(struct jnl *j, enum pass pass)
 	for (;;) {
 		if (pass != PASS_SCAN && seq == j->end)
 			return 0;
-		if (walked++ > j->last - j->first) {
-			jnl_err(j, "its log is longer than the journal (transaction %u)", seq);
+		if (walked++ > j->l.last - j->l.first) {
+			jbd2_err(&j->l, "its log is longer than the journal (transaction %u)", seq);
 			return -1;
 		}
 		if (jnl_read(j, jblk, j->buf))
@@ -419,12 +252,12 @@ static int jnl_walk(struct jnl *j, enum pass pass)
 				return -1;
 			walked += n;
 			while (n-- >= 0)
-				jblk = jnl_next(j, jblk);
+				jblk = jbd2_next(&j->l, jblk);
 		} else if (type == JBD2_REVOKE) {
 			bad |= !jnl_tail_ok(j, j->buf);
 			if (pass == PASS_REVOKE && jnl_revoke_block(j, j->buf, seq))
 				return -1;
-			jblk = jnl_next(j, jblk);
+			jblk = jbd2_next(&j->l, jblk);
 		} else if (type == JBD2_COMMIT) {
 			c = jnl_commit(j, seq, bad, &last_sec);
 			if (c < 0)
@@ -435,13 +268,13 @@ static int jnl_walk(struct jnl *j, enum pass pass)
 				j->st->transactions++;
 			seq++;
 			bad = false;
-			jblk = jnl_next(j, jblk);
+			jblk = jbd2_next(&j->l, jblk);
 		} else {
 			break;
 		}
 	}
 	if (pass != PASS_SCAN) {
-		jnl_err(j, "transaction %u changed between two reads", seq);
+		jbd2_err(&j->l, "transaction %u changed between two reads", seq);
 		return -1;
 	}
 	j->end = seq;
@@ -451,14 +284,10 @@ static int jnl_walk(struct jnl *j, enum pass pass)
 /* Marks the journal empty, its next transaction one past the first that did not commit. */
 static int jnl_reset(struct jnl *j)
 {
-	jbd2_put32(j->jsb + JBD2_S_SEQUENCE, j->end + 1);
-	jbd2_put32(j->jsb + JBD2_S_START, 0);
-	if (j->csum)
-		jbd2_put32(j->jsb + JBD2_S_CHECKSUM,
-			   crc_zeroed(~0U, j->jsb, JBD2_SB_SIZE, JBD2_S_CHECKSUM));
-	if (io_channel_write_blk64(j->fs->io, j->map[0], 1, j->jsb) ||
-	    io_channel_flush(j->fs->io)) {
-		jnl_err(j, "can't write the journal super block");
+	jbd2_sb_set(&j->l, j->end + 1, 0);
+	if (io_channel_write_blk64(j->l.fs->io, j->l.map[0], 1, j->l.jsb) ||
+	    io_channel_flush(j->l.fs->io)) {
+		jbd2_err(&j->l, "can't write the journal super block");
 		return -1;
 	}
 	return 0;
@@ -466,9 +295,9 @@ static int jnl_reset(struct jnl *j)
 
 static int jnl_replay(struct jnl *j)
 {
-	if (jnl_map(j) || jnl_walk(j, PASS_SCAN))
+	if (jbd2_log_map(&j->l) || jnl_walk(j, PASS_SCAN))
 		return -1;
-	if (j->end == j->seq)
+	if (j->end == j->l.seq)
 		return jnl_reset(j);
 	if (jnl_walk(j, PASS_REVOKE))
 		return -1;
@@ -479,8 +308,8 @@ static int jnl_replay(struct jnl *j)
 	/* From here on the image changes: nothing above wrote to it. */
 	if (jnl_walk(j, PASS_REPLAY))
 		return -1;
-	if (io_channel_flush(j->fs->io)) {
-		jnl_err(j, "can't flush the replayed blocks");
+	if (io_channel_flush(j->l.fs->io)) {
+		jbd2_err(&j->l, "can't flush the replayed blocks");
 		return -1;
 	}
 	return jnl_reset(j);
@@ -488,25 +317,22 @@ static int jnl_replay(struct jnl *j)
 
 int ext4_journal_replay(ext2_filsys fs, const char *image, struct ext4_replay_stats *st)
 {
-	struct jnl j = { .fs = fs, .image = image, .bsize = fs->blocksize, .st = st };
+	struct jnl j = { .st = st };
 	int ret = -1;
 
 	memset(st, 0, sizeof(*st));
-	/* Aligned: a block device is opened O_DIRECT. */
-	if (posix_memalign((void **)&j.jsb, j.bsize, j.bsize) ||
-	    posix_memalign((void **)&j.buf, j.bsize, j.bsize) ||
-	    posix_memalign((void **)&j.data, j.bsize, j.bsize)) {
-		jnl_err(&j, "out of memory");
+	if (jbd2_log_open(&j.l, fs, image, "replay"))
+		goto out;
+	if (posix_memalign((void **)&j.buf, j.l.bsize, j.l.bsize) ||
+	    posix_memalign((void **)&j.data, j.l.bsize, j.l.bsize)) {
+		jbd2_err(&j.l, "out of memory");
 		goto out;
 	}
-	ret = jnl_open(&j) ?: jnl_check_sb(&j);
-	if (!ret && j.start)
-		ret = jnl_replay(&j);
+	ret = j.l.start ? jnl_replay(&j) : 0;
 out:
 	free(j.revokes);
-	free(j.map);
 	free(j.data);
 	free(j.buf);
-	free(j.jsb);
+	jbd2_log_close(&j.l);
 	return ret < 0 ? -1 : 0;
 }

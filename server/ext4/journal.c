@@ -1,0 +1,865 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fuse-iomap-ext4: metadata writes through the ext4 journal (jbd2.h), in
+ * ordered mode as the kernel's ext4 does it by default.
+ *
+ * libext2fs writes every metadata block through its io_channel; ours (an
+ * io_manager layered over unix_io) keeps what the running transaction
+ * wrote as a map from block to its newest copy, and reads see the map
+ * first.  Nothing reaches the block's home until it is in a committed
+ * transaction.  A commit happens between requests (ext4_journal_idle(),
+ * fsync, unmount):
+ *
+ *   1. libext2fs's in-memory metadata (super block, group descriptors,
+ *      bitmaps) goes into the map, and the device is flushed: the data the
+ *      kernel wrote, which ioends made reachable, is stable first;
+ *   2. descriptor, metadata and revoke blocks are written to the log, the
+ *      device flushed, the commit block written and flushed.
+ *
+ * Checkpointing writes the committed blocks home and moves the log's
+ * start past them; it only happens right after a commit, when the log has
+ * less room left than a transaction may take, or at the end.  So the
+ * committed copy in the map is the newest copy whenever it goes home.
+ *
+ * A block freed in the running transaction leaves the map: the kernel may
+ * now write file data there, which neither a checkpoint nor a replay may
+ * overwrite.  If the log still holds a copy, the transaction revokes it.
+ * Data the server writes itself (zeroing the edges of a punched range)
+ * goes straight home, like the kernel's, and is flushed before the commit.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <et/com_err.h>
+
+#include "ext4.h"
+#include "jbd2.h"
+
+/* Commit at least this often while something changed, as the kernel's ext4 does. */
+#define JOURNAL_COMMIT_SEC	5
+
+struct jentry {
+	struct jentry *next;	/* in its hash bucket */
+	blk64_t blk;
+	bool running;		/* changed in the running transaction */
+	bool in_log;		/* in a committed transaction not yet checkpointed */
+	unsigned char *data;
+};
+
+struct ext4_journal {
+	struct jbd2_log l;
+	io_channel real;	/* unix_io's channel under ours */
+	int dev_fd;		/* flushed for the data the kernel wrote */
+	bool active;		/* off: a plain pass-through to real */
+	bool broken;		/* a commit failed: no more commits */
+	struct jentry **hash;
+	size_t nr_buckets, nr_entries, nr_running;
+	blk64_t *revokes;	/* the running transaction's revoke records */
+	size_t nr_revokes, max_revokes;
+	uint32_t head;		/* where the next transaction goes in the log */
+	uint32_t used;		/* log blocks of transactions not checkpointed */
+	uint32_t max_trans;	/* the log blocks a transaction may take */
+	uint32_t tid;		/* the running transaction */
+	struct timespec dirty_since;	/* when the running transaction began changing */
+	bool dirty;
+	unsigned char *buf;	/* one block, aligned */
+	struct ext4_journal_stats st;
+};
+
+/* --- the io_channel ------------------------------------------------------------ */
+
+struct jio {
+	io_channel real;
+	struct ext4_journal *j;	/* NULL until ext4_journal_start() */
+};
+
+static struct jio *jio_of(io_channel io)
+{
+	return io->private_data;
+}
+
+/* [blk, blk + count) of the channel's block size (count < 0: -count bytes) in bytes. */
+static void jio_range(io_channel io, unsigned long long blk, int count, uint64_t *off,
+		      uint64_t *len)
+{
+	*off = blk * (uint64_t)io->block_size;
+	*len = count < 0 ? (uint64_t)-count : (uint64_t)count * io->block_size;
+}
+
+/* One whole file system block from the device, bypassing the map. */
+static errcode_t real_block(struct ext4_journal *j, blk64_t blk, void *buf, bool write)
+{
+	io_channel r = j->real;
+	unsigned long long at = blk * (uint64_t)j->l.bsize / r->block_size;
+
+	return write ? io_channel_write_blk64(r, at, -(int)j->l.bsize, buf)
+		     : io_channel_read_blk64(r, at, -(int)j->l.bsize, buf);
+}
+
+static struct jentry **jentry_slot(struct ext4_journal *j, blk64_t blk)
+{
+	struct jentry **pp = &j->hash[(blk * 0x9e3779b97f4a7c15ULL >> 40) & (j->nr_buckets - 1)];
+
+	while (*pp && (*pp)->blk != blk)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static void jentry_drop(struct ext4_journal *j, struct jentry **pp)
+{
+	struct jentry *e = *pp;
+
+	*pp = e->next;
+	if (e->running)
+		j->nr_running--;
+	j->nr_entries--;
+	free(e->data);
+	free(e);
+}
+
+static void revoke_cancel(struct ext4_journal *j, blk64_t blk)
+{
+	for (size_t i = 0; i < j->nr_revokes; i++) {
+		if (j->revokes[i] == blk) {
+			j->revokes[i] = j->revokes[--j->nr_revokes];
+			return;
+		}
+	}
+}
+
+static void journal_touch(struct ext4_journal *j)
+{
+	if (!j->dirty) {
+		clock_gettime(CLOCK_MONOTONIC, &j->dirty_since);
+		j->dirty = true;
+	}
+}
+
+/* @blk's newest copy becomes @data, in the running transaction unless nothing changed. */
+static errcode_t journal_put(struct ext4_journal *j, blk64_t blk, const void *data)
+{
+	struct jentry **pp = jentry_slot(j, blk), *e = *pp;
+	errcode_t err;
+
+	if (!e) {
+		e = calloc(1, sizeof(*e));
+		if (!e || posix_memalign((void **)&e->data, j->l.bsize, j->l.bsize)) {
+			free(e);
+			return EXT2_ET_NO_MEMORY;
+		}
+		/* A write that changes nothing (most bitmaps at a flush) is not journaled. */
+		err = real_block(j, blk, e->data, false);
+		if (err || !memcmp(e->data, data, j->l.bsize)) {
+			free(e->data);
+			free(e);
+			return err;
+		}
+		e->blk = blk;
+		*pp = e;
+		j->nr_entries++;
+	} else if (!memcmp(e->data, data, j->l.bsize)) {
+		return 0;
+	}
+	memcpy(e->data, data, j->l.bsize);
+	if (!e->running) {
+		e->running = true;
+		j->nr_running++;
+	}
+	revoke_cancel(j, blk);
+	journal_touch(j);
+	return 0;
+}
+
+static errcode_t jio_read64(io_channel io, unsigned long long blk, int count, void *data)
+{
+	struct jio *c = jio_of(io);
+	struct ext4_journal *j = c->j;
+	uint64_t off, len, b, end;
+	errcode_t err;
+
+	err = io_channel_read_blk64(c->real, blk, count, data);
+	if (err || !j || !j->active || !j->nr_entries)
+		return err;
+	jio_range(io, blk, count, &off, &len);
+	end = off + len;
+	for (b = off / j->l.bsize; b * j->l.bsize < end; b++) {
+		struct jentry *e = *jentry_slot(j, b);
+		uint64_t from, to;
+
+		if (!e)
+			continue;
+		from = b * j->l.bsize > off ? b * j->l.bsize : off;
+		to = (b + 1) * j->l.bsize < end ? (b + 1) * j->l.bsize : end;
+		memcpy((char *)data + (from - off), e->data + (from - b * j->l.bsize), to - from);
+	}
+	return 0;
+}
+
+static errcode_t jio_write64(io_channel io, unsigned long long blk, int count, const void *data)
+{
+	struct jio *c = jio_of(io);
+	struct ext4_journal *j = c->j;
+	uint64_t off, len, b, end;
+	errcode_t err = 0;
+
+	if (!j || !j->active)
+		return io_channel_write_blk64(c->real, blk, count, data);
+	jio_range(io, blk, count, &off, &len);
+	end = off + len;
+	for (b = off / j->l.bsize; !err && b * j->l.bsize < end; b++) {
+		uint64_t start = b * j->l.bsize;
+
+		if (start >= off && start + j->l.bsize <= end) {
+			err = journal_put(j, b, (const char *)data + (start - off));
+			continue;
+		}
+		/* Part of a block (the super block, 1 KiB): the rest as it is now. */
+		err = io_channel_read_blk64(io, start / io->block_size, -(int)j->l.bsize, j->buf);
+		if (err)
+			break;
+		memcpy(j->buf + (off > start ? off - start : 0),
+		       (const char *)data + (start > off ? start - off : 0),
+		       (end < start + j->l.bsize ? end : start + j->l.bsize) -
+			       (off > start ? off : start));
+		err = journal_put(j, b, j->buf);
+	}
+	return err;
+}
+
+static errcode_t jio_read(io_channel io, unsigned long blk, int count, void *data)
+{
+	return jio_read64(io, blk, count, data);
+}
+
+static errcode_t jio_write(io_channel io, unsigned long blk, int count, const void *data)
+{
+	return jio_write64(io, blk, count, data);
+}
+
+static errcode_t jio_set_blksize(io_channel io, int blksize)
+{
+	errcode_t err = io_channel_set_blksize(jio_of(io)->real, blksize);
+
+	if (!err)
+		io->block_size = blksize;
+	return err;
+}
+
+static errcode_t jio_flush(io_channel io)
+{
+	return io_channel_flush(jio_of(io)->real);
+}
+
+static errcode_t jio_set_option(io_channel io, const char *option, const char *arg)
+{
+	io_channel r = jio_of(io)->real;
+
+	if (!r->manager->set_option)
+		return EXT2_ET_INVALID_ARGUMENT;
+	return r->manager->set_option(r, option, arg);
+}
+
+static errcode_t jio_close(io_channel io)
+{
+	struct jio *c = jio_of(io);
+	errcode_t err;
+
+	if (--io->refcount > 0)
+		return 0;
+	err = io_channel_close(c->real);
+	free(c);
+	free(io->name);
+	free(io);
+	return err;
+}
+
+static errcode_t jio_open(const char *name, int flags, io_channel *channel);
+
+static struct struct_io_manager journal_io = {
+	.magic = EXT2_ET_MAGIC_IO_MANAGER,
+	.name = "fuse-iomap-ext4 journal",
+	.open = jio_open,
+	.close = jio_close,
+	.set_blksize = jio_set_blksize,
+	.read_blk = jio_read,
+	.write_blk = jio_write,
+	.flush = jio_flush,
+	.set_option = jio_set_option,
+	.read_blk64 = jio_read64,
+	.write_blk64 = jio_write64,
+};
+
+io_manager ext4_journal_io_manager = &journal_io;
+
+static errcode_t jio_open(const char *name, int flags, io_channel *channel)
+{
+	struct jio *c = calloc(1, sizeof(*c));
+	io_channel io = calloc(1, sizeof(*io));
+	errcode_t err = EXT2_ET_NO_MEMORY;
+
+	if (!c || !io || !(io->name = strdup(name)))
+		goto out;
+	err = unix_io_manager->open(name, flags, &c->real);
+	if (err)
+		goto out;
+	io->magic = EXT2_ET_MAGIC_IO_CHANNEL;
+	io->manager = &journal_io;
+	io->block_size = c->real->block_size;
+	io->refcount = 1;
+	io->flags = c->real->flags;
+	io->align = c->real->align;
+	io->private_data = c;
+	*channel = io;
+	return 0;
+out:
+	if (io)
+		free(io->name);
+	free(io);
+	free(c);
+	return err;
+}
+
+/* --- blocks freed ------------------------------------------------------------------ */
+
+static int revoke_add(struct ext4_journal *j, blk64_t blk)
+{
+	if (j->nr_revokes == j->max_revokes) {
+		size_t n = j->max_revokes ? 2 * j->max_revokes : 256;
+		blk64_t *r = realloc(j->revokes, n * sizeof(*r));
+
+		if (!r)
+			return -1;
+		j->revokes = r;
+		j->max_revokes = n;
+	}
+	j->revokes[j->nr_revokes++] = blk;
+	return 0;
+}
+
+static void journal_freed(struct ext4_journal *j, blk64_t blk, blk64_t num)
+{
+	for (; num; num--, blk++) {
+		struct jentry **pp = jentry_slot(j, blk);
+
+		if (!*pp)
+			continue;
+		/* Without the record a replay would write the old copy over new data. */
+		if ((*pp)->in_log && revoke_add(j, blk))
+			j->broken = true;
+		jentry_drop(j, pp);
+		journal_touch(j);
+	}
+}
+
+static void journal_block_stats(ext2_filsys fs, blk64_t blk, int inuse)
+{
+	struct ext4_journal *j = fs->priv_data;
+
+	if (inuse < 0 && j && j->active && j->nr_entries)
+		journal_freed(j, blk, 1);
+}
+
+static void journal_range_stats(ext2_filsys fs, blk64_t blk, blk_t num, int inuse)
+{
+	struct ext4_journal *j = fs->priv_data;
+
+	if (inuse < 0 && j && j->active && j->nr_entries)
+		journal_freed(j, blk, num);
+}
+
+/* --- commit and checkpoint --------------------------------------------------------- */
+
+static void put16(unsigned char *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = v;
+}
+
+static void jblock_header(struct ext4_journal *j, enum jbd2_block_type type)
+{
+	memset(j->buf, 0, j->l.bsize);
+	jbd2_put32(j->buf + JBD2_H_MAGIC, JBD2_MAGIC);
+	jbd2_put32(j->buf + JBD2_H_TYPE, type);
+	jbd2_put32(j->buf + JBD2_H_SEQUENCE, j->tid);
+}
+
+static void jblock_tail(struct ext4_journal *j)
+{
+	size_t at = j->l.bsize - JBD2_TAIL_SIZE;
+
+	if (j->l.csum)
+		jbd2_put32(j->buf + at, jbd2_crc_zeroed(j->l.seed, j->buf, j->l.bsize, at));
+}
+
+/* Writes @buf at log block *jblk and moves it on. */
+static int log_write(struct ext4_journal *j, uint32_t *jblk, const void *buf)
+{
+	errcode_t err = real_block(j, j->l.map[*jblk], (void *)buf, true);
+
+	if (err) {
+		jbd2_err(&j->l, "can't write journal block %u: %s", *jblk, error_message(err));
+		return -1;
+	}
+	*jblk = jbd2_next(&j->l, *jblk);
+	j->st.blocks++;
+	return 0;
+}
+
+/* A tag for @e at @t; its block as the log holds it (escaped) in @out. */
+static void log_tag(struct ext4_journal *j, unsigned char *t, const struct jentry *e,
+		    unsigned char *out, uint32_t flags)
+{
+	unsigned char be_tid[4];
+	uint32_t sum = 0;
+
+	memcpy(out, e->data, j->l.bsize);
+	if (jbd2_get32(out) == JBD2_MAGIC) {
+		memset(out, 0, 4);
+		flags |= JBD2_TAG_ESCAPE;
+	}
+	if (j->l.csum) {
+		jbd2_put32(be_tid, j->tid);
+		sum = jbd2_crc(jbd2_crc(j->l.seed, be_tid, 4), out, j->l.bsize);
+	}
+	jbd2_put32(t, (uint32_t)e->blk);
+	if (j->l.v3) {
+		jbd2_put32(t + 4, flags);
+		jbd2_put32(t + 8, (uint32_t)(e->blk >> 32));
+		jbd2_put32(t + 12, sum);
+		return;
+	}
+	if (j->l.csum)
+		put16(t + 4, (uint16_t)sum);
+	put16(t + 6, (uint16_t)flags);
+	if (j->l.b64)
+		jbd2_put32(t + 8, (uint32_t)(e->blk >> 32));
+}
+
+/* The running blocks, each after the descriptor block naming it. */
+static int log_blocks(struct ext4_journal *j, struct jentry **v, size_t n, uint32_t *jblk,
+		      unsigned char *data)
+{
+	size_t limit = j->l.bsize - (j->l.csum ? JBD2_TAIL_SIZE : 0), i = 0;
+
+	while (i < n) {
+		uint32_t desc = *jblk;
+		size_t from = i, k = i, at = JBD2_H_SIZE;
+
+		/* How many tags fit: the first one carries the UUID. */
+		while (k < n && at + j->l.tag_bytes + (k == from ? JBD2_UUID_SIZE : 0) <= limit)
+			at += j->l.tag_bytes + (k++ == from ? JBD2_UUID_SIZE : 0);
+		*jblk = jbd2_next(&j->l, *jblk);
+		jblock_header(j, JBD2_DESCRIPTOR);
+		for (at = JBD2_H_SIZE; i < k; i++) {
+			uint32_t flags = (i == from ? 0 : JBD2_TAG_SAME_UUID) |
+					 (i + 1 == k ? JBD2_TAG_LAST : 0);
+
+			log_tag(j, j->buf + at, v[i], data, flags);
+			at += j->l.tag_bytes;
+			if (i == from) {
+				memcpy(j->buf + at, j->l.jsb + JBD2_S_UUID, JBD2_UUID_SIZE);
+				at += JBD2_UUID_SIZE;
+			}
+			if (log_write(j, jblk, data))
+				return -1;
+		}
+		jblock_tail(j);
+		if (log_write(j, &desc, j->buf))
+			return -1;
+	}
+	return 0;
+}
+
+static int log_revokes(struct ext4_journal *j, uint32_t *jblk)
+{
+	size_t rsize = j->l.b64 ? 8 : 4, limit = j->l.bsize - (j->l.csum ? JBD2_TAIL_SIZE : 0);
+	size_t i = 0, at;
+
+	while (i < j->nr_revokes) {
+		jblock_header(j, JBD2_REVOKE);
+		for (at = JBD2_R_RECORDS; i < j->nr_revokes && at + rsize <= limit; i++, at += rsize) {
+			if (j->l.b64) {
+				jbd2_put32(j->buf + at, (uint32_t)(j->revokes[i] >> 32));
+				jbd2_put32(j->buf + at + 4, (uint32_t)j->revokes[i]);
+			} else {
+				jbd2_put32(j->buf + at, (uint32_t)j->revokes[i]);
+			}
+		}
+		jbd2_put32(j->buf + JBD2_R_COUNT, at);
+		jblock_tail(j);
+		if (log_write(j, jblk, j->buf))
+			return -1;
+	}
+	return 0;
+}
+
+static int log_commit_block(struct ext4_journal *j, uint32_t *jblk)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	jblock_header(j, JBD2_COMMIT);
+	jbd2_put32(j->buf + JBD2_C_SEC, (uint32_t)((uint64_t)ts.tv_sec >> 32));
+	jbd2_put32(j->buf + JBD2_C_SEC + 4, (uint32_t)ts.tv_sec);
+	jbd2_put32(j->buf + JBD2_C_NSEC, (uint32_t)ts.tv_nsec);
+	if (j->l.csum)
+		jbd2_put32(j->buf + JBD2_C_CHECKSUM,
+			   jbd2_crc_zeroed(j->l.seed, j->buf, j->l.bsize, JBD2_C_CHECKSUM));
+	return log_write(j, jblk, j->buf);
+}
+
+/* Log blocks a transaction of @n blocks and the running revokes takes. */
+static uint32_t log_need(const struct ext4_journal *j, size_t n)
+{
+	size_t limit = j->l.bsize - (j->l.csum ? JBD2_TAIL_SIZE : 0) - JBD2_H_SIZE;
+	size_t per_desc = (limit - JBD2_UUID_SIZE) / j->l.tag_bytes;
+	size_t per_revoke = (limit - 4) / (j->l.b64 ? 8 : 4);
+
+	return n + (n + per_desc - 1) / per_desc + (j->nr_revokes + per_revoke - 1) / per_revoke + 1;
+}
+
+static errcode_t flush_real(struct ext4_journal *j)
+{
+	return io_channel_flush(j->real);
+}
+
+static int write_sb(struct ext4_journal *j, uint32_t start)
+{
+	jbd2_sb_set(&j->l, j->tid, start);
+	if (real_block(j, j->l.map[0], j->l.jsb, true)) {
+		jbd2_err(&j->l, "can't write the journal super block");
+		return -1;
+	}
+	return 0;
+}
+
+/* All committed blocks home, then the log starts at its head: empty. */
+static int checkpoint(struct ext4_journal *j)
+{
+	errcode_t err = 0;
+
+	for (size_t b = 0; b < j->nr_buckets; b++) {
+		struct jentry **pp = &j->hash[b];
+
+		while (*pp) {
+			if ((*pp)->running) {
+				pp = &(*pp)->next;
+				continue;
+			}
+			if (!err)
+				err = real_block(j, (*pp)->blk, (*pp)->data, true);
+			jentry_drop(j, pp);
+		}
+	}
+	if (!err)
+		err = flush_real(j);
+	if (err) {
+		jbd2_err(&j->l, "can't write committed blocks home: %s", error_message(err));
+		return -1;
+	}
+	j->used = 0;
+	j->st.checkpoints++;
+	/* Made stable by the next commit's first flush, before its blocks. */
+	return write_sb(j, j->head);
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct jentry *x = *(struct jentry *const *)a, *y = *(struct jentry *const *)b;
+
+	return x->blk < y->blk ? -1 : x->blk > y->blk;
+}
+
+static struct jentry **running_list(struct ext4_journal *j)
+{
+	struct jentry **v = malloc((j->nr_running ? j->nr_running : 1) * sizeof(*v));
+	size_t n = 0;
+
+	if (!v)
+		return NULL;
+	for (size_t b = 0; b < j->nr_buckets; b++)
+		for (struct jentry *e = j->hash[b]; e; e = e->next)
+			if (e->running)
+				v[n++] = e;
+	qsort(v, n, sizeof(*v), cmp_entry);
+	return v;
+}
+
+static int log_transaction(struct ext4_journal *j, struct jentry **v)
+{
+	uint32_t jblk = j->head, need = log_need(j, j->nr_running);
+	unsigned char *data;
+	int ret;
+
+	if (posix_memalign((void **)&data, j->l.bsize, j->l.bsize))
+		return -1;
+	ret = log_blocks(j, v, j->nr_running, &jblk, data) ?: log_revokes(j, &jblk);
+	free(data);
+	if (ret)
+		return -1;
+	if (flush_real(j) || log_commit_block(j, &jblk) || flush_real(j)) {
+		jbd2_err(&j->l, "can't flush transaction %u", j->tid);
+		return -1;
+	}
+	for (size_t i = 0; i < j->nr_running; i++) {
+		v[i]->running = false;
+		v[i]->in_log = true;
+	}
+	j->st.revokes += j->nr_revokes;
+	j->nr_running = 0;
+	j->nr_revokes = 0;
+	j->head = jblk;
+	j->used += need;
+	j->tid++;
+	j->st.transactions++;
+	return 0;
+}
+
+/*
+ * A transaction bigger than the log's free room: written home in place,
+ * the image marked not clean meanwhile, so that a crash now needs e2fsck,
+ * as with --journal=off.
+ */
+static int write_in_place(struct ext4_journal *j, ext2_filsys fs)
+{
+	errcode_t err;
+
+	fprintf(stderr, "fuse-iomap-ext4: %s: a transaction of %zu blocks does not fit the "
+		"journal: written in place\n", j->l.image, j->nr_running);
+	j->active = false;
+	fs->super->s_state &= ~EXT2_VALID_FS;
+	ext2fs_mark_super_dirty(fs);
+	err = ext2fs_flush2(fs, 0);
+	if (!err) {
+		for (size_t b = 0; b < j->nr_buckets; b++)
+			while (j->hash[b] && !err) {
+				err = real_block(j, j->hash[b]->blk, j->hash[b]->data, true);
+				jentry_drop(j, &j->hash[b]);
+			}
+	}
+	j->nr_revokes = 0;
+	j->used = 0;
+	if (!err)
+		err = flush_real(j);
+	if (!err && write_sb(j, j->head))
+		err = EIO;
+	if (!err) {
+		fs->super->s_state |= EXT2_VALID_FS;
+		ext2fs_mark_super_dirty(fs);
+		err = ext2fs_flush2(fs, 0);
+	}
+	j->active = true;
+	return err ? -1 : 0;
+}
+
+static uint64_t us_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)(t.tv_sec - t0->tv_sec) * 1000000 + (t.tv_nsec - t0->tv_nsec) / 1000;
+}
+
+int ext4_journal_commit(struct ext4srv *s)
+{
+	struct ext4_journal *j = s->jnl;
+	struct jentry **v = NULL;
+	struct timespec t0;
+	errcode_t err;
+	uint64_t t;
+	int ret = -1;
+
+	if (j->broken)
+		return EIO;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	err = ext2fs_flush2(s->fs, EXT2_FLAG_FLUSH_NO_SYNC);
+	if (err) {
+		fprintf(stderr, "fuse-iomap-ext4: %s: can't write metadata: %s\n", j->l.image,
+			error_message(err));
+		goto out;
+	}
+	if (fsync(s->dev_fd) < 0) {
+		jbd2_err(&j->l, "can't flush the data before transaction %u: %s", j->tid,
+			 strerror(errno));
+		goto out;
+	}
+	j->dirty = false;
+	if (!j->nr_running && !j->nr_revokes)
+		return 0;
+	if (j->used + log_need(j, j->nr_running) > j->l.last - j->l.first) {
+		ret = write_in_place(j, s->fs);
+		goto out;
+	}
+	v = running_list(j);
+	if (!v || log_transaction(j, v))
+		goto out;
+	if (j->l.last - j->l.first - j->used < j->max_trans && checkpoint(j))
+		goto out;
+	ret = 0;
+	t = us_since(&t0);
+	j->st.commit_us += t;
+	if (t > j->st.commit_us_max)
+		j->st.commit_us_max = t;
+out:
+	free(v);
+	if (ret) {
+		/* The log may be half written: a replay ends at the torn transaction. */
+		j->broken = true;
+		return EIO;
+	}
+	return 0;
+}
+
+void ext4_journal_idle(struct ext4srv *s)
+{
+	struct ext4_journal *j = s->jnl;
+
+	if (!j || j->broken)
+		return;
+	if (!j->dirty && (s->fs->flags & (EXT2_FLAG_DIRTY | EXT2_FLAG_BB_DIRTY | EXT2_FLAG_IB_DIRTY)))
+		journal_touch(j);
+	if (!j->dirty)
+		return;
+	if (us_since(&j->dirty_since) >= JOURNAL_COMMIT_SEC * 1000000ULL ||
+	    log_need(j, j->nr_running) >= j->max_trans / 2)
+		ext4_journal_commit(s);
+}
+
+int ext4_journal_write_data(struct ext4srv *s, blk64_t blk, const void *buf)
+{
+	struct ext4_journal *j = s->jnl;
+
+	if (!j)
+		return to_errno(io_channel_write_blk64(s->fs->io, blk, 1, buf));
+	return to_errno(real_block(j, blk, (void *)buf, true));
+}
+
+/* --- start and stop ----------------------------------------------------------------- */
+
+static int journal_setup(struct ext4_journal *j, ext2_filsys fs)
+{
+	uint32_t len;
+
+	if (j->l.start) {
+		jbd2_err(&j->l, "its log is not empty");
+		return -1;
+	}
+	if (jbd2_log_map(&j->l))
+		return -1;
+	len = j->l.last - j->l.first;
+	if (len < 64) {
+		jbd2_err(&j->l, "it has only %u log blocks", len);
+		return -1;
+	}
+	j->max_trans = len / 4;
+	for (j->nr_buckets = 64; j->nr_buckets < len; j->nr_buckets *= 2)
+		;
+	j->hash = calloc(j->nr_buckets, sizeof(*j->hash));
+	if (!j->hash || posix_memalign((void **)&j->buf, j->l.bsize, j->l.bsize)) {
+		j->buf = NULL;
+		jbd2_err(&j->l, "out of memory");
+		return -1;
+	}
+	/* As the kernel's ext4 sets them before it writes such records. */
+	j->l.incompat |= JBD2_INCOMPAT_REVOKE;
+	if (ext2fs_has_feature_64bit(fs->super))
+		j->l.incompat |= JBD2_INCOMPAT_64BIT;
+	j->l.b64 = j->l.incompat & JBD2_INCOMPAT_64BIT;
+	if (!j->l.v3)
+		j->l.tag_bytes = 8 + (j->l.b64 ? 4 : 0) + (j->l.csum ? 2 : 0);
+	j->head = j->l.first;
+	j->tid = j->l.seq;
+	return 0;
+}
+
+int ext4_journal_start(struct ext4srv *s, const char *image)
+{
+	struct ext4_journal *j = calloc(1, sizeof(*j));
+	struct jio *c = jio_of(s->fs->io);
+	errcode_t err;
+
+	if (!j || s->fs->io->manager != &journal_io) {
+		fprintf(stderr, "fuse-iomap-ext4: can't journal %s: %s\n", image,
+			j ? "not opened through the journal" : strerror(ENOMEM));
+		free(j);
+		return -1;
+	}
+	j->real = c->real;
+	j->dev_fd = s->dev_fd;
+	if (jbd2_log_open(&j->l, s->fs, image, "write to") || journal_setup(j, s->fs))
+		goto fail;
+	/* The log starts at its head, empty; needs_recovery tells the kernel to look. */
+	if (write_sb(j, j->head))
+		goto fail;
+	ext2fs_set_feature_journal_needs_recovery(s->fs->super);
+	ext2fs_mark_super_dirty(s->fs);
+	err = ext2fs_flush2(s->fs, 0);
+	if (err) {
+		jbd2_err(&j->l, "can't mark it in use: %s", error_message(err));
+		goto fail;
+	}
+	/* The kernel's ext4 updates backups only when it resizes: so do we. */
+	s->fs->flags |= EXT2_FLAG_MASTER_SB_ONLY;
+	s->fs->priv_data = j;
+	ext2fs_set_block_alloc_stats_callback(s->fs, journal_block_stats, NULL);
+	ext2fs_set_block_alloc_stats_range_callback(s->fs, journal_range_stats, NULL);
+	c->j = j;
+	j->active = true;
+	s->jnl = j;
+	return 0;
+fail:
+	free(j->hash);
+	free(j->buf);
+	jbd2_log_close(&j->l);
+	free(j);
+	return -1;
+}
+
+/* Commit, checkpoint, and leave an empty log and an image that needs no recovery. */
+int ext4_journal_stop(struct ext4srv *s)
+{
+	struct ext4_journal *j = s->jnl;
+	errcode_t err;
+	int ret = -1;
+
+	if (!j)
+		return 0;
+	if (!ext4_journal_commit(s) && !checkpoint(j)) {
+		j->active = false;
+		ext2fs_clear_feature_journal_needs_recovery(s->fs->super);
+		ext2fs_mark_super_dirty(s->fs);
+		s->fs->flags &= ~EXT2_FLAG_MASTER_SB_ONLY;
+		if (write_sb(j, 0) || flush_real(j))
+			err = EIO;
+		else
+			err = ext2fs_flush2(s->fs, 0);
+		if (!err)
+			ret = 0;
+		else
+			jbd2_err(&j->l, "can't mark it empty: %s", error_message(err));
+	}
+	j->active = false;
+	jio_of(s->fs->io)->j = NULL;
+	s->fs->priv_data = NULL;
+	ext2fs_set_block_alloc_stats_callback(s->fs, NULL, NULL);
+	ext2fs_set_block_alloc_stats_range_callback(s->fs, NULL, NULL);
+	s->jstats = j->st;
+	for (size_t b = 0; b < j->nr_buckets; b++)
+		while (j->hash[b])
+			jentry_drop(j, &j->hash[b]);
+	free(j->hash);
+	free(j->revokes);
+	free(j->buf);
+	jbd2_log_close(&j->l);
+	free(j);
+	s->jnl = NULL;
+	return ret;
+}
+
+const struct ext4_journal_stats *ext4_journal_stats(const struct ext4srv *s)
+{
+	return s->jnl ? &s->jnl->st : &s->jstats;
+}
