@@ -24,19 +24,26 @@ start_server "$mnt" "$T_TMP/ours.out" "$EXT4SRV" --stats "$T_TMP/stats" "$img" "
 dev=$(awk -v m="$mnt" '$2 == m { print $1 }' /proc/mounts)
 ext4_journal_workload "$mnt" || fail "the workload failed on our server"
 # An open file without names: on the orphan list at the crash.
-exec 9> "$mnt/dir/open_unlinked"
-head -c 100000 /dev/urandom >&9
-python3 -c 'import os; os.fsync(9)'
+(
+	exec 9> "$mnt/dir/open_unlinked"
+	head -c 100000 /dev/urandom >&9
+	python3 -c 'import os; os.fsync(9)'
+	: > "$T_TMP/holding"
+	exec sleep 600
+) &
+holder=$!
+defer "kill -9 $holder 2>/dev/null"
+wait_for 10 test -e "$T_TMP/holding" || fail "can't make the open file"
 rm "$mnt/dir/open_unlinked"
 python3 -c 'import os, sys; os.fsync(os.open(sys.argv[1], os.O_RDONLY))' "$mnt/dir"
 $TREE "$mnt" > "$T_TMP/before.tree"
 n=$(awk '$1 == "transactions" { print $2 }' "$T_TMP/stats")
 [ "${n:-0}" -gt 0 ] || fail "no committed transactions in the stats file: $(tr '\n' ' ' < "$T_TMP/stats")"
 log "before the kill: $(tr '\n' ' ' < "$T_TMP/stats")"
-kill -STOP "$SERVER_PID"
-exec 9>&-
 dev=$img
 crash_server "$mnt"
+kill -9 "$holder"
+wait "$holder" 2> /dev/null || true
 
 dumpe2fs -h "$img" 2> /dev/null | grep -q 'features:.*needs_recovery' ||
 	fail "the image does not need recovery after the kill"
