@@ -3,6 +3,12 @@
 # Sourced after common.sh and iomap.sh.
 
 EXT4SRV=$BUILD/server/fuse-iomap-ext4
+# EXT4_JOURNAL=MODE: every server a test starts runs with --journal=MODE
+# (journal_off_unchanged runs earlier tests so).
+if [ -n "${EXT4_JOURNAL:-}" ]; then
+	EXT4SRV=$REPO/selftests/lib/ext4-journal
+	export EXT4_JOURNAL EXT4_BIN=$BUILD/server/fuse-iomap-ext4
+fi
 
 # ext4_load: our module, loop devices, and the kernel's ext4 to compare with.
 ext4_load() {
