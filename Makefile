@@ -29,7 +29,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all help deps check check-long demo bench bench-seqread clean distclean
+.PHONY: all help deps check check-long demo bench bench-seqread bench-journal clean distclean
 
 all: kmod tools bpf userspace
 
@@ -54,6 +54,7 @@ help:
 	@echo '  make check-long    the same, with the stress tests'"'"' long variants'
 	@echo '  make bench         side-by-side benchmark against the kernel'"'"'s ext4'
 	@echo '  make bench-seqread sequential read MB/s: ext4, fuse-iomap-ext4, fuse2fs'
+	@echo '  make bench-journal fsync-heavy ops/s: ext4, fuse2fs, ours with the journal on and off'
 	@echo '  make install       binaries, library, header, .pc, BPF objects, mount helpers'
 	@echo '                     (PREFIX=$(PREFIX), DESTDIR=)'
 	@echo '  make install-dev   only the library, headers, .pc and libbpf.a'
@@ -91,6 +92,12 @@ bench: deps
 	VM_MEM=$${VM_MEM:-8G} selftests/vm/boot --timeout 10800 $(foreach v,$(BENCH_KNOBS),$(if $($(v)),--env $(v)=$($(v)))) \
 		-- bench/bench.sh
 	python3 bench/report.py $(B)/bench
+	selftests/vm/boot --timeout 3600 -- bench/journal.sh
+
+# The journal's cost: fsync_4k_append and metadata_create_unlink (one boot).
+bench-journal: deps
+	$(Q)$(MAKE) all
+	selftests/vm/boot --timeout 3600 -- bench/journal.sh
 
 # Sequential read MB/s: kernel ext4, fuse-iomap-ext4, fuse2fs (one boot).
 bench-seqread: deps
