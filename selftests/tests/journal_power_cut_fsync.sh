@@ -55,10 +55,13 @@ dmsetup --noudevsync remove "$name" || fail "can't remove dm-log-writes"
 log "$(grep 'journal:' "$T_TMP/ext4.out")"
 
 # The cut points: after each mark, and at random entries between two marks.
-python3 "$LOGWRITES" marks "$ldev" > "$T_TMP/marks" || fail "can't read the log's marks"
+# Removing the target adds a last mark of its own, dm-log-writes-end.
+python3 "$LOGWRITES" marks "$ldev" > "$T_TMP/marks.all" || fail "can't read the log's marks"
+grep -v ' dm-log-writes-end$' "$T_TMP/marks.all" > "$T_TMP/marks" || true
 [ "$(wc -l < "$T_TMP/marks")" = "$steps" ] ||
 	fail "the log holds $(wc -l < "$T_TMP/marks") marks, not $steps"
 : > "$T_TMP/points"
+: > "$T_TMP/between"
 prev=
 while read -r idx step; do
 	echo "$((idx + 1)) $step mark" >> "$T_TMP/points"
