@@ -196,7 +196,7 @@ CRASH_MODEL=$REPO/selftests/lib/crash_model.py
 model_start() {
 	local what=$1 mnt=$2 wlog=$3 seed=$4 kill_at=$5 secs=$6
 	truncate -s $((256 * 4096)) "$mnt/f0" "$mnt/f1" || fail "$what: can't create the files"
-	python3 -c 'import os, sys; [os.fsync(os.open(p, os.O_RDONLY)) for p in sys.argv[1:]]' "$mnt/f0" "$mnt/f1" ||
+	sync "$mnt/f0" "$mnt/f1" ||
 		fail "$what: can't fsync the new files"
 	log "$what: seed $seed, SIGKILL after $kill_at writes"
 	: > "$wlog"

@@ -4,9 +4,9 @@
 usage: powercut.py run DIR MANIFEST MARKCMD...
        powercut.py check DIR MANIFEST STEP [between]
 
-run: STEPS steps in DIR, each one operation (create, append, overwrite,
-fallocate, truncate, rename, unlink, mkdir) followed by an fsync of what
-it changed (the file, and its directory when a name changed).  Once the
+run: POWERCUT_STEPS steps in DIR, each one operation (create, append,
+overwrite, fallocate, truncate, rename, unlink, mkdir; three creates, then
+each kind once, then random ones) followed by an fsync of what it changed (the file, and its directory when a name changed).  Once the
 fsync returned, MARKCMD is run with the step's number appended (it puts
 a mark in dm-log-writes' log).  MANIFEST gets one JSON line per step:
 the names in DIR after it, with the sha256 and size of each file.
@@ -66,11 +66,15 @@ def snapshot(top):
     return names
 
 
-def step(top, rng, i, files, version):
-    """One operation and its fsyncs; returns the names it touched."""
+OPS = ["create", "append", "overwrite", "fallocate", "truncate", "rename", "unlink", "mkdir"]
+
+
+def step(top, rng, i, files, version, op=None):
+    """One operation (OP, else a random one) and its fsyncs; returns the
+    names it touched."""
     live = sorted(files)
-    op = rng.choice(["create", "create", "append", "overwrite", "fallocate",
-                     "truncate", "rename", "unlink", "mkdir"]) if live else "create"
+    if op is None:
+        op = rng.choice(OPS + ["create"]) if live else "create"
     if op == "create" or (op in ("rename", "unlink") and len(live) < 3):
         name = "d%d/f%d" % (i % 3, i)
         os.makedirs(os.path.join(top, "d%d" % (i % 3)), exist_ok=True)
@@ -117,9 +121,12 @@ def step(top, rng, i, files, version):
 def run(top, manifest, markcmd):
     rng = random.Random(int(os.environ.get("POWERCUT_SEED", "1")))
     files = {}
+    # Three files, then every operation once in a random order, then random
+    # ones: a short run still covers each kind.
+    plan = ["create"] * 3 + rng.sample(OPS, len(OPS))
     with open(manifest, "w") as out:
         for i in range(STEPS):
-            touched = step(top, rng, i, files, version=i)
+            touched = step(top, rng, i, files, version=i, op=plan[i] if i < len(plan) else None)
             subprocess.run(markcmd + [str(i)], check=True)
             out.write(json.dumps({"step": i, "touched": touched, "ids": files,
                                   "names": snapshot(top)}) + "\n")

@@ -7,11 +7,16 @@ except where the two writers legitimately differ:
     write count and the checksum;
   - the backup super blocks and group descriptors, which our server's
     libext2fs rewrites at close and e2fsck (master super block only) does
-    not.
+    not;
+  - the journal's own blocks (JOURNAL_BLOCKS, a file of block numbers such
+    as debugfs -R "blocks <8>" prints): after replaying, our server goes
+    on journaling in the same log (a commit at close lands where e2fsck
+    leaves the old, replayed transactions).  What those commits carry is
+    checkpointed home by the close, so it is compared there.
 DUMPE2FS is dumpe2fs's output for WANT (it names the backups).
 Prints the differing blocks and exits 1 if there are any.
 
-usage: replay_cmp.py WANT GOT DUMPE2FS
+usage: replay_cmp.py WANT GOT DUMPE2FS [JOURNAL_BLOCKS]
 """
 import re
 import sys
@@ -42,6 +47,10 @@ def main():
     dump = open(dump_path).read()
     bs = int(re.search(r"^Block size:\s+(\d+)", dump, re.M).group(1))
     skip = backups(dump)
+    journal = set()
+    if len(sys.argv) > 4:
+        journal = {int(b) for b in open(sys.argv[4]).read().split()}
+    skip |= journal
     bad = []
     with open(want_path, "rb") as w, open(got_path, "rb") as g:
         blk = 0
@@ -64,7 +73,8 @@ def main():
                   " ".join("0x%x:%d/%d" % (i - 1024, a[i], b[i])
                            for i in range(len(a)) if a[i] != b[i])[:300])
         return 1
-    print("equal: %d blocks, %d backup blocks not compared" % (blk, len(skip)))
+    print("equal: %d blocks, %d backup and %d journal blocks not compared"
+          % (blk, len(skip - journal), len(journal)))
     return 0
 
 

@@ -7,12 +7,12 @@
 # SIGKILLed at a random point: crash_model.py's random block writes with
 # fsyncs into two files of a directory of its own, and beside it a
 # metadata churn that creates files (each fsync'd, renamed into place, its
-# directory fsync'd) and deletes old ones.  Checked after each restart:
-# crash_model.py's model for the last run (fsync'd blocks hold their data,
-# never old bytes or another block's), and every churn file whose rename
-# was fsync'd and that was not deleted since holds its bytes.  At the end
-# the server stops normally, every run's model is checked again, and
-# e2fsck -fn is clean.  STRESS_SEED=N replays; STRESS_LONG=1 kills 60 times.
+# directory fsync'd) and deletes old ones.  Checked after each restart,
+# for the last run: crash_model.py's model (fsync'd blocks hold their
+# data, never old bytes or another block's), and every churn file whose
+# rename was fsync'd and that was not deleted since holds its bytes.  At
+# the end the server stops normally, every run's model and churn files
+# are checked again, and e2fsck -fn is clean.  STRESS_SEED=N replays; STRESS_LONG=1 kills 60 times.
 # TIMEOUT: 900
 # TIMEOUT_LONG: 2400
 . "$REPO/selftests/lib/common.sh"
@@ -65,19 +65,17 @@ for i in $(seq 1 "$KILLS"); do
 		replayed=$((replayed + $(sed -n 's/.*journal replayed: \([0-9]*\) transactions.*/\1/p' "$T_TMP/ext4.$i.out")))
 		out=$(python3 "$CRASH_MODEL" check "$mnt/run$((i - 1))" "$T_TMP/model.$((i - 1))" 2> "$T_TMP/check.err") ||
 			fail "(seed $seed) after kill $((i - 1)): $(tail -n1 "$T_TMP/check.err")"
-		for c in "$T_TMP"/churn.*; do
-			churn_check "$mnt/churn${c##*.}" "$c"
-		done
+		churn_check "$mnt/churn$((i - 1))" "$T_TMP/churn.$((i - 1))"
 	fi
 	mkdir "$mnt/run$i" || fail "can't make run$i"
 	: > "$T_TMP/churn.$i"
 	churn "$mnt/churn$i" "$T_TMP/churn.$i" &
 	ch=$!
 	defer "kill -9 $ch 2>/dev/null"
-	model_start "run$i" "$mnt/run$i" "$T_TMP/model.$i" $((seed + i)) $((10 + RANDOM % 60)) 60
+	model_start "run$i" "$mnt/run$i" "$T_TMP/model.$i" $((seed + i)) $((5 + RANDOM % 30)) 60
 	model_crash "run$i" "$mnt" "$T_TMP/model.$i" $((seed + i))
 	wait $ch || true
-	log "kill $i: $(grep -c '^D' "$T_TMP/churn.$i") churn files made, $(grep -c '^R' "$T_TMP/churn.$i") deleted"
+	log "kill $i (${SECONDS}s): $(grep -c '^D' "$T_TMP/churn.$i") churn files made, $(grep -c '^R' "$T_TMP/churn.$i") deleted"
 done
 
 start_server "$mnt" "$T_TMP/ext4.last.out" "$EXT4SRV" "$dev" "$mnt"

@@ -26,6 +26,10 @@ start_blockfs "$mnt" "$dev" --bpf --meta "$meta"
 need_counters "$mnt" ioend_upcalls bpf_ioend_handled bpf_ioend_pending
 expect_eq "attached ops" "$(counter "$mnt" bpf_ops)" extent_map
 touch "$mnt/f" "$ref" "$written" || fail "can't create $mnt/f"
+# Held open until the crash: an inode the kernel evicts between two of
+# the commands below (memory pressure) comes back with a FORGET, which
+# drains the queue, and a LOOKUP, whose mappings are upcalls again.
+exec 9< "$mnt/f"
 python3 "$IO" "$mnt/f" "$ref" "$written" d0+$K fsync 2> "$T_TMP/io.err" || fail "$(tail -n1 "$T_TMP/io.err")"
 dd if="$mnt/f" of=/dev/null bs=$K count=1 iflag=direct status=none || fail "warm-up read failed"
 
@@ -63,6 +67,7 @@ python3 "$IO" --conn "$(conn_dir "$mnt")" "$mnt/f" "$ref" "$written" "A$synced+$
 later=$(stat -c %s "$ref")
 expect_eq "size in stat after the last append" "$(stat -c %s "$mnt/f")" "$later"
 crash_server "$mnt"
+exec 9<&-
 start_blockfs "$mnt" "$dev" --bpf --meta "$meta"
 got=$(stat -c %s "$mnt/f") || fail "after the crash, the new server has no $mnt/f: the fsync was not saved"
 cmp -n "$synced" "$mnt/f" "$ref" || fail "after the crash, the fsync'd bytes differ"
