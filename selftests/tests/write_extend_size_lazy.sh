@@ -66,8 +66,12 @@ python3 "$IO" --conn "$(conn_dir "$mnt")" "$mnt/f" "$ref" "$written" "A$synced+$
 	2> "$T_TMP/io.err" || fail "$(tail -n1 "$T_TMP/io.err")"
 later=$(stat -c %s "$ref")
 expect_eq "size in stat after the last append" "$(stat -c %s "$mnt/f")" "$later"
-crash_server "$mnt"
+# The server dies before fd 9 closes (a FLUSH would drain the queue),
+# and fd 9 closes before crash_server waits for the device: the mount it
+# holds keeps the device registered.
+kill -9 "$SERVER_PID"
 exec 9<&-
+crash_server "$mnt"
 start_blockfs "$mnt" "$dev" --bpf --meta "$meta"
 got=$(stat -c %s "$mnt/f") || fail "after the crash, the new server has no $mnt/f: the fsync was not saved"
 cmp -n "$synced" "$mnt/f" "$ref" || fail "after the crash, the fsync'd bytes differ"
