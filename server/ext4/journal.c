@@ -11,10 +11,11 @@
  * fsync, unmount):
  *
  *   1. libext2fs's in-memory metadata (super block, group descriptors,
- *      bitmaps) goes into the map, and the device is flushed: the data the
- *      kernel wrote, which ioends made reachable, is stable first;
- *   2. descriptor, metadata and revoke blocks are written to the log, the
- *      device flushed, the commit block written and flushed.
+ *      bitmaps) goes into the map;
+ *   2. descriptor, metadata and revoke blocks are written to the log, and
+ *      the device flushed: the data the kernel wrote, which ioends made
+ *      reachable, is stable with them, before
+ *   3. the commit block is written and flushed.
  *
  * Checkpointing writes the committed blocks home and moves the log's
  * start past them; it only happens right after a commit, when the log has
@@ -52,7 +53,6 @@ struct jentry {
 struct ext4_journal {
 	struct jbd2_log l;
 	io_channel real;	/* unix_io's channel under ours */
-	int dev_fd;		/* flushed for the data the kernel wrote */
 	bool active;		/* off: a plain pass-through to real */
 	bool broken;		/* a commit failed: no more commits */
 	struct jentry **hash;
@@ -600,6 +600,7 @@ static int log_transaction(struct ext4_journal *j, struct jentry **v)
 	free(data);
 	if (ret)
 		return -1;
+	/* One flush for the data the kernel wrote and the log blocks before the commit block. */
 	if (flush_real(j) || log_commit_block(j, &jblk) || flush_real(j)) {
 		jbd2_err(&j->l, "can't flush transaction %u", j->tid);
 		return -1;
@@ -681,14 +682,15 @@ int ext4_journal_commit(struct ext4srv *s)
 			error_message(err));
 		goto out;
 	}
-	if (fsync(s->dev_fd) < 0) {
-		jbd2_err(&j->l, "can't flush the data before transaction %u: %s", j->tid,
-			 strerror(errno));
-		goto out;
-	}
 	j->dirty = false;
-	if (!j->nr_running && !j->nr_revokes)
+	if (!j->nr_running && !j->nr_revokes) {
+		/* Nothing to log: an fsync still wants the data stable. */
+		if (fsync(s->dev_fd) < 0) {
+			jbd2_err(&j->l, "can't flush the data: %s", strerror(errno));
+			goto out;
+		}
 		return 0;
+	}
 	if (j->used + log_need(j, j->nr_running) > j->l.last - j->l.first) {
 		ret = write_in_place(j, s->fs);
 		goto out;
@@ -788,7 +790,6 @@ int ext4_journal_start(struct ext4srv *s, const char *image)
 		return -1;
 	}
 	j->real = c->real;
-	j->dev_fd = s->dev_fd;
 	if (jbd2_log_open(&j->l, s->fs, image, "write to") || journal_setup(j, s->fs))
 		goto fail;
 	/* The log starts at its head, empty; needs_recovery tells the kernel to look. */
