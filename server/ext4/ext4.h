@@ -65,6 +65,7 @@ struct ext4srv {
 	bool did_replay;
 	const char *stats_path;	/* --stats */
 	uint64_t stats_at;	/* transactions when it was last written */
+	bool stats_failed;	/* said once that it can't be written */
 	/* The kernel's lookup count per inode, and whether it is unlinked. */
 	struct ext4_ref **refs;
 	size_t nr_buckets;

@@ -152,7 +152,7 @@ static void ext4_write_stats(struct ext4srv *s)
 	s->stats_at = js->transactions;
 	f = fopen(tmp, "w");
 	if (!f)
-		return;
+		goto fail;
 	fprintf(f, "journal %s\ntransactions %" PRIu64 "\nblocks_journaled %" PRIu64
 		"\nrevoke_records %" PRIu64 "\ncheckpoints %" PRIu64 "\ncommit_us_total %" PRIu64
 		"\ncommit_us_max %" PRIu64 "\nreplays %u\nreplayed_transactions %u"
@@ -160,8 +160,14 @@ static void ext4_write_stats(struct ext4srv *s)
 		s->journal ? "ordered" : "off", js->transactions, js->blocks, js->revokes,
 		js->checkpoints, js->commit_us, js->commit_us_max, s->did_replay ? 1 : 0,
 		s->replayed.transactions, s->replayed.blocks);
-	if (fclose(f) || rename(tmp, s->stats_path))
-		unlink(tmp);
+	if (!fclose(f) && !rename(tmp, s->stats_path))
+		return;
+	unlink(tmp);
+fail:
+	if (!s->stats_failed)
+		fprintf(stderr, "fuse-iomap-ext4: can't write the stats file %s: %s\n",
+			s->stats_path, strerror(errno));
+	s->stats_failed = true;
 }
 
 void ext4_idle(void *ctx)
@@ -399,9 +405,10 @@ static void usage(FILE *f)
 "journal is refused, the image left as it was.  Not supported: external\n"
 "journals, fast commits, and the features inline_data, encrypt, verity and\n"
 "casefold.  Read-write also needs the extent feature and refuses bigalloc,\n"
-"quota and images that are not clean.  Not implemented: setxattr/removexattr, fallocate's\n"
-"COLLAPSE_RANGE and INSERT_RANGE, RENAME_EXCHANGE/WHITEOUT, and allocating\n"
-"writes to block-mapped (ext3) files.\n");
+"quota and images that are not clean.  Not implemented:\n"
+"setxattr/removexattr, fallocate's COLLAPSE_RANGE and INSERT_RANGE,\n"
+"RENAME_EXCHANGE/WHITEOUT, and allocating writes to block-mapped (ext3)\n"
+"files.\n");
 }
 
 /* Read-write: not clean while we serve (no journal), clean again when we stop. */
