@@ -8,8 +8,8 @@
 # no checksums).  For each: our server replays a copy, says how many
 # transactions it replayed, serves it and stops; every block of that copy
 # equals e2fsck's replay of another copy (replay_cmp.py says which fields
-# may differ; the log itself is not compared, as our server journals on); e2fsck -fn is clean; our server and the kernel's ext4 read
-# the same tree.  Then a journal with one bad byte in a committed block is
+# may differ; the log itself is not compared, as our server journals on);
+# e2fsck -fn is clean; our server and the kernel's ext4 read the same tree.  Then a journal with one bad byte in a committed block is
 # refused with a message, and the image is left as it was.
 # TIMEOUT: 400
 . "$REPO/selftests/lib/common.sh"

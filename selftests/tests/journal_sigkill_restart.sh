@@ -12,7 +12,8 @@
 # data, never old bytes or another block's), and every churn file whose
 # rename was fsync'd and that was not deleted since holds its bytes.  At
 # the end the server stops normally, every run's model and churn files
-# are checked again, and e2fsck -fn is clean.  STRESS_SEED=N replays; STRESS_LONG=1 kills 60 times.
+# are checked again, and e2fsck -fn is clean.  STRESS_SEED=N replays;
+# STRESS_LONG=1 kills 60 times.
 # TIMEOUT: 900
 # TIMEOUT_LONG: 2400
 . "$REPO/selftests/lib/common.sh"
