@@ -6,6 +6,8 @@
  * "OFFSET + pos on the device", and the kernel moves the bytes itself.
  * With --bpf the library loads extent_map and publishes the file's one
  * extent after its first read, so later reads make no upcall at all.
+ * "data" can be truncated and written again up to LENGTH: what a truncate
+ * cut off reads as a hole until written.
  *
  * Build against an installed library:
  *   cc -o fuse-iomap-example fuse-iomap-example.c $(pkg-config --cflags --libs fuse-iomap)
@@ -25,7 +27,14 @@
 struct example {
 	uint64_t offset, length;	/* the device range that is "data" */
 	uint32_t cookie;		/* the kernel's name for our device */
+	uint64_t size;			/* of "data", at most length */
+	uint64_t data_end;		/* bytes from here on are a hole */
 };
+
+static uint64_t ex_round_up(uint64_t x)
+{
+	return (x + BLOCK - 1) & ~(BLOCK - 1);
+}
 
 static void ex_stat(fuse_ino_t ino, struct example *ex, struct stat *st)
 {
@@ -33,7 +42,7 @@ static void ex_stat(fuse_ino_t ino, struct example *ex, struct stat *st)
 	st->st_ino = ino;
 	st->st_mode = ino == FUSE_ROOT_ID ? S_IFDIR | 0755 : S_IFREG | 0644;
 	st->st_nlink = ino == FUSE_ROOT_ID ? 2 : 1;
-	st->st_size = ino == FUSE_ROOT_ID ? 0 : (off_t)ex->length;
+	st->st_size = ino == FUSE_ROOT_ID ? 0 : (off_t)ex->size;
 	st->st_blocks = st->st_size / 512;
 	st->st_blksize = BLOCK;
 }
@@ -59,6 +68,31 @@ static void ex_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_attr(req, &st, 60);
 }
 
+/*
+ * Only the size matters here: the kernel keeps an iomap file's times and
+ * size itself and tells us the size at a truncate, the only time it
+ * changes blocks.  The library forgets the published extent first.
+ */
+static void ex_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	struct example *ex = fi_req_ctx(req);
+	struct stat st;
+
+	(void)fi;
+	if ((to_set & FUSE_SET_ATTR_SIZE) && ino == FILE_INO) {
+		if ((uint64_t)attr->st_size > ex->length) {
+			fuse_reply_err(req, EFBIG);
+			return;
+		}
+		ex->size = attr->st_size;
+		if (ex->data_end > ex->size)
+			ex->data_end = ex->size;
+	}
+	ex_stat(ino, ex, &st);
+	fuse_reply_attr(req, &st, 60);
+}
+
 static void ex_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
@@ -76,20 +110,32 @@ static void ex_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	fuse_reply_buf(req, buf, used < size ? used : size);
 }
 
-/* Where [pos, pos+count) of "data" lives: OFFSET + pos, for the rest of the file. */
+/*
+ * Where [pos, pos+count) of "data" lives: OFFSET + pos.  Past what a
+ * truncate left, a hole, until a write asks for the blocks again.  (A
+ * write that then fails shows what the blocks held before: this file's
+ * own old bytes.  A real file system hands out UNWRITTEN blocks there.)
+ */
 static int ex_begin(void *ctx, uint64_t nodeid, const struct fuse_iomap_begin_in *in,
 		    struct fuse_iomap_begin_out *out)
 {
 	struct example *ex = ctx;
-	uint64_t pos = in->pos & ~(BLOCK - 1);
+	uint64_t pos = in->pos & ~(BLOCK - 1), end = ex_round_up(ex->data_end);
 
 	if (nodeid != FILE_INO)
 		return -EINVAL;
+	if ((in->opflags & FUSE_IOMAP_OP_WRITE) && pos < ex->length &&
+	    in->pos + in->count > ex->data_end) {
+		ex->data_end = in->pos + in->count < ex->length ? in->pos + in->count : ex->length;
+		end = ex->length;
+	}
 	if (pos >= ex->length) {
 		out->read = fi_iomap_hole(pos, FUSE_IOMAP_MAX_END - pos);
+	} else if (pos >= end) {
+		out->read = fi_iomap_hole(pos, ex->length - pos);
 	} else {
 		out->read = (struct fuse_iomap_io){
-			.offset = pos, .length = ex->length - pos, .addr = ex->offset + pos,
+			.offset = pos, .length = end - pos, .addr = ex->offset + pos,
 			.type = FUSE_IOMAP_TYPE_MAPPED, .dev = ex->cookie,
 		};
 	}
@@ -105,9 +151,10 @@ static int ex_extents(void *ctx, uint64_t nodeid, struct fi_extent **v, uint32_t
 
 	if (nodeid != FILE_INO || !(*v = calloc(1, sizeof(**v))))
 		return -ENOMEM;
-	**v = (struct fi_extent){ .lblk = 0, .len = ex->length / BLOCK, .pblk = ex->offset / BLOCK,
-				  .dev = ex->cookie, .type = FUSE_IOMAP_TYPE_MAPPED };
-	*n = 1;
+	**v = (struct fi_extent){ .lblk = 0, .len = ex_round_up(ex->data_end) / BLOCK,
+				  .pblk = ex->offset / BLOCK, .dev = ex->cookie,
+				  .type = FUSE_IOMAP_TYPE_MAPPED };
+	*n = (*v)->len ? 1 : 0;
 	*flags = 0;
 	return 0;
 }
@@ -115,7 +162,8 @@ static int ex_extents(void *ctx, uint64_t nodeid, struct fi_extent **v, uint32_t
 int main(int argc, char *argv[])
 {
 	const struct fuse_lowlevel_ops ll = {
-		.lookup = ex_lookup, .getattr = ex_getattr, .readdir = ex_readdir,
+		.lookup = ex_lookup, .getattr = ex_getattr, .setattr = ex_setattr,
+		.readdir = ex_readdir,
 	};
 	const struct fi_iomap_ops iomap = { .begin = ex_begin, .extents = ex_extents };
 	struct fi_server_opts o = {
@@ -141,6 +189,7 @@ int main(int argc, char *argv[])
 	}
 	ex.offset = strtoull(argv[2], NULL, 0);
 	ex.length = strtoull(argv[3], NULL, 0);
+	ex.size = ex.data_end = ex.length;
 	o.mountpoint = argv[4];
 	if ((ex.offset | ex.length) % BLOCK || !ex.length) {
 		fprintf(stderr, "fuse-iomap-example: OFFSET and LENGTH must be multiples of 4096\n");

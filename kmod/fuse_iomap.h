@@ -53,6 +53,7 @@ ssize_t fuse_iomap_write_iter(struct kiocb *iocb, struct iov_iter *from);
 int fuse_iomap_mmap(struct file *file, struct vm_area_struct *vma);
 loff_t fuse_iomap_lseek(struct file *file, loff_t offset, int whence);
 int fuse_iomap_fsync(struct file *file, loff_t start, loff_t end, int datasync);
+int fuse_iomap_server_wb_error(struct file *file, int err);
 int fuse_iomap_write_inode(struct inode *inode);
 
 /* dir.c */

@@ -239,9 +239,25 @@ int fuse_iomap_fsync(struct file *file, loff_t start, loff_t end, int datasync)
 	err = fuse_fsync_common(file, start, end, datasync, FUSE_FSYNC);
 	if (err == -ENOSYS) {
 		fc->no_fsync = 1;
-		err = 0;
+		return 0;
 	}
-	return err;
+	return err ? fuse_iomap_server_wb_error(file, err) : 0;
+}
+
+/*
+ * The server could not make a file's data durable: an ioend that the BPF
+ * tier queued, after writeback had already ended with success, failed to
+ * apply, say.  The server says so once, in its answer to an FSYNC or a
+ * FLUSH; record it in the mapping as a failed bio would be, so that every
+ * open file sees it once (errseq), and this file has now seen it.  A
+ * signal is no writeback error.
+ */
+int fuse_iomap_server_wb_error(struct file *file, int err)
+{
+	if (err == -EINTR || err == -ERESTARTSYS)
+		return err;
+	mapping_set_error(file->f_mapping, err);
+	return file_check_and_advance_wb_err(file) ?: err;
 }
 
 /*

@@ -95,6 +95,19 @@ struct fi_ioend_queue {
 	/* Files whose records this drain applied, to republish after it. */
 	uint64_t touched[FI_IOEND_REPUBLISH];
 	unsigned int ntouched;
+	/*
+	 * Errors of records that failed to apply, not yet told: one per
+	 * file, for its next FSYNC or FLUSH, and the newest for the next
+	 * SYNCFS.  The kernel had ended their writeback with success.
+	 */
+	struct fi_ioend_err *errs;
+	unsigned int nerrs, cap_errs;
+	int syncfs_err;
+};
+
+struct fi_ioend_err {
+	uint64_t nodeid;
+	int err;
 };
 
 void fi_lib_ioend_init(struct fi_ioend_queue *q);
@@ -102,6 +115,12 @@ int fi_lib_ioend_start(struct fi_server *srv);
 void fi_lib_ioend_stop(struct fi_server *srv);
 /* Apply every record queued so far; a no-op without a queue. */
 void fi_lib_ioend_drain(struct fi_server *srv);
+/*
+ * The error of a record of @nodeid that failed to apply, once: 0 if none
+ * (or it was taken already).  @nodeid 0: the newest of any file, for
+ * SYNCFS, which has its own once.
+ */
+int fi_lib_ioend_take_error(struct fi_server *srv, uint64_t nodeid);
 
 /* serve.c */
 /* The kernel takes only 0 or -1..-511 in a reply: anything else is EIO (after a message). */

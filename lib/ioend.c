@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
@@ -33,6 +34,55 @@ void fi_lib_ioend_init(struct fi_ioend_queue *q)
 {
 	pthread_mutex_init(&q->lock, NULL);
 	q->committed_fd = -1;
+}
+
+/*
+ * The kernel was told the I/O succeeded when the program queued it, so
+ * the error waits for the file's next FSYNC or FLUSH (and the next
+ * SYNCFS), whose answer hands it to the kernel: it then reaches every
+ * open file of it once, as a failed bio's would.  The first error of a
+ * file is kept; without memory for it, it goes at least to SYNCFS.
+ * Under q->lock.
+ */
+static void fi_ioend_keep_error(struct fi_ioend_queue *q, uint64_t nodeid, int err)
+{
+	struct fi_ioend_err *v;
+	unsigned int cap;
+
+	q->syncfs_err = err;
+	for (unsigned int i = 0; i < q->nerrs; i++)
+		if (q->errs[i].nodeid == nodeid)
+			return;
+	if (q->nerrs == q->cap_errs) {
+		cap = q->cap_errs ? 2 * q->cap_errs : 8;
+		v = realloc(q->errs, cap * sizeof(*v));
+		if (!v)
+			return;
+		q->errs = v;
+		q->cap_errs = cap;
+	}
+	q->errs[q->nerrs++] = (struct fi_ioend_err){ .nodeid = nodeid, .err = err };
+}
+
+int fi_lib_ioend_take_error(struct fi_server *srv, uint64_t nodeid)
+{
+	struct fi_ioend_queue *q = &srv->ioq;
+	int err = 0;
+
+	pthread_mutex_lock(&q->lock);
+	if (!nodeid) {
+		err = q->syncfs_err;
+		q->syncfs_err = 0;
+	}
+	for (unsigned int i = 0; nodeid && i < q->nerrs; i++) {
+		if (q->errs[i].nodeid != nodeid)
+			continue;
+		err = q->errs[i].err;
+		q->errs[i] = q->errs[--q->nerrs];
+		break;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return err;
 }
 
 /* Called under q->lock for each record, in the order the program queued them. */
@@ -69,14 +119,12 @@ static int fi_ioend_apply(void *ctx, void *data, size_t size)
 			   srv->iomap.ioend(srv->ctx, rec.nodeid, &rec.in, &out));
 	if (!srv->iomap.ioend_in_place)
 		fi_lib_rule_change_end(&srv->rule);
-	/*
-	 * The kernel was told the I/O succeeded when the program queued it:
-	 * nobody is left to hand the error to but the log.
-	 */
-	if (err)
+	if (err) {
 		fprintf(stderr, "%s: queued ioend of node %" PRIu64 " [%" PRIu64 ", +%" PRIu64
 			") failed: %s\n", srv->opts.name, (uint64_t)rec.nodeid,
 			(uint64_t)rec.in.pos, (uint64_t)rec.in.written, strerror(-err));
+		fi_ioend_keep_error(q, rec.nodeid, err);
+	}
 	for (unsigned int i = 0; i < q->ntouched; i++)
 		if (q->touched[i] == rec.nodeid)
 			return 0;
@@ -116,6 +164,9 @@ void fi_lib_ioend_stop(struct fi_server *srv)
 	if (q->committed_fd >= 0)
 		close(q->committed_fd);
 	q->committed_fd = -1;
+	free(q->errs);
+	q->errs = NULL;
+	q->nerrs = q->cap_errs = 0;
 	pthread_mutex_unlock(&q->lock);
 }
 

@@ -422,12 +422,15 @@ static bool fi_drains(uint32_t opcode)
 
 /*
  * Before libfuse sees @ih: drain the ioend queue where needed and log an
- * FSYNC.  libfuse 3.14 does not know FUSE_SYNCFS (it answers ENOSYS):
- * a server with fi_iomap_ops.syncfs gets it here; true if so (answered).
+ * FSYNC.  A queued ioend that failed to apply fails the file's next FSYNC
+ * or FLUSH here, and the next SYNCFS.  libfuse 3.14 does not know
+ * FUSE_SYNCFS (it answers ENOSYS): an iomap mount's gets its answer here,
+ * from fi_iomap_ops.syncfs if there is one.  True if answered here.
  */
 static bool fi_before_libfuse(struct fi_server *srv, const struct fuse_in_header *ih, int *res)
 {
 	char tail[64];
+	int err;
 
 	if (!fi_drains(ih->opcode))
 		return false;
@@ -436,10 +439,24 @@ static bool fi_before_libfuse(struct fi_server *srv, const struct fuse_in_header
 		fi_lib_log_tail(srv, tail, sizeof(tail));
 		fprintf(srv->opts.log, "FSYNC %" PRIu64 "%s\n", (uint64_t)ih->nodeid, tail);
 	}
-	if (ih->opcode != FUSE_SYNCFS || !srv->iomap.syncfs)
+	switch (ih->opcode) {
+	case FUSE_FSYNC:
+	case FUSE_FLUSH:
+		err = fi_lib_ioend_take_error(srv, ih->nodeid);
+		break;
+	case FUSE_SYNCFS:
+		if (srv->opts.stock)
+			return false;
+		err = srv->iomap.syncfs ?
+		      fi_lib_errno(srv, "FUSE_SYNCFS", srv->iomap.syncfs(srv->ctx)) : 0;
+		err = fi_lib_ioend_take_error(srv, 0) ?: err;
+		break;
+	default:
 		return false;
-	*res = fi_reply(srv, ih->unique,
-			fi_lib_errno(srv, "FUSE_SYNCFS", srv->iomap.syncfs(srv->ctx)), NULL, 0);
+	}
+	if (!err && ih->opcode != FUSE_SYNCFS)
+		return false;
+	*res = fi_reply(srv, ih->unique, err, NULL, 0);
 	return true;
 }
 

@@ -39,7 +39,7 @@ USER_HDRS := $(wildcard include/*.h)
 LOADER := $(B)/loader/fuse-iomap-bpf
 SERVERS := $(B)/server/fuse-iomap-memfs $(B)/server/fuse-iomap-blockfs $(B)/server/fuse-iomap-ext4
 TEST_SERVERS := $(B)/testsrv/fuse-iomap-craft $(B)/testsrv/fuse-iomap-fuzz \
-	$(B)/testsrv/fuse-iomap-stripe
+	$(B)/testsrv/fuse-iomap-stripe $(B)/testsrv/fuse-iomap-ioendfail
 EXAMPLE := $(B)/examples/fuse-iomap-example
 
 # --- libfuse-iomap -------------------------------------------------------------
