@@ -83,7 +83,10 @@ struct fi_iomap_ops {
 	 *
 	 * With the BPF tier the kernel may not ask: extent_map then queued
 	 * the ioend, and the library calls this for it later (see
-	 * fi_server_bpf_start()), when an error reaches only stderr.
+	 * fi_server_bpf_start()).  Writeback has ended then: an error
+	 * fails the file's next FSYNC and FLUSH instead (answered by the
+	 * library, once; the kernel hands it to each open file once), and
+	 * the next SYNCFS.
 	 */
 	int (*ioend)(void *ctx, uint64_t nodeid, const struct fuse_iomap_ioend_in *in,
 		     struct fuse_iomap_ioend_out *out);
@@ -109,9 +112,10 @@ struct fi_iomap_ops {
 	/*
 	 * Optional.  FUSE_SYNCFS: make everything so far durable.  libfuse
 	 * 3.14 does not know the request (it answers ENOSYS, and the kernel
-	 * stops sending it), so the library answers it with this.  Note that
-	 * the kernel sends it only to servers it asks to sync (virtiofs
-	 * today); fsync and fsyncdir come through fuse_lowlevel_ops.
+	 * stops sending it), so the library answers it on an iomap mount:
+	 * with this, or 0 without it.  The kernel sends it at syncfs(2)
+	 * and sync(2) on an iomap mount; fsync and fsyncdir come through
+	 * fuse_lowlevel_ops.
 	 */
 	int (*syncfs)(void *ctx);
 	/*
