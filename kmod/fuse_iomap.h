@@ -54,6 +54,7 @@ int fuse_iomap_mmap(struct file *file, struct vm_area_struct *vma);
 loff_t fuse_iomap_lseek(struct file *file, loff_t offset, int whence);
 int fuse_iomap_fsync(struct file *file, loff_t start, loff_t end, int datasync);
 int fuse_iomap_server_wb_error(struct file *file, int err);
+int fuse_iomap_fallocate_begin(struct inode *inode, int mode, loff_t offset, loff_t length);
 int fuse_iomap_write_inode(struct inode *inode);
 
 /* dir.c */

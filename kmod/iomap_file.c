@@ -16,6 +16,7 @@
  */
 #include "fuse_i.h"
 
+#include <linux/falloc.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 #include <linux/uio.h>
@@ -288,8 +289,11 @@ int fuse_iomap_write_inode(struct inode *inode)
  * size): zero the part of the new EOF block past the new size, or the old
  * EOF block's tail on extension, and empty the page cache past the new
  * size so that no dirty page can be written back into freed blocks.  It
- * is written back first: if the server then refuses the truncate, nothing
- * was lost.  Called with i_rwsem and the invalidate lock held exclusive.
+ * is written back first: if the server then refuses the truncate, the
+ * pages past the new size are read again from the device, but the new
+ * EOF block's tail stays zeroed (as when ext4's truncate fails after
+ * zeroing its partial block).  Called with i_rwsem and the invalidate
+ * lock held exclusive.
  */
 int fuse_iomap_setsize_begin(struct inode *inode, loff_t newsize)
 {
@@ -307,6 +311,33 @@ int fuse_iomap_setsize_begin(struct inode *inode, loff_t newsize)
 	if (err)
 		return err;
 	truncate_pagecache(inode, newsize);
+	return 0;
+}
+
+/*
+ * Before FUSE_FALLOCATE, which may change the blocks under [offset,
+ * offset + length): PUNCH_HOLE frees them, ZERO_RANGE frees them and
+ * allocates new ones, preallocation converts nothing but may extend.  As
+ * for a truncate, wait for direct I/O first: a late ioend of an async
+ * write would convert blocks that were freed, perhaps handed out again.
+ * Then write back and drop the range's page cache, so that no dirty page
+ * is written into freed blocks and no stale one is read.  Called with
+ * i_rwsem and the invalidate lock held exclusive until the server has
+ * answered, which keeps new direct I/O, page faults and reads that fill
+ * the page cache out of the range meanwhile.
+ */
+int fuse_iomap_fallocate_begin(struct inode *inode, int mode, loff_t offset, loff_t length)
+{
+	loff_t end = offset + length - 1;
+	int err;
+
+	inode_dio_wait(inode);
+	if (!(mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)))
+		return 0;
+	err = filemap_write_and_wait_range(inode->i_mapping, offset, end);
+	if (err)
+		return err;
+	truncate_pagecache_range(inode, offset, end);
 	return 0;
 }
 
