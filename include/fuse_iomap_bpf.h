@@ -131,8 +131,9 @@ struct fuse_iomap_end_in {
  *
  * [pos, pos + written) was written.  It may end inside a block (at EOF):
  * the kernel always writes whole blocks, so conversions cover the range
- * rounded out to blocks.  With FUSE_IOMAP_IOEND_APPEND the file's size is
- * now pos + written: the server commits it.  Not sent for failed I/O
+ * rounded out to blocks.  With FUSE_IOMAP_IOEND_APPEND (on every ioend
+ * this module sends) the file is at least pos + written long: the server
+ * commits the larger of that and the size it has.  Not sent for failed I/O
  * (nothing to convert); error is 0 today and reserved for that.  The
  * reply may fail the I/O with an errno (the writer, or fsync, sees EIO).
  */
@@ -140,7 +141,7 @@ struct fuse_iomap_end_in {
 #define FUSE_IOMAP_IOEND_UNWRITTEN	(1U << 1)	/* convert [pos, pos+written) */
 #define FUSE_IOMAP_IOEND_BOUNDARY	(1U << 2)	/* v8's; this module never sets it */
 #define FUSE_IOMAP_IOEND_DIRECT		(1U << 3)
-#define FUSE_IOMAP_IOEND_APPEND		(1U << 4)	/* the size is now pos + written */
+#define FUSE_IOMAP_IOEND_APPEND		(1U << 4)	/* the size is at least pos + written */
 #define FUSE_IOMAP_IOEND_WRITEBACK	(1U << 5)
 
 struct fuse_iomap_ioend_in {

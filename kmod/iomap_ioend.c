@@ -102,9 +102,12 @@ static int fuse_iomap_ioend_bpf(struct inode *inode, const struct fuse_iomap_ioe
 
 /*
  * Tell the BPF tier, else the server, that [@pos, @pos + @written) of
- * @inode is on the device.  Reaching i_size (writeback clamps its ioends
- * to it) or past it (O_DIRECT sets i_size after this), the write leaves
- * the file pos + written long: APPEND.
+ * @inode is on the device.  The file is at least pos + written long
+ * (writeback clamps its ioends to i_size; O_DIRECT sets i_size after
+ * this), and every ioend says so (APPEND), not only one that reaches
+ * i_size: an unsynced append may have raised i_size past the size the
+ * server has, and data synced below that i_size (RWF_DSYNC) must not lie
+ * past the server's EOF after a crash.  The server takes the larger.
  */
 static int fuse_iomap_ioend(struct inode *inode, u32 flags, loff_t pos, u64 written,
 			    u64 addr, u32 dev)
@@ -121,8 +124,7 @@ static int fuse_iomap_ioend(struct inode *inode, u32 flags, loff_t pos, u64 writ
 
 	if (!READ_ONCE(get_fuse_conn(inode)->connected))
 		return -ENOTCONN;
-	if (pos + written >= i_size_read(inode))
-		in.flags |= FUSE_IOMAP_IOEND_APPEND;
+	in.flags |= FUSE_IOMAP_IOEND_APPEND;
 	err = fuse_iomap_ioend_bpf(inode, &in);
 	if (err != FUSE_BPF_NO_ANSWER)
 		return err;
