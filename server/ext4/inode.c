@@ -510,6 +510,9 @@ static int apply_attr(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		if (!LINUX_S_ISREG(inode->i_mode))
 			return LINUX_S_ISDIR(inode->i_mode) ? EISDIR : EINVAL;
+		/* The kernel refuses it first (s_maxbytes): for other callers. */
+		if ((uint64_t)attr->st_size > s->maxbytes)
+			return EFBIG;
 		err = ext4_set_size(s, ino, inode, attr->st_size);
 		if (err)
 			return err;
