@@ -136,6 +136,16 @@ struct fi_server_opts {
 	const char *fsname;	/* the source /proc/mounts shows */
 	const char *subtype;	/* the mount's type is fuseiomap.<subtype> */
 	const char *mount_opts;	/* more kernel mount options, or NULL */
+	/*
+	 * The largest file size in bytes your format can hold (ext4 with
+	 * 4 KiB blocks: 2^32 - 1 blocks), or 0 for no limit but the
+	 * kernel's (MAX_LFS_FILESIZE).  The kernel refuses with EFBIG any
+	 * write, truncate or fallocate past it (a write that only straddles
+	 * it is cut short there), so that begin() is never asked about an
+	 * offset at or past it.  The mount option iomap_maxbytes=N; ignored
+	 * with stock.
+	 */
+	uint64_t max_file_size;
 	bool readonly;
 	/*
 	 * Mount the stock fuse through /dev/fuse (and fusermount3, for

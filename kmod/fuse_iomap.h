@@ -34,6 +34,8 @@ struct fiemap_extent_info;
 int fuse_iomap_parse_enable(struct fs_context *fsc, struct fuse_fs_context *ctx);
 int fuse_iomap_parse_blksize(struct fs_context *fsc, struct fuse_fs_context *ctx,
 			     unsigned int blksize);
+int fuse_iomap_parse_maxbytes(struct fs_context *fsc, struct fuse_fs_context *ctx,
+			      u64 maxbytes);
 int fuse_iomap_conn_init(struct fuse_conn *fc, struct fuse_fs_context *ctx,
 			 struct super_block *sb);
 void fuse_iomap_conn_free(struct fuse_conn *fc);
@@ -92,6 +94,7 @@ struct fuse_iomap_conn {
 	u32 id;				/* st_dev of the mount, as stat() reports it */
 	u64 gen;			/* never reused, unlike id */
 	unsigned int blkbits;		/* file system block size, fixed at mount */
+	u64 maxbytes;			/* iomap_maxbytes (s_maxbytes), or 0: fuse's */
 
 	struct mutex dev_lock;		/* serializes (un)registration */
 	struct idr devs;		/* cookie -> live device; RCU lookup */

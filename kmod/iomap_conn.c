@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Per-connection iomap state: the "iomap" mount option, the connection's
+ * Per-connection iomap state: the iomap mount options, the connection's
  * lifetime, and its counters in /sys/fs/fuseiomap/iomap/<id>/.  Devices
  * are in iomap_dev.c, the BPF tier's attachment in bpf_ops.c.
  *
@@ -75,10 +75,29 @@ int fuse_iomap_parse_blksize(struct fs_context *fsc, struct fuse_fs_context *ctx
 	return 0;
 }
 
+/*
+ * The largest file the server's format can hold (ext4: 2^32 - 1 blocks).
+ * It becomes s_maxbytes, so that the VFS refuses with EFBIG what the
+ * server could not map: writes (generic_write_checks), truncates
+ * (inode_newsize_ok) and fallocate (vfs_fallocate) past it.  Without it
+ * fuse's MAX_LFS_FILESIZE stands.
+ */
+int fuse_iomap_parse_maxbytes(struct fs_context *fsc, struct fuse_fs_context *ctx,
+			      u64 maxbytes)
+{
+	if (!maxbytes || maxbytes > MAX_LFS_FILESIZE)
+		return invalfc(fsc, "iomap_maxbytes must be from 1 to %lld", MAX_LFS_FILESIZE);
+	ctx->iomap_maxbytes = maxbytes;
+	return 0;
+}
+
 void fuse_iomap_show_options(struct seq_file *m, struct fuse_conn *fc)
 {
-	if (fc->iomap)
-		seq_printf(m, ",iomap,iomap_blksize=%u", 1U << fc->iomap->blkbits);
+	if (!fc->iomap)
+		return;
+	seq_printf(m, ",iomap,iomap_blksize=%u", 1U << fc->iomap->blkbits);
+	if (fc->iomap->maxbytes)
+		seq_printf(m, ",iomap_maxbytes=%llu", fc->iomap->maxbytes);
 }
 
 /* --- sysfs ----------------------------------------------------------------- */
@@ -385,6 +404,10 @@ int fuse_iomap_conn_init(struct fuse_conn *fc, struct fuse_fs_context *ctx,
 		return err;
 	}
 	fc->iomap = ic;
+	/* After fuse_sb_defaults(): the server's limit replaces fuse's. */
+	ic->maxbytes = ctx->iomap_maxbytes;
+	if (ic->maxbytes)
+		sb->s_maxbytes = ic->maxbytes;
 	fuse_bpf_conn_add(ic);
 	/*
 	 * syncfs(2) asks the server (FUSE_SYNCFS), as fsync does for a

@@ -19,6 +19,7 @@ struct fi_mount {
 	const char *fsname;
 	const char *subtype;
 	const char *extra_opts;
+	uint64_t max_file_size;	/* iomap_maxbytes, or 0: none given */
 	bool stock;
 	bool readonly;
 	bool mounted_by_us;	/* we called mount(2) and must unmount */

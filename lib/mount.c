@@ -40,7 +40,7 @@ int fi_check_mountpoint(const char *prog, const char *mountpoint, bool need_root
 
 static int fi_mount_kernel(struct fuse_session *se, struct fi_mount *m)
 {
-	char opts[512], type[64], fdpath[32];
+	char opts[512], type[64], fdpath[32], maxbytes[40] = "";
 	int n, err;
 
 	err = fi_check_mountpoint(m->prog, m->mountpoint, false);
@@ -53,9 +53,13 @@ static int fi_mount_kernel(struct fuse_session *se, struct fi_mount *m)
 			err == ENOENT ? " (fuse_iomap.ko is not loaded)" : "");
 		return -err;
 	}
-	n = snprintf(opts, sizeof(opts), "fd=%d,rootmode=%o,user_id=%u,group_id=%u%s%s",
+	/* The server's largest file: the kernel refuses to go past it (EFBIG). */
+	if (m->max_file_size)
+		snprintf(maxbytes, sizeof(maxbytes), ",iomap_maxbytes=%llu",
+			 (unsigned long long)m->max_file_size);
+	n = snprintf(opts, sizeof(opts), "fd=%d,rootmode=%o,user_id=%u,group_id=%u%s%s%s",
 		     m->fd, S_IFDIR, getuid(), getgid(),
-		     m->extra_opts ? "," : "", m->extra_opts ? m->extra_opts : "");
+		     m->extra_opts ? "," : "", m->extra_opts ? m->extra_opts : "", maxbytes);
 	if (n < 0 || (size_t)n >= sizeof(opts)) {
 		fprintf(stderr, "%s: can't mount %s: mount options too long\n", m->prog,
 			m->mountpoint);

@@ -61,6 +61,7 @@ struct fi_server *fi_server_new(const struct fi_server_opts *opts,
 	srv->mount = (struct fi_mount){
 		.prog = opts->name, .mountpoint = opts->mountpoint, .fsname = opts->fsname,
 		.subtype = opts->subtype, .extra_opts = opts->mount_opts, .stock = opts->stock,
+		.max_file_size = opts->max_file_size,
 		.readonly = opts->readonly, .fd = -1,
 	};
 	pthread_mutex_init(&srv->lock, NULL);

@@ -52,6 +52,7 @@ struct ext4_replay_stats {
 struct ext4srv {
 	ext2_filsys fs;
 	unsigned int bbits;	/* log2 of the file system block size */
+	uint64_t maxbytes;	/* the largest file size (ext4_max_file_size()) */
 	uint32_t cookie;	/* of the registered block device */
 	bool rw;
 	int dev_fd;		/* the registered device, for fsync */

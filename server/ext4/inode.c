@@ -458,13 +458,20 @@ int ext4_new_inode(struct ext4srv *s, ext2_ino_t dir, mode_t mode, const struct 
 
 /* --- attributes ---------------------------------------------------------------- */
 
-/* Truncate or extend; frees the blocks past a smaller size.  The caller writes the inode. */
+/*
+ * Truncate or extend; the caller writes the inode.  A size that does not
+ * grow the file frees every block past its EOF block, the same size too:
+ * so a truncate drops what fallocate KEEP_SIZE preallocated past EOF, as
+ * on the kernel's ext4.  Nothing can still write there: the kernel waited
+ * for direct I/O, holds no page past the size it sends, and sends no more
+ * than its own size, which is ours only once every ioend came.
+ */
 int ext4_set_size(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode, uint64_t size)
 {
 	uint64_t keep = (size + s->fs->blocksize - 1) >> s->bbits;
 	int err;
 
-	if (size < EXT2_I_SIZE(inode) && ext2fs_inode_has_valid_blocks2(s->fs, ext2(inode))) {
+	if (size <= EXT2_I_SIZE(inode) && ext2fs_inode_has_valid_blocks2(s->fs, ext2(inode))) {
 		ext4_bpf_forget(s, ino);
 		err = to_errno(ext2fs_punch(s->fs, ino, ext2(inode), NULL, keep, ~0ULL));
 		if (!err)
@@ -510,6 +517,9 @@ static int apply_attr(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		if (!LINUX_S_ISREG(inode->i_mode))
 			return LINUX_S_ISDIR(inode->i_mode) ? EISDIR : EINVAL;
+		/* The kernel refuses it first (s_maxbytes): for other callers. */
+		if ((uint64_t)attr->st_size > s->maxbytes)
+			return EFBIG;
 		err = ext4_set_size(s, ino, inode, attr->st_size);
 		if (err)
 			return err;

@@ -564,6 +564,24 @@ static int ext4_journal_mode(const char *image, struct ext4srv *s)
 	return 0;
 }
 
+/*
+ * The largest file, as the kernel's ext4 sets s_maxbytes for extent files:
+ * an extent's first logical block is 32 bits, and the kernel keeps the
+ * end of the last one (block 2^32 - 2, plus one) in 32 bits too, so
+ * 2^32 - 1 blocks.  Without huge_file, i_blocks counts 512-byte sectors
+ * in 32 bits, which caps a file lower.  A block number past it would be
+ * cut to 32 bits in the extent tree, over the file's first blocks.
+ */
+static uint64_t ext4_max_file_size(ext2_filsys fs, unsigned int bbits)
+{
+	uint64_t max = ((1ULL << 32) - 1) << bbits;
+	uint64_t sectors_cap = (((1ULL << 32) - 1) >> (bbits - 9)) << bbits;
+
+	if (!ext2fs_has_feature_huge_file(fs->super) && sectors_cap < max)
+		max = sectors_cap;
+	return max;
+}
+
 static int ext4_open_fs(const char *image, struct ext4srv *s)
 {
 	int flags = EXT2_FLAG_64BITS | (s->rw ? EXT2_FLAG_RW : 0);
@@ -582,6 +600,7 @@ static int ext4_open_fs(const char *image, struct ext4srv *s)
 		goto out_close;
 	}
 	s->bbits = __builtin_ctz(s->fs->blocksize);
+	s->maxbytes = ext4_max_file_size(s->fs, s->bbits);
 	if (!s->rw)
 		return ext4_check_mmp(image, s);
 	if (ext4_recover(image, flags, s))
@@ -758,6 +777,7 @@ int main(int argc, char *argv[])
 	snprintf(extra, sizeof(extra), "iomap,iomap_blksize=%u,default_permissions,allow_other",
 		 s.fs->blocksize);
 	o.mount_opts = extra;
+	o.max_file_size = s.maxbytes;
 	s.srv = fi_server_new(&o, &ops, &ext4_iomap_ops, &s);
 	if (!s.srv)
 		goto out_log;

@@ -36,7 +36,8 @@ static struct fuse_iomap_io extent_map(struct ext4srv *s, blk64_t lblk, blk64_t 
 static int map_extents(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode,
 		       blk64_t lblk, struct fuse_iomap_io *map)
 {
-	blk64_t hole_end = FUSE_IOMAP_MAX_END >> s->bbits;
+	/* Nothing is allocated past the largest file, ahead of appends neither. */
+	blk64_t hole_end = s->maxbytes >> s->bbits;
 	struct ext2fs_extent e;
 	ext2_extent_handle_t h;
 	errcode_t err;
@@ -319,9 +320,20 @@ static int ext4_begin(void *ctx, uint64_t nodeid, const struct fuse_iomap_begin_
 	ext2_ino_t ino = to_ino(nodeid);
 	struct ext2_inode_large inode;
 	blk64_t lblk = in->pos >> s->bbits;
-	blk64_t want = ((in->pos + (in->count ? in->count : 1) - 1) >> s->bbits) - lblk + 1;
+	uint64_t count = in->count ? in->count : 1;
+	blk64_t want;
 	int err;
 
+	/*
+	 * The kernel was told the limit (fi_server_opts.max_file_size) and
+	 * asks nothing past it; a block number past 32 bits would be cut to
+	 * 32 in the extent tree, over the file's first blocks.
+	 */
+	if (in->pos >= s->maxbytes)
+		return -EFBIG;
+	if (count > s->maxbytes - in->pos)
+		count = s->maxbytes - in->pos;
+	want = ((in->pos + count - 1) >> s->bbits) - lblk + 1;
 	err = ext4_read_inode(s, ino, &inode);
 	if (err)
 		return -err;
@@ -499,6 +511,11 @@ void ext4_fallocate(fuse_req_t req, fuse_ino_t nodeid, int mode, off_t offset, o
 	    ((mode & FALLOC_FL_PUNCH_HOLE) &&
 	     (!(mode & FALLOC_FL_KEEP_SIZE) || (mode & FALLOC_FL_ZERO_RANGE)))) {
 		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	/* The kernel refuses it first (s_maxbytes); as the kernel's ext4 does. */
+	if ((uint64_t)offset + length > s->maxbytes) {
+		fuse_reply_err(req, EFBIG);
 		return;
 	}
 	err = ext4_read_inode(s, ino, &inode);
