@@ -158,7 +158,7 @@ int fuse_iomap_map_bpf(struct inode *inode, loff_t pos, loff_t count, unsigned i
 /* iomap_ioend.c */
 extern const struct iomap_dio_ops fuse_iomap_dio_write_ops;
 int fuse_iomap_prepare_ioend(struct iomap_ioend *ioend, int status);
-void fuse_iomap_ioend_join(struct iomap_writepage_ctx *wpc);
+void fuse_iomap_ioend_split(struct iomap_writepage_ctx *wpc);
 void fuse_iomap_ioend_conn_init(struct fuse_iomap_conn *ic);
 void fuse_iomap_ioend_conn_free(struct fuse_iomap_conn *ic);
 int fuse_iomap_ioend_init(void);

@@ -436,17 +436,8 @@ static int fuse_iomap_writeback_map(struct iomap_writepage_ctx *wpc, struct inod
 {
 	int err = fuse_iomap_map_writeback(inode, offset, len, &wpc->iomap);
 
-	/*
-	 * fs/iomap (6.12) adds the range to the open ioend when its sectors
-	 * follow on, without comparing devices.  A SHARED flag unlike the
-	 * ioend's is what stops it there; nothing else reads that flag in
-	 * our writeback, so a mapping on another device starts a new ioend.
-	 */
-	if (!err && wpc->ioend && wpc->ioend->io_bio.bi_bdev != wpc->iomap.bdev)
-		wpc->iomap.flags = (wpc->iomap.flags & ~IOMAP_F_SHARED) |
-				   (~wpc->ioend->io_flags & IOMAP_F_SHARED);
 	if (!err)
-		fuse_iomap_ioend_join(wpc);
+		fuse_iomap_ioend_split(wpc);
 	return err;
 }
 

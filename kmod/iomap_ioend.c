@@ -208,14 +208,20 @@ static void fuse_iomap_ioend_finish(struct iomap_ioend *ioend)
 	iomap_finish_ioends(ioend, err);
 }
 
-/* Moves @inode's ioends from @from to @to, sorted by offset. */
-static void fuse_iomap_ioends_of(struct inode *inode, struct list_head *from,
-				 struct list_head *to)
+/*
+ * Moves the ioends of @first's file and device from @from to @to, sorted
+ * by offset.  fs/iomap's merge compares sectors but not devices: two
+ * devices' ioends must never meet in one list.
+ */
+static void fuse_iomap_ioends_like(struct iomap_ioend *first, struct list_head *from,
+				   struct list_head *to)
 {
+	struct block_device *bdev = first->io_bio.bi_bdev;
+	struct inode *inode = first->io_inode;
 	struct iomap_ioend *ioend, *next;
 
 	list_for_each_entry_safe(ioend, next, from, io_list)
-		if (ioend->io_inode == inode)
+		if (ioend->io_inode == inode && ioend->io_bio.bi_bdev == bdev)
 			list_move_tail(&ioend->io_list, to);
 	iomap_sort_ioends(to);
 }
@@ -231,9 +237,9 @@ static void fuse_iomap_ioend_work(struct work_struct *work)
 	list_splice_init(&ic->ioend_list, &all);
 	spin_unlock_irq(&ic->ioend_lock);
 
-	/* Merging only within one file: two files' blocks can follow on. */
+	/* Merging only within one file and device: two files' blocks can follow on. */
 	while ((ioend = list_first_entry_or_null(&all, struct iomap_ioend, io_list))) {
-		fuse_iomap_ioends_of(ioend->io_inode, &all, &one);
+		fuse_iomap_ioends_like(ioend, &all, &one);
 		while ((ioend = list_first_entry_or_null(&one, struct iomap_ioend, io_list))) {
 			list_del_init(&ioend->io_list);
 			iomap_ioend_try_merge(ioend, &one);
@@ -244,14 +250,27 @@ static void fuse_iomap_ioend_work(struct work_struct *work)
 }
 
 /*
- * A mapping that wants an ioend may join an ioend opened by one that did
- * not (fs/iomap compares only the SHARED flag and the type): the ioend
- * then wants one.
+ * fs/iomap (6.12) adds a range to the open ioend when the type and the
+ * SHARED flag are the same and the sectors follow on: it compares neither
+ * devices nor whether the mappings want an ioend.  But an ioend is sent
+ * (or not) whole, with one device's cookie: it must hold ranges of one
+ * device that all want FUSE_IOMAP_IOEND, or none.  Nothing else reads
+ * SHARED in our writeback, so it is set here: the open ioend's, to let
+ * the range join, or its opposite, to start a new ioend, which then takes
+ * its flags from this mapping.
  */
-void fuse_iomap_ioend_join(struct iomap_writepage_ctx *wpc)
+void fuse_iomap_ioend_split(struct iomap_writepage_ctx *wpc)
 {
-	if (wpc->ioend && (wpc->iomap.flags & FUSE_IOMAP_KF_IOEND))
-		wpc->ioend->io_flags |= FUSE_IOMAP_KF_IOEND;
+	struct iomap_ioend *ioend = wpc->ioend;
+	u16 shared;
+
+	if (!ioend)
+		return;
+	shared = ioend->io_flags & IOMAP_F_SHARED;
+	if (ioend->io_bio.bi_bdev != wpc->iomap.bdev ||
+	    ((ioend->io_flags ^ wpc->iomap.flags) & FUSE_IOMAP_KF_IOEND))
+		shared ^= IOMAP_F_SHARED;
+	wpc->iomap.flags = (wpc->iomap.flags & ~IOMAP_F_SHARED) | shared;
 }
 
 void fuse_iomap_ioend_conn_init(struct fuse_iomap_conn *ic)

@@ -2,11 +2,14 @@
 /*
  * fuse-iomap-ioendfail (test only): one file, "f", as large as the device,
  * whose block b is device block b and starts UNWRITTEN; an ioend converts
- * it.  The BPF tier is always on, so writes into unwritten blocks end in
- * ioends that extent_map queues, applied later through ioend().  While
- * the file FLAG exists, ioend() fails with EIO: a queued ioend that
+ * it.  With the BPF tier (unless --no-bpf), writes into unwritten blocks
+ * end in ioends that extent_map queues, applied later through ioend().
+ * While the file FLAG exists, ioend() fails with EIO: a queued ioend that
  * cannot be applied, after the kernel already ended writeback with
- * success.
+ * success.  Every ioend is checked against what was asked: only
+ * unwritten blocks want one (and, with BPF, writeback up to EOF); any
+ * other is counted as unasked and logged.  The counts are printed at
+ * exit.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,7 +31,8 @@ struct ioendfail {
 	uint32_t cookie;
 	uint64_t nblocks;
 	uint8_t *written;
-	unsigned long failed;
+	bool bpf;
+	unsigned long failed, unasked;
 };
 
 /* The run of blocks in one state from @b on, up to @end. */
@@ -67,6 +71,20 @@ static int ief_begin(void *ctx, uint64_t nodeid, const struct fuse_iomap_begin_i
 	return 0;
 }
 
+/* Blocks [first, end) hold a written one, and do not reach EOF? */
+static bool ief_unasked(struct ioendfail *f, uint64_t first, uint64_t end)
+{
+	bool written = false;
+
+	if (f->bpf && end >= f->nblocks)
+		return false;
+	pthread_mutex_lock(&f->lock);
+	for (uint64_t b = first; b < end && b < f->nblocks; b++)
+		written |= f->written[b];
+	pthread_mutex_unlock(&f->lock);
+	return written;
+}
+
 static int ief_ioend(void *ctx, uint64_t nodeid, const struct fuse_iomap_ioend_in *in,
 		     struct fuse_iomap_ioend_out *out)
 {
@@ -76,6 +94,11 @@ static int ief_ioend(void *ctx, uint64_t nodeid, const struct fuse_iomap_ioend_i
 
 	(void)nodeid;
 	out->newsize = f->nblocks << IEF_BITS;
+	if (ief_unasked(f, first, end)) {
+		f->unasked++;
+		fprintf(stderr, "fuse-iomap-ioendfail: unasked ioend [%llu, +%llu) flags 0x%x\n",
+			(unsigned long long)in->pos, (unsigned long long)in->written, in->flags);
+	}
 	if (!access(f->flag, F_OK)) {
 		f->failed++;
 		return -EIO;
@@ -136,12 +159,12 @@ static int ief_ready(struct fi_server *srv, uint32_t cookie, uint64_t size, void
 	f->written = calloc(f->nblocks ? f->nblocks : 1, 1);
 	if (!f->written)
 		return -ENOMEM;
-	return fi_server_bpf_start(srv, 0);
+	return f->bpf ? fi_server_bpf_start(srv, 0) : 0;
 }
 
 int main(int argc, char *argv[])
 {
-	struct ioendfail f = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct ioendfail f = { .lock = PTHREAD_MUTEX_INITIALIZER, .bpf = true };
 	struct fi_onefile of = {
 		.opts = { .name = "fuse-iomap-ioendfail", .fsname = "fuse-iomap-ioendfail",
 			  .subtype = "ioendfail", .mount_opts = "iomap" },
@@ -155,8 +178,10 @@ int main(int argc, char *argv[])
 		printf("fuse-iomap-ioendfail %s\n", fi_version());
 		return 0;
 	}
+	if (argc > 1 && !strcmp(argv[1], "--no-bpf"))
+		f.bpf = false, argv++, argc--;
 	if (argc != 4 && argc != 5) {
-		fprintf(stderr, "usage: fuse-iomap-ioendfail DEV MOUNTPOINT FLAG [LOG]   (test only)\n");
+		fprintf(stderr, "usage: fuse-iomap-ioendfail [--no-bpf] DEV MOUNTPOINT FLAG [LOG]   (test only)\n");
 		return 2;
 	}
 	of.dev = argv[1];
@@ -180,7 +205,7 @@ int main(int argc, char *argv[])
 	close(fd);
 	of.size &= ~(off_t)((1U << IEF_BITS) - 1);
 	ret = fi_onefile_serve(&of);
-	printf("ioends failed: %lu\n", f.failed);
+	printf("ioends failed: %lu\nioends unasked: %lu\n", f.failed, f.unasked);
 	if (of.opts.log)
 		fclose(of.opts.log);
 	free(f.written);
