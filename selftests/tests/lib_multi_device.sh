@@ -3,7 +3,8 @@
 # library and maps one file across both, 64 KiB pieces alternating.  Bytes
 # written through the file (O_DIRECT and buffered) land on the right device
 # at the right place, and bytes put on the devices read back through the
-# file, O_DIRECT and buffered.
+# file, O_DIRECT and buffered.  With --ioend, ioends of pieces on two
+# devices whose sectors follow on are never merged into one.
 # TIMEOUT: 120
 . "$REPO/selftests/lib/common.sh"
 . "$REPO/selftests/lib/iomap.sh"
@@ -57,3 +58,45 @@ drop_caches
 cp "$mnt/f" "$T_TMP/e" || fail "buffered read failed"
 cmp "$T_TMP/c" "$T_TMP/e" || fail "buffered and O_DIRECT reads differ"
 stop_server "$mnt" "$SERVER_PID"
+
+# --ioend: piece i on device i % 2 at i * chunk, unwritten until its ioend.
+# Pieces next to each other in the file are then next to each other in
+# sector numbers too, on two devices; each piece pair is written back by
+# two writeback starts (the second piece first), whose ioends complete
+# together.  No ioend may cover two devices' blocks (fs/iomap merges by
+# sector, not device): the server checks each one's device cookie.
+start_server "$mnt" "$T_TMP/stripe-ioend.out" "$STRIPE" --ioend "$dev0" "$dev1" "$mnt"
+isize=$(awk '/^cookies/ { print $5 }' "$T_TMP/stripe-ioend.out")
+expect_eq "--ioend size" "$isize" $((size / 2))
+head -c $isize /dev/urandom > "$T_TMP/g"
+python3 - "$mnt/f" "$T_TMP/g" $chunk > "$T_TMP/py.out" 2>&1 <<'PY' || fail "--ioend writes: $(tail -n1 "$T_TMP/py.out")"
+import ctypes, os, sys
+path, data, chunk = sys.argv[1], open(sys.argv[2], "rb").read(), int(sys.argv[3])
+libc = ctypes.CDLL(None, use_errno=True)
+libc.sync_file_range.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+SYNC_FILE_RANGE_WRITE = 2
+fd = os.open(path, os.O_RDWR)
+for p in range(0, len(data) // chunk, 2):
+    os.pwrite(fd, data[p * chunk:(p + 2) * chunk], p * chunk)
+    for q in (p + 1, p):
+        if libc.sync_file_range(fd, q * chunk, chunk, SYNC_FILE_RANGE_WRITE):
+            sys.exit(f"sync_file_range: {os.strerror(ctypes.get_errno())}")
+os.fsync(fd)
+os.close(fd)
+PY
+python3 - "$T_TMP/g" "$dev0" "$dev1" $chunk <<'PY' > "$T_TMP/check.out" 2>&1 || fail "--ioend: $(cat "$T_TMP/check.out")"
+import mmap, os, sys
+data, devs, chunk = open(sys.argv[1], "rb").read(), sys.argv[2:4], int(sys.argv[4])
+fds = [os.open(d, os.O_RDONLY | os.O_DIRECT) for d in devs]
+buf = mmap.mmap(-1, chunk)
+for i in range(len(data) // chunk):
+    if os.preadv(fds[i % 2], [buf], i * chunk) != chunk or buf[:] != data[i * chunk:(i + 1) * chunk]:
+        sys.exit(f"piece {i} is not on {devs[i % 2]} at {i * chunk}")
+PY
+drop_caches
+cmp "$T_TMP/g" "$mnt/f" || fail "--ioend: the file reads differently after its ioends"
+stop_server "$mnt" "$SERVER_PID"
+read -r _ ioends _ wrong < <(grep '^ioends' "$T_TMP/stripe-ioend.out")
+log "--ioend: $ioends ioends, $wrong naming the wrong device"
+[ "${ioends:-0}" -gt 0 ] || fail "--ioend: no ioend reached the server"
+[ "$wrong" = 0 ] || fail "--ioend: $wrong ioends named a device that does not hold all their blocks: $(grep -m2 'names device' "$T_TMP/stripe-ioend.out" | tr '\n' ' ')"
