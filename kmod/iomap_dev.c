@@ -14,6 +14,7 @@
 #include <linux/blkdev.h>
 #include <linux/capability.h>
 #include <linux/file.h>
+#include <linux/rculist.h>
 #include <linux/slab.h>
 
 struct fuse_iomap_dev *fuse_iomap_dev_lookup(struct fuse_iomap_conn *ic, u32 cookie)
@@ -26,17 +27,23 @@ struct fuse_iomap_dev *fuse_iomap_dev_lookup(struct fuse_iomap_conn *ic, u32 coo
 	return dev;
 }
 
-/* The cookie @bdev was registered under (for an ioend, which keeps no cookie). */
+/*
+ * The cookie @bdev was registered under (for an ioend, which keeps no
+ * cookie).  No dev_lock: the ioend work item calls this, and it runs on a
+ * WQ_MEM_RECLAIM queue that reclaim may wait for, while registration
+ * allocates under dev_lock.  all_devs only grows until the connection
+ * ends.
+ */
 u32 fuse_iomap_dev_cookie(struct fuse_iomap_conn *ic, struct block_device *bdev)
 {
 	struct fuse_iomap_dev *dev;
 	u32 cookie = FUSE_IOMAP_DEV_NULL;
 
-	mutex_lock(&ic->dev_lock);
-	list_for_each_entry(dev, &ic->all_devs, all)
+	rcu_read_lock();
+	list_for_each_entry_rcu(dev, &ic->all_devs, all)
 		if (dev->bdev == bdev)
 			cookie = dev->cookie;
-	mutex_unlock(&ic->dev_lock);
+	rcu_read_unlock();
 	return cookie;
 }
 
@@ -143,7 +150,7 @@ static int fuse_iomap_dev_register(struct fuse_iomap_conn *ic,
 
 	mutex_lock(&ic->dev_lock);
 	idr_replace(&ic->devs, dev, id);
-	list_add_tail(&dev->all, &ic->all_devs);
+	list_add_tail_rcu(&dev->all, &ic->all_devs);
 	mutex_unlock(&ic->dev_lock);
 	return 0;
 
@@ -171,7 +178,14 @@ static int fuse_iomap_dev_unregister(struct fuse_iomap_conn *ic, u32 __user *arg
 		ic->nr_devs--;
 	}
 	mutex_unlock(&ic->dev_lock);
-	/* The file stays open in all_devs until the connection ends. */
+	/*
+	 * New mappings to it are refused from now on, but the file stays open
+	 * in all_devs until the connection ends (and with it the device's
+	 * exclusive claim): bios and ioends already in flight, and folios
+	 * under writeback through a mapping handed out before, still use the
+	 * bdev, and nothing short of the connection's end says when the last
+	 * of them is done.
+	 */
 	return dev ? 0 : -ENOENT;
 }
 

@@ -358,11 +358,15 @@ static vm_fault_t fuse_iomap_page_mkwrite(struct vm_fault *vmf)
 /*
  * fuse evicts an inode as soon as its last reference goes and does not
  * write it back then: flush what a shared mapping dirtied now, as fuse
- * does for its own writable mappings.
+ * does for its own writable mappings.  A writeback error is left for the
+ * next fsync or close to report (filemap_write_and_wait would clear it).
  */
 static void fuse_iomap_vma_close(struct vm_area_struct *vma)
 {
-	filemap_write_and_wait(vma->vm_file->f_mapping);
+	struct address_space *mapping = vma->vm_file->f_mapping;
+
+	filemap_fdatawrite(mapping);
+	filemap_fdatawait_keep_errors(mapping);
 }
 
 static const struct vm_operations_struct fuse_iomap_vm_ops = {
@@ -454,10 +458,31 @@ static int fuse_iomap_writepages(struct address_space *mapping,
 	return iomap_writepages(mapping, wbc, &wpc, &fuse_iomap_writeback_ops);
 }
 
+/*
+ * FIBMAP (and swap files through it): the device block of a written
+ * block, else 0, as ext4 answers: iomap_bmap counts only MAPPED, so
+ * unwritten blocks and holes are 0.  The number is only meaningful on the
+ * connection's one device: with two, every answer is 0.  i_rwsem keeps a
+ * truncate out meanwhile.
+ */
+static sector_t fuse_iomap_bmap(struct address_space *mapping, sector_t block)
+{
+	struct inode *inode = mapping->host;
+	sector_t ret;
+
+	if (READ_ONCE(get_fuse_conn(inode)->iomap->multi_dev))
+		return 0;
+	inode_lock_shared(inode);
+	ret = iomap_bmap(mapping, block, &fuse_iomap_map_ops);
+	inode_unlock_shared(inode);
+	return ret;
+}
+
 const struct address_space_operations fuse_iomap_aops = {
 	.read_folio		= fuse_iomap_read_folio,
 	.readahead		= fuse_iomap_readahead,
 	.writepages		= fuse_iomap_writepages,
+	.bmap			= fuse_iomap_bmap,
 	.dirty_folio		= iomap_dirty_folio,
 	.release_folio		= iomap_release_folio,
 	.invalidate_folio	= iomap_invalidate_folio,
