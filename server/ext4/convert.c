@@ -13,7 +13,7 @@
  * insert the handle goes back to the piece it follows: an insert that
  * split a leaf leaves the handle where the split put it.  Inserts can
  * only fail for want of a tree block or on an I/O error: data
- * allocation keeps EXT4_TREE_RESERVE blocks free for them.
+ * allocation keeps ext4srv.tree_reserve blocks free for them.
  */
 #include "ext4.h"
 #include <ext2fs/ext3_extents.h>	/* EXT_*_MAX_LEN; needs ext2fs.h first */

@@ -53,6 +53,7 @@ struct ext4srv {
 	ext2_filsys fs;
 	unsigned int bbits;	/* log2 of the file system block size */
 	uint64_t maxbytes;	/* the largest file size (ext4_max_file_size()) */
+	blk64_t tree_reserve;	/* free blocks data allocation leaves to the extent trees */
 	uint32_t cookie;	/* of the registered block device */
 	bool rw;
 	int dev_fd;		/* the registered device, for fsync */
@@ -148,8 +149,9 @@ void ext4_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t
 		 const char *newname, unsigned int flags);
 
 /* map.c */
-/* Free blocks data allocation leaves to the extent trees (see convert.c). */
-#define EXT4_TREE_RESERVE	64
+/* Sizes ext4srv.tree_reserve: see ext4_tree_reserve() in main.c. */
+#define EXT4_TREE_RESERVE_MIN	64
+#define EXT4_TREE_RESERVE_MAX	4096
 /* At most this many blocks per write mapping: bounds the work of one upcall. */
 #define EXT4_MAP_MAX_ALLOC	4096
 extern const struct fi_iomap_ops ext4_iomap_ops;

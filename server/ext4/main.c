@@ -115,7 +115,9 @@ static void ext4_getxattr(fuse_req_t req, fuse_ino_t nodeid, const char *name, s
 
 static void ext4_statfs(fuse_req_t req, fuse_ino_t nodeid)
 {
-	struct ext2_super_block *sb = srv_of(req)->fs->super;
+	struct ext4srv *s = srv_of(req);
+	struct ext2_super_block *sb = s->fs->super;
+	blk64_t reserved = ext2fs_r_blocks_count(sb) + s->tree_reserve;
 	struct statvfs sv = {
 		.f_bsize = EXT2_BLOCK_SIZE(sb),
 		.f_frsize = EXT2_BLOCK_SIZE(sb),
@@ -127,7 +129,8 @@ static void ext4_statfs(fuse_req_t req, fuse_ino_t nodeid)
 	};
 
 	(void)nodeid;
-	sv.f_bavail = sv.f_bfree > ext2fs_r_blocks_count(sb) ? sv.f_bfree - ext2fs_r_blocks_count(sb) : 0;
+	/* As the kernel's ext4: neither root's blocks nor the trees' are available. */
+	sv.f_bavail = sv.f_bfree > reserved ? sv.f_bfree - reserved : 0;
 	sv.f_favail = sv.f_ffree;
 	fuse_reply_statfs(req, &sv);
 }
@@ -582,6 +585,26 @@ static uint64_t ext4_max_file_size(ext2_filsys fs, unsigned int bbits)
 	return max;
 }
 
+/*
+ * Free blocks that data allocation leaves to the extent trees.  Every
+ * write into unwritten blocks that has not reached its ioend may split an
+ * extent in two or three when it is converted, and a split may need a
+ * new tree block; the conversion runs after writeback has ended, often
+ * queued by the BPF tier, where ENOSPC can only fail a later fsync.
+ * Their number is bounded by the data in flight, not by anything the
+ * server sees, so reserve as the kernel's ext4 does for the same reason
+ * (s_resv_clusters): 2% of the file system, at most 4096 blocks, and at
+ * least 64 for a small one.
+ */
+static blk64_t ext4_tree_reserve(ext2_filsys fs)
+{
+	blk64_t r = ext2fs_blocks_count(fs->super) / 50;
+
+	if (r > EXT4_TREE_RESERVE_MAX)
+		r = EXT4_TREE_RESERVE_MAX;
+	return r < EXT4_TREE_RESERVE_MIN ? EXT4_TREE_RESERVE_MIN : r;
+}
+
 static int ext4_open_fs(const char *image, struct ext4srv *s)
 {
 	int flags = EXT2_FLAG_64BITS | (s->rw ? EXT2_FLAG_RW : 0);
@@ -601,6 +624,7 @@ static int ext4_open_fs(const char *image, struct ext4srv *s)
 	}
 	s->bbits = __builtin_ctz(s->fs->blocksize);
 	s->maxbytes = ext4_max_file_size(s->fs, s->bbits);
+	s->tree_reserve = ext4_tree_reserve(s->fs);
 	if (!s->rw)
 		return ext4_check_mmp(image, s);
 	if (ext4_recover(image, flags, s))

@@ -116,10 +116,10 @@ static int alloc_extent(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_lar
 	if (n > (uninit ? EXT_UNINIT_MAX_LEN : EXT_INIT_MAX_LEN))
 		n = uninit ? EXT_UNINIT_MAX_LEN : EXT_INIT_MAX_LEN;
 	/* The last blocks are the tree's: a conversion at ioend must not fail. */
-	if (avail <= EXT4_TREE_RESERVE)
+	if (avail <= s->tree_reserve)
 		return ENOSPC;
-	if (n > avail - EXT4_TREE_RESERVE)
-		n = avail - EXT4_TREE_RESERVE;
+	if (n > avail - s->tree_reserve)
+		n = avail - s->tree_reserve;
 	err = ext2fs_new_range(s->fs, 0, goal, n, NULL, pblk, len);
 	if (err)
 		return to_errno(err);
