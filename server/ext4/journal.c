@@ -39,9 +39,6 @@
 #include "ext4.h"
 #include "jbd2.h"
 
-/* Commit at least this often while something changed, as the kernel's ext4 does. */
-#define JOURNAL_COMMIT_SEC	5
-
 struct jentry {
 	struct jentry *next;	/* in its hash bucket */
 	blk64_t blk;
@@ -725,7 +722,7 @@ void ext4_journal_idle(struct ext4srv *s)
 		journal_touch(j);
 	if (!j->dirty)
 		return;
-	if (us_since(&j->dirty_since) >= JOURNAL_COMMIT_SEC * 1000000ULL ||
+	if (us_since(&j->dirty_since) >= s->commit_sec * 1000000ULL ||
 	    log_need(j, j->nr_running) >= j->max_trans / 2)
 		ext4_journal_commit(s);
 }
