@@ -179,6 +179,7 @@ int ext4_convert(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *ino
 extern io_manager ext4_journal_io_manager;
 int ext4_journal_start(struct ext4srv *s, const char *image);
 int ext4_journal_commit(struct ext4srv *s);
+bool ext4_journal_deferred(const struct ext4srv *s);
 void ext4_journal_idle(struct ext4srv *s);
 int ext4_journal_stop(struct ext4srv *s);
 int ext4_journal_write_data(struct ext4srv *s, blk64_t blk, const void *buf);
