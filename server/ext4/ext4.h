@@ -21,6 +21,10 @@
 /* How long the kernel may cache names and attributes: we are its only writer. */
 #define EXT4_TIMEOUT	60.0
 
+/* Commit at least this often while something changed, as the kernel's ext4 does. */
+#define EXT4_COMMIT_SEC		5
+#define EXT4_COMMIT_SEC_MAX	3600
+
 /* The kernel's references to one inode (FUSE lookup counts), and what we keep for it. */
 struct ext4_ref {
 	struct ext4_ref *next;
@@ -60,6 +64,7 @@ struct ext4srv {
 	struct fi_server *srv;
 	bool bpf;		/* --bpf: the extent_map tier */
 	const char *journal_opt;	/* --journal, or NULL */
+	unsigned int commit_sec;	/* --commit: at most this long between commits */
 	bool journal;		/* journaling metadata (read-write, --journal=ordered) */
 	struct ext4_journal *jnl;	/* while journaling */
 	struct ext4_journal_stats jstats;	/* the journal's, once it stopped */
@@ -177,6 +182,7 @@ int ext4_convert(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *ino
 extern io_manager ext4_journal_io_manager;
 int ext4_journal_start(struct ext4srv *s, const char *image);
 int ext4_journal_commit(struct ext4srv *s);
+bool ext4_journal_deferred(const struct ext4srv *s);
 void ext4_journal_idle(struct ext4srv *s);
 int ext4_journal_stop(struct ext4srv *s);
 int ext4_journal_write_data(struct ext4srv *s, blk64_t blk, const void *buf);

@@ -27,6 +27,16 @@
  * overwrite.  If the log still holds a copy, the transaction revokes it.
  * Data the server writes itself (zeroing the edges of a punched range)
  * goes straight home, like the kernel's, and is flushed before the commit.
+ *
+ * File data gets such a block only once that transaction has committed
+ * (unless it was allocated in it too: the last commit then gives it to no
+ * one), as with the kernel's ext4: the kernel writes file data in place,
+ * outside the journal, and a crash before the commit would give the block
+ * back to its old owner with the new owner's bytes in it.  When only such
+ * blocks are left, map.c commits and allocates again.  libext2fs's own
+ * allocations (extent tree, directory, xattr and symlink blocks) are
+ * journaled like everything it writes, so they may take such a block
+ * when nothing else is left.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -38,9 +48,6 @@
 
 #include "ext4.h"
 #include "jbd2.h"
-
-/* Commit at least this often while something changed, as the kernel's ext4 does. */
-#define JOURNAL_COMMIT_SEC	5
 
 struct jentry {
 	struct jentry *next;	/* in its hash bucket */
@@ -65,6 +72,9 @@ struct ext4_journal {
 	uint32_t tid;		/* the running transaction */
 	struct timespec dirty_since;	/* when the running transaction began changing */
 	bool dirty;
+	ext2fs_block_bitmap freed;	/* freed in the running transaction: not for file data */
+	blk64_t nr_freed;	/* blocks marked in it */
+	ext2fs_block_bitmap fresh;	/* allocated in the running transaction */
 	unsigned char *buf;	/* one block, aligned */
 	struct ext4_journal_stats st;
 };
@@ -354,20 +364,150 @@ static void journal_freed(struct ext4_journal *j, blk64_t blk, blk64_t num)
 	}
 }
 
-static void journal_block_stats(ext2_filsys fs, blk64_t blk, int inuse)
+/*
+ * Only a block the last commit gives to someone waits for the next one.
+ * One allocated since was free there, or freed since and marked then
+ * (marks stay until the commit): an allocate-ahead tail freed before the
+ * commit is free at once, as before.
+ */
+static void freed_note(struct ext4_journal *j, blk64_t blk, blk64_t num)
 {
-	struct ext4_journal *j = fs->priv_data;
-
-	if (inuse < 0 && j && j->active && j->nr_entries)
-		journal_freed(j, blk, 1);
+	for (; num; num--, blk++) {
+		if (ext2fs_test_block_bitmap2(j->fresh, blk) ||
+		    ext2fs_test_block_bitmap2(j->freed, blk))
+			continue;
+		ext2fs_mark_block_bitmap2(j->freed, blk);
+		j->nr_freed++;
+	}
 }
 
 static void journal_range_stats(ext2_filsys fs, blk64_t blk, blk_t num, int inuse)
 {
 	struct ext4_journal *j = fs->priv_data;
 
-	if (inuse < 0 && j && j->active && j->nr_entries)
+	if (!j || !j->active)
+		return;
+	if (inuse > 0) {
+		ext2fs_mark_block_bitmap_range2(j->fresh, blk, num);
+		return;
+	}
+	freed_note(j, blk, num);
+	if (j->nr_entries)
 		journal_freed(j, blk, num);
+}
+
+static void journal_block_stats(ext2_filsys fs, blk64_t blk, int inuse)
+{
+	journal_range_stats(fs, blk, 1, inuse);
+}
+
+/* The last commit is durable: what the transactions before it freed is free. */
+static void freed_release(struct ext4_journal *j)
+{
+	ext2fs_clear_block_bitmap(j->fresh);
+	if (!j->nr_freed)
+		return;
+	ext2fs_clear_block_bitmap(j->freed);
+	j->nr_freed = 0;
+}
+
+/*
+ * The first block of [start, end] free in the block map and not freed
+ * in the running transaction, in *b; ENOENT if none.
+ */
+static errcode_t reusable_block(struct ext4_journal *j, ext2_filsys fs, blk64_t start,
+				blk64_t end, blk64_t *b)
+{
+	errcode_t err;
+
+	while (start <= end) {
+		err = ext2fs_find_first_zero_block_bitmap2(fs->block_map, start, end, b);
+		if (err || !ext2fs_test_block_bitmap2(j->freed, *b))
+			return err;
+		err = ext2fs_find_first_zero_block_bitmap2(j->freed, *b, end, &start);
+		if (err)
+			return err;
+	}
+	return ENOENT;
+}
+
+/* Where the run of reusable blocks from @b (reusable itself) ends, @end at most. */
+static blk64_t reusable_end(struct ext4_journal *j, ext2_filsys fs, blk64_t b, blk64_t end)
+{
+	blk64_t busy;
+
+	if (!ext2fs_find_first_set_block_bitmap2(fs->block_map, b, end, &busy))
+		end = busy - 1;
+	if (!ext2fs_find_first_set_block_bitmap2(j->freed, b, end, &busy))
+		end = busy - 1;
+	return end + 1;
+}
+
+/*
+ * ext2fs_new_range()'s search, over blocks that are free and not freed in
+ * the running transaction: for file data (map.c).
+ *
+ * Nor is the file system's last block given out: libext2fs 1.47.0's
+ * ext2fs_punch() refuses to free blocks of an extent that ends there
+ * (EXT2_ET_BAD_BLOCK_NUM, an off-by-one fixed upstream later), so the file
+ * holding it could not be truncated, nor its tail freed.  Holding blocks
+ * back until the commit makes allocations sweep on to the end of the disk
+ * where they used to take the blocks just freed.
+ */
+static errcode_t journal_new_range(ext2_filsys fs, int flags, blk64_t goal, blk64_t len,
+				   blk64_t *pblk, blk64_t *plen)
+{
+	struct ext4_journal *j = fs->priv_data;
+	blk64_t first = fs->super->s_first_data_block, last = ext2fs_blocks_count(fs->super) - 2;
+	blk64_t from, to, b, e;
+
+	if (!j)
+		return ext2fs_new_range(fs, flags, goal, len, fs->block_map, pblk, plen);
+	if (goal < first || goal > last)
+		goal = first;
+	for (int pass = 0; pass < 2; pass++) {
+		/* From the goal to the end, then from the start up to the goal. */
+		if (pass && (goal == first || (flags & EXT2_NEWRANGE_FIXED_GOAL)))
+			break;
+		from = pass ? first : goal;
+		to = pass ? goal - 1 : last;
+		while (from <= to && !reusable_block(j, fs, from, to, &b)) {
+			if ((flags & EXT2_NEWRANGE_FIXED_GOAL) && b != goal)
+				return EXT2_ET_BLOCK_ALLOC_FAIL;
+			e = reusable_end(j, fs, b, b + len - 1 < last ? b + len - 1 : last);
+			if (!(flags & EXT2_NEWRANGE_MIN_LENGTH) || e - b >= len) {
+				*pblk = b;
+				*plen = e - b;
+				return 0;
+			}
+			if (flags & EXT2_NEWRANGE_FIXED_GOAL)
+				return EXT2_ET_BLOCK_ALLOC_FAIL;
+			from = e;
+		}
+	}
+	return EXT2_ET_BLOCK_ALLOC_FAIL;
+}
+
+/*
+ * One block for libext2fs (ext2fs_alloc_block, ext2fs_new_block with no
+ * map): one not freed in the running transaction if there is one, else
+ * any free block.  What libext2fs writes into it is journaled, so a crash
+ * before the commit leaves the old owner's bytes where they were; taking
+ * it spares an extent split at ioend an ENOSPC that a commit in the
+ * middle of the split could not cure.
+ */
+static errcode_t journal_alloc_block(ext2_filsys fs, blk64_t goal, blk64_t *ret)
+{
+	blk64_t len;
+
+	if (!journal_new_range(fs, 0, goal, 1, ret, &len))
+		return 0;
+	return ext2fs_new_block2(fs, goal, fs->block_map, ret);
+}
+
+bool ext4_journal_deferred(const struct ext4srv *s)
+{
+	return s->jnl && s->jnl->nr_freed;
 }
 
 /* --- commit and checkpoint --------------------------------------------------------- */
@@ -616,6 +756,7 @@ static int log_transaction(struct ext4_journal *j, struct jentry **v)
 	j->used += need;
 	j->tid++;
 	j->st.transactions++;
+	freed_release(j);
 	return 0;
 }
 
@@ -652,6 +793,8 @@ static int write_in_place(struct ext4_journal *j, ext2_filsys fs)
 		ext2fs_mark_super_dirty(fs);
 		err = ext2fs_flush2(fs, 0);
 	}
+	if (!err)
+		freed_release(j);
 	j->active = true;
 	return err ? -1 : 0;
 }
@@ -689,6 +832,8 @@ int ext4_journal_commit(struct ext4srv *s)
 			jbd2_err(&j->l, "can't flush the data: %s", strerror(errno));
 			goto out;
 		}
+		/* The image on disk is the metadata in memory: nothing there owns them. */
+		freed_release(j);
 		return 0;
 	}
 	if (j->used + log_need(j, j->nr_running) > j->l.last - j->l.first) {
@@ -725,7 +870,7 @@ void ext4_journal_idle(struct ext4srv *s)
 		journal_touch(j);
 	if (!j->dirty)
 		return;
-	if (us_since(&j->dirty_since) >= JOURNAL_COMMIT_SEC * 1000000ULL ||
+	if (us_since(&j->dirty_since) >= s->commit_sec * 1000000ULL ||
 	    log_need(j, j->nr_running) >= j->max_trans / 2)
 		ext4_journal_commit(s);
 }
@@ -740,6 +885,33 @@ int ext4_journal_write_data(struct ext4srv *s, blk64_t blk, const void *buf)
 }
 
 /* --- start and stop ----------------------------------------------------------------- */
+
+/* The bitmaps of blocks freed and allocated in the running transaction: trees, of few runs. */
+static int freed_setup(struct ext4_journal *j, ext2_filsys fs)
+{
+	__u16 type = fs->default_bitmap_type;
+	errcode_t err;
+
+	fs->default_bitmap_type = EXT2FS_BMAP64_RBTREE;
+	err = ext2fs_allocate_block_bitmap(fs, "freed in the running transaction", &j->freed);
+	if (!err)
+		err = ext2fs_allocate_block_bitmap(fs, "allocated in the running transaction",
+						   &j->fresh);
+	fs->default_bitmap_type = type;
+	if (err) {
+		jbd2_err(&j->l, "can't make a bitmap: %s", error_message(err));
+		return -1;
+	}
+	return 0;
+}
+
+static void journal_hooks(ext2_filsys fs, bool on)
+{
+	ext2fs_set_block_alloc_stats_callback(fs, on ? journal_block_stats : NULL, NULL);
+	ext2fs_set_block_alloc_stats_range_callback(fs, on ? journal_range_stats : NULL, NULL);
+	ext2fs_set_new_range_callback(fs, on ? journal_new_range : NULL, NULL);
+	ext2fs_set_alloc_block_callback(fs, on ? journal_alloc_block : NULL, NULL);
+}
 
 static int journal_setup(struct ext4_journal *j, ext2_filsys fs)
 {
@@ -774,7 +946,7 @@ static int journal_setup(struct ext4_journal *j, ext2_filsys fs)
 		j->l.tag_bytes = 8 + (j->l.b64 ? 4 : 0) + (j->l.csum ? 2 : 0);
 	j->head = j->l.first;
 	j->tid = j->l.seq;
-	return 0;
+	return freed_setup(j, fs);
 }
 
 int ext4_journal_start(struct ext4srv *s, const char *image)
@@ -805,13 +977,16 @@ int ext4_journal_start(struct ext4srv *s, const char *image)
 	/* The kernel's ext4 updates backups only when it resizes: so do we. */
 	s->fs->flags |= EXT2_FLAG_MASTER_SB_ONLY;
 	s->fs->priv_data = j;
-	ext2fs_set_block_alloc_stats_callback(s->fs, journal_block_stats, NULL);
-	ext2fs_set_block_alloc_stats_range_callback(s->fs, journal_range_stats, NULL);
+	journal_hooks(s->fs, true);
 	c->j = j;
 	j->active = true;
 	s->jnl = j;
 	return 0;
 fail:
+	if (j->freed)
+		ext2fs_free_block_bitmap(j->freed);
+	if (j->fresh)
+		ext2fs_free_block_bitmap(j->fresh);
 	free(j->hash);
 	free(j->buf);
 	jbd2_log_close(&j->l);
@@ -845,8 +1020,9 @@ int ext4_journal_stop(struct ext4srv *s)
 	j->active = false;
 	jio_of(s->fs->io)->j = NULL;
 	s->fs->priv_data = NULL;
-	ext2fs_set_block_alloc_stats_callback(s->fs, NULL, NULL);
-	ext2fs_set_block_alloc_stats_range_callback(s->fs, NULL, NULL);
+	journal_hooks(s->fs, false);
+	ext2fs_free_block_bitmap(j->freed);
+	ext2fs_free_block_bitmap(j->fresh);
 	s->jstats = j->st;
 	for (size_t b = 0; b < j->nr_buckets; b++)
 		while (j->hash[b])

@@ -346,6 +346,23 @@ static int ext4_open_dev(const char *image, bool ro)
 	return err ? err : ext4_attach_loop(image, ro);
 }
 
+/* --commit=SEC: whole seconds, 1 to EXT4_COMMIT_SEC_MAX. */
+static int parse_commit(const char *arg, unsigned int *sec)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end || *arg == '-' || v < 1 || v > EXT4_COMMIT_SEC_MAX) {
+		fprintf(stderr, "fuse-iomap-ext4: --commit must be 1 to %u seconds, not %s\n",
+			EXT4_COMMIT_SEC_MAX, arg);
+		return -1;
+	}
+	*sec = v;
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -383,6 +400,10 @@ static void usage(FILE *f)
 "                    in place, the image marked not clean while served, so\n"
 "                    that after a crash e2fsck -f must check it before it\n"
 "                    is served read-write again\n"
+"  -c, --commit=SEC  commit at least every SEC seconds while something\n"
+"                    changed (1 to 3600; default 5, as the kernel's ext4\n"
+"                    commit= mount option): a crash loses at most that\n"
+"                    much of what was not fsync'd\n"
 "  -s, --stats FILE  keep the journal's counters in FILE, one \"name value\"\n"
 "                    line each: transactions, blocks_journaled,\n"
 "                    revoke_records, checkpoints, commit_us_total,\n"
@@ -396,12 +417,13 @@ static void usage(FILE *f)
 "\n"
 "Read-write, metadata changes go through the ext4 journal in ordered mode,\n"
 "as the kernel's ext4 does by default: a transaction commits at fsync,\n"
-"every 5 seconds while something changed, when the journal fills up and at\n"
-"unmount, and file data reaches IMAGE before the commit that makes it\n"
-"reachable.  When fsync returns, the file's data and the metadata needed\n"
-"to read it are on stable storage.  After a crash (this server killed, the\n"
-"machine losing power), serving IMAGE again, or mounting it with the\n"
-"kernel's ext4, replays the journal: no e2fsck is needed.\n"
+"every 5 seconds (--commit) while something changed, when the journal\n"
+"fills up and at unmount, and file data reaches IMAGE before the commit\n"
+"that makes it reachable.  When fsync returns, the file's data and the\n"
+"metadata needed to read it are on stable storage.  After a crash (this\n"
+"server killed, the machine losing power), serving IMAGE again, or\n"
+"mounting it with the kernel's ext4, replays the journal: no e2fsck is\n"
+"needed.\n"
 "\n"
 "An image whose journal needs recovery has its journal replayed first, as\n"
 "the kernel's ext4 and e2fsck do; read-only, it is refused.  A corrupt\n"
@@ -694,6 +716,7 @@ int main(int argc, char *argv[])
 		{ "read-only", no_argument, NULL, 'r' },
 		{ "bpf", no_argument, NULL, 'b' },
 		{ "journal", required_argument, NULL, 'j' },
+		{ "commit", required_argument, NULL, 'c' },
 		{ "stats", required_argument, NULL, 's' },
 		{ "log", required_argument, NULL, 'l' },
 		{ "debug", no_argument, NULL, 'd' },
@@ -728,14 +751,14 @@ int main(int argc, char *argv[])
 		.create = ext4_create,
 		.fallocate = ext4_fallocate,
 	};
-	struct ext4srv s = { .rw = true };
+	struct ext4srv s = { .rw = true, .commit_sec = EXT4_COMMIT_SEC };
 	struct fi_server_opts o = { .name = "fuse-iomap-ext4", .subtype = "ext4" };
 	uint64_t size;
 	const char *image, *log = NULL;
 	char extra[128];
 	int c, ret = 1;
 
-	while ((c = getopt_long(argc, argv, "rbj:s:l:dhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "rbj:c:s:l:dhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			s.rw = false;
@@ -750,6 +773,10 @@ int main(int argc, char *argv[])
 				return 2;
 			}
 			s.journal_opt = optarg;
+			break;
+		case 'c':
+			if (parse_commit(optarg, &s.commit_sec))
+				return 2;
 			break;
 		case 's':
 			s.stats_path = optarg;

@@ -98,6 +98,34 @@ static int map_at(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *in
 }
 
 /*
+ * Free blocks at @goal for file data, *len of them (n at most).  Blocks
+ * freed since the last commit are not among them (journal.c); when only
+ * they are left, a commit frees them for good and the search runs again,
+ * as the kernel's ext4 retries an allocation after forcing a commit.
+ */
+static int new_data_range(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode,
+			  blk64_t goal, blk64_t n, blk64_t *pblk, blk64_t *len)
+{
+	errcode_t err = ext2fs_new_range(s->fs, 0, goal, n, NULL, pblk, len);
+	int ret;
+
+	if (err != EXT2_ET_BLOCK_ALLOC_FAIL || !ext4_journal_deferred(s))
+		return to_errno(err);
+	/*
+	 * The commit takes what this request changed so far: the inode with
+	 * it, its tree no deeper than e2fsck wants (a punch may come before).
+	 */
+	ret = ext4_shrink_tree(s, ino, inode);
+	if (!ret)
+		ret = ext4_write_inode(s, ino, inode);
+	if (!ret)
+		ret = ext4_journal_commit(s);
+	if (ret)
+		return ret;
+	return to_errno(ext2fs_new_range(s->fs, 0, goal, n, NULL, pblk, len));
+}
+
+/*
  * New blocks for the hole [lblk, lblk + n): one extent as long as the free
  * space at the goal allows (at least a block), uninitialized or not.  Not
  * ext2fs_fallocate(): in a hole before a file's first extent it allocates
@@ -120,9 +148,9 @@ static int alloc_extent(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_lar
 		return ENOSPC;
 	if (n > avail - s->tree_reserve)
 		n = avail - s->tree_reserve;
-	err = ext2fs_new_range(s->fs, 0, goal, n, NULL, pblk, len);
+	err = new_data_range(s, ino, inode, goal, n, pblk, len);
 	if (err)
-		return to_errno(err);
+		return err;
 	/* Ours before the tree takes a block for a split. */
 	ext2fs_block_alloc_stats_range(s->fs, *pblk, *len, +1);
 	/* The BPF tier must not remember them written under an earlier owner. */
