@@ -9,7 +9,9 @@
 set -eu -o pipefail
 
 BUILD=$REPO/build
-KREL=$(awk '$1 == "KREL" { print $2 }' "$REPO/deps.pins")
+# FI_KREL: the release of the kernel the guest booted when it is not the
+# pinned one (make check-debug's).
+KREL=${FI_KREL:-$(awk '$1 == "KREL" { print $2 }' "$REPO/deps.pins")}
 # FI_KMOD: another build of the module (install_dkms_build passes the
 # one DKMS built through selftests/vm/boot --env).
 KMOD=${FI_KMOD:-$BUILD/kmod/fuse_iomap.ko}
