@@ -14,7 +14,7 @@ DEBUG_KMOD := $(DEBUG_DIR)/kmod/fuse_iomap.ko
 # Rebuilt only when an input changes: the tarball, the pins, the Debian
 # config it starts from (build/kernel), our options, the script.
 $(DEBUG_STAMP): scripts/debug-kernel mk/debug.config deps.pins $(KSRC_TARBALL) $(KSTAMP)
-	$(call msg,DEBUGK,debug kernel (lockdep, KASAN; about 60 min on 2 cores; log in build/debug/build.log))
+	$(call msg,DEBUGK,debug kernel (lockdep, KASAN; an hour or more on 2 cores; log in build/debug/build.log))
 	$(Q)mkdir -p $(DEBUG_DIR)
 	$(Q)scripts/debug-kernel $(DEBUG_DIR) > $(DEBUG_DIR)/build.log 2>&1 || { \
 		tail -n 20 $(DEBUG_DIR)/build.log >&2; echo "debug kernel build failed: see $(DEBUG_DIR)/build.log" >&2; exit 1; }
