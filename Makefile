@@ -29,13 +29,14 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all help deps check check-long demo bench bench-seqread bench-journal clean distclean
+.PHONY: all help deps check check-long check-debug demo bench bench-seqread bench-journal clean distclean
 
 all: kmod tools bpf userspace
 
 include mk/kernel.mk
 include mk/user.mk
 include mk/install.mk
+include mk/debug.mk
 
 help:
 	@echo 'fuse-iomap-bpf $(VERSION), for Debian 12 running kernel $(KREL)'
@@ -52,6 +53,8 @@ help:
 	@echo '  make demo          boot a guest and show it working'
 	@echo '  make check         build, boot two guests, run every test (T="a b" for some)'
 	@echo '  make check-long    the same, with the stress tests'"'"' long variants'
+	@echo '  make check-debug   the guest tests on a lockdep/KASAN build of the pinned'
+	@echo '                     kernel (built once into build/debug; about an hour)'
 	@echo '  make bench         side-by-side benchmark against the kernel'"'"'s ext4'
 	@echo '  make bench-seqread sequential read MB/s: ext4, fuse-iomap-ext4, fuse2fs'
 	@echo '  make bench-journal fsync-heavy ops/s: ext4, fuse2fs, ours with the journal on and off'
@@ -79,6 +82,11 @@ check-long: deps
 	$(Q)$(MAKE) all
 	STRESS_LONG=1 selftests/run $(if $(T),$(T))
 
+# Not in .ci/run: the kernel build alone takes about an hour.
+check-debug: deps
+	$(Q)$(MAKE) all debug-kmod
+	FI_DEBUG=1 selftests/run $(if $(T),$(T))
+
 demo: deps
 	$(Q)$(MAKE) all
 	selftests/vm/boot --timeout 300 -- demo/demo.sh
@@ -104,8 +112,9 @@ bench-seqread: deps
 	$(Q)$(MAKE) all
 	selftests/vm/boot --timeout 900 -- bench/seqread.sh
 
-# The unpacked kernel pieces (KEEP) take minutes to make again.
-KEEP := ksrc kernel
+# The unpacked kernel pieces and the debug kernel (KEEP) take minutes, or
+# an hour, to make again.
+KEEP := ksrc kernel debug
 clean:
 	$(Q)if [ -d $(B) ]; then find $(B) -mindepth 1 -maxdepth 1 $(foreach k,$(KEEP),! -name $(k)) -exec rm -rf {} +; fi
 

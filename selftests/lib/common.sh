@@ -1,11 +1,17 @@
 # Sourced by every test.  The runner (selftests/lib/run-tests) sets REPO,
-# T_NAME, T_TMP (a fresh scratch directory) and T_REASON.
+# T_NAME, T_TMP (a fresh scratch directory), T_REASON and T_SERVERS.
 # Contract: exit 0 = pass, 77 = skip, anything else = fail; fail/skip write
-# the reason the runner prints.
+# the reason the runner prints.  A command that ends the test through
+# set -e writes one too (the ERR trap below): the runner's fallback, the
+# log's last line, is then never a cleanup's message.  The runner ends a
+# failure's reason with the tail of each server log start_server named in
+# T_SERVERS.
 set -eu -o pipefail
 
 BUILD=$REPO/build
-KREL=$(awk '$1 == "KREL" { print $2 }' "$REPO/deps.pins")
+# FI_KREL: the release of the kernel the guest booted when it is not the
+# pinned one (make check-debug's).
+KREL=${FI_KREL:-$(awk '$1 == "KREL" { print $2 }' "$REPO/deps.pins")}
 # FI_KMOD: another build of the module (install_dkms_build passes the
 # one DKMS built through selftests/vm/boot --env).
 KMOD=${FI_KMOD:-$BUILD/kmod/fuse_iomap.ko}
@@ -15,6 +21,18 @@ FI_CTL=/sys/fs/fuseiomap/connections
 fail() { echo "$*" > "$T_REASON"; echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "$*" > "$T_REASON"; echo "SKIP: $*" >&2; exit 77; }
 log() { echo "# $*" >&2; }
+
+# set -e ended the test: say which command, unless fail() (perhaps in a
+# command substitution) already said why.  errtrace: also for a command
+# inside a function.  Not under set +e, where a test looks at $? itself.
+_on_error() {
+	local rc=$1 line=$2 cmd=$3
+	[[ $- == *e* ]] || return 0
+	[ -s "$T_REASON" ] && return 0
+	echo "${BASH_SOURCE[1]##*/}: line $line: exit status $rc from: $cmd" > "$T_REASON"
+}
+set -o errtrace
+trap '_on_error $? $LINENO "$BASH_COMMAND"' ERR
 
 # defer CMD...: run CMD at exit, last deferred first, whatever the outcome.
 _deferred=()
@@ -72,7 +90,11 @@ start_server() {
 	mkdir -p "$mnt"
 	"$@" > "$slog" 2>&1 &
 	SERVER_PID=$!
-	defer "kill -9 $SERVER_PID 2>/dev/null; umount -l '$mnt' 2>/dev/null"
+	# The runner ends a failure's reason with this log's tail.
+	[ -z "${T_SERVERS:-}" ] || echo "$slog" >> "$T_SERVERS"
+	# disown: bash would report the kill ("line 26: PID Killed ...") on
+	# the test's stderr, a line with nothing to say about the test.
+	defer "disown $SERVER_PID 2>/dev/null; kill -9 $SERVER_PID 2>/dev/null; umount -l '$mnt' 2>/dev/null"
 	if ! wait_for 10 is_mounted "$mnt"; then
 		kill -0 $SERVER_PID 2>/dev/null || fail "server exited before mounting $mnt: $(tail -n1 "$slog")"
 		fail "$mnt not mounted after 10s"

@@ -21,9 +21,23 @@ f=frag2
 dd if="$ours/$f" of=/dev/null bs=4096 count=1 iflag=direct status=none || fail "warm-up read failed"
 ino=$(stat -c %i "$ours/$f")
 le() { python3 -c 'import struct, sys; print(" ".join("%d" % b for b in struct.pack(sys.argv[1], *map(int, sys.argv[2:]))))' "$@"; }
-map_id() { "$BPFTOOL" map show | awk -v n="$1" '$3 == "name" && $4 == n { sub(":", "", $1); print $1; exit }'; }
+# map_id NAME: the id of this test's server's map NAME (the newest map of
+# that name if bpftool lists no pids).  From a file, not a pipe: bpftool
+# writes line by line (setlinebuf), so an awk that exits at its first
+# match while bpftool still writes kills it with SIGPIPE once the list
+# outgrows awk's first read, and under pipefail and set -e the test then
+# ended with no reason at all.  And the first "files" map listed need not
+# be this server's.
+"$BPFTOOL" -j map show > "$T_TMP/maps" || fail "bpftool map show failed"
+map_id() {
+	python3 -c 'import json, sys
+maps = [m for m in json.load(open(sys.argv[1])) if m.get("name") == sys.argv[2]]
+ours = [m for m in maps if any(p.get("pid") == int(sys.argv[3]) for p in m.get("pids", []))]
+print(max(m["id"] for m in ours or maps) if maps else "")' "$T_TMP/maps" "$1" "$SERVER_PID"
+}
 files_id=$(map_id files) extents_id=$(map_id extents)
-[ -n "$files_id" ] && [ -n "$extents_id" ] || fail "extent_map's maps not found: $("$BPFTOOL" map show)"
+[ -n "$files_id" ] && [ -n "$extents_id" ] || fail "extent_map's maps not found: $(tr -d '\n' < "$T_TMP/maps" | cut -c1-300)"
+log "map ids: files $files_id, extents $extents_id; maps listed: $(grep -o '"name":' "$T_TMP/maps" | wc -l)"
 "$BPFTOOL" -j map lookup id "$files_id" key $(le '<Q' "$ino") > "$T_TMP/file" || fail "$f ($ino) is not published"
 read -r gen count < <(python3 -c 'import json, sys; v = json.load(open(sys.argv[1]))["formatted"]["value"]; print(v["gen"], v["count"])' "$T_TMP/file")
 [ "$count" -ge 10 ] || fail "$f has only $count extents"
