@@ -232,3 +232,22 @@ for root, dirs, files in os.walk(sys.argv[1]):
             os.close(fd)
 PY
 )
+
+# ext4_layout FILE: "logical length unwritten" per run, physical addresses left out.
+ext4_layout() {
+	python3 - "$1" "$REPO/selftests/lib" <<'PY'
+import sys
+sys.dont_write_bytecode = True
+sys.path.insert(0, sys.argv[2])
+from fiemap import fiemap, FIEMAP_EXTENT_UNWRITTEN
+runs = []
+for log, phys, length, flags in fiemap(sys.argv[1], fiemap(sys.argv[1], 0)[0] + 16)[1]:
+    uw = 1 if flags & FIEMAP_EXTENT_UNWRITTEN else 0
+    if runs and runs[-1][0] + runs[-1][1] == log and runs[-1][2] == uw:
+        runs[-1][1] += length
+    else:
+        runs.append([log, length, uw])
+for r in runs:
+    print("%d %d %d" % tuple(r))
+PY
+}

@@ -12,25 +12,6 @@
 . "$REPO/selftests/lib/iomap.sh"
 . "$REPO/selftests/lib/ext4.sh"
 
-# layout FILE: "logical length unwritten" per run, physical addresses left out.
-layout() {
-	python3 - "$1" "$REPO/selftests/lib" <<'PY'
-import sys
-sys.dont_write_bytecode = True
-sys.path.insert(0, sys.argv[2])
-from fiemap import fiemap, FIEMAP_EXTENT_UNWRITTEN
-runs = []
-for log, phys, length, flags in fiemap(sys.argv[1], fiemap(sys.argv[1], 0)[0] + 16)[1]:
-    uw = 1 if flags & FIEMAP_EXTENT_UNWRITTEN else 0
-    if runs and runs[-1][0] + runs[-1][1] == log and runs[-1][2] == uw:
-        runs[-1][1] += length
-    else:
-        runs.append([log, length, uw])
-for r in runs:
-    print("%d %d %d" % tuple(r))
-PY
-}
-
 ext4_load
 head -c $((4 << 20)) /dev/urandom > "$T_TMP/blob"
 for mode in upcall bpf; do
@@ -60,8 +41,8 @@ for mode in upcall bpf; do
 		fail "$mode: O_DIRECT reads differ from the kernel's"
 	drop_caches
 	cmp "$ours/f" "$kern/f" || fail "$mode: after drop_caches the file reads differently from the kernel's"
-	layout "$kern/f" > "$T_TMP/kern.layout"
-	layout "$ours/f" > "$T_TMP/ours.layout"
+	ext4_layout "$kern/f" > "$T_TMP/kern.layout"
+	ext4_layout "$ours/f" > "$T_TMP/ours.layout"
 	diff "$T_TMP/kern.layout" "$T_TMP/ours.layout" > "$T_TMP/diff" ||
 		fail "$mode: FIEMAP layout differs from the kernel's (< kernel, > ours): $(grep '^[<>]' "$T_TMP/diff" | head -n4 | tr '\n' ' ')"
 	stop_server "$ours" "$SERVER_PID"

@@ -12,31 +12,12 @@
 . "$REPO/selftests/lib/iomap.sh"
 . "$REPO/selftests/lib/ext4.sh"
 
-# layout FILE: "logical length unwritten" per run, physical addresses left out.
-layout() {
-	python3 - "$1" "$REPO/selftests/lib" <<'PY'
-import sys
-sys.dont_write_bytecode = True
-sys.path.insert(0, sys.argv[2])
-from fiemap import fiemap, FIEMAP_EXTENT_UNWRITTEN
-runs = []
-for log, phys, length, flags in fiemap(sys.argv[1], fiemap(sys.argv[1], 0)[0] + 16)[1]:
-    uw = 1 if flags & FIEMAP_EXTENT_UNWRITTEN else 0
-    if runs and runs[-1][0] + runs[-1][1] == log and runs[-1][2] == uw:
-        runs[-1][1] += length
-    else:
-        runs.append([log, length, uw])
-for r in runs:
-    print("%d %d %d" % tuple(r))
-PY
-}
-
 # state DIR: per file its size, st_blocks and layout.
 state() {
 	local f
 	for f in unaligned aligned grown; do
 		echo "$f $(stat -c '%s %b' "$1/$f")"
-		layout "$1/$f"
+		ext4_layout "$1/$f"
 	done
 }
 
