@@ -184,6 +184,7 @@ int main(int argc, char *argv[])
 	if (argc != 5) {
 		fprintf(stderr, "usage: fuse-iomap-example [--bpf|--version] DEVICE OFFSET LENGTH MOUNTPOINT\n"
 			"  serves DEVICE's bytes [OFFSET, OFFSET+LENGTH) as MOUNTPOINT/data\n"
+			"  (DEVICE: a block device or an image file)\n"
 			"  (OFFSET and LENGTH in bytes, multiples of 4096)\n");
 		return 2;
 	}
@@ -197,7 +198,7 @@ int main(int argc, char *argv[])
 	}
 	if (fi_check_mountpoint(o.name, o.mountpoint, true))
 		return 1;
-	fd = fi_claim_bdev(o.name, argv[1], true);
+	fd = fi_open_device(o.name, argv[1], true);
 	if (fd < 0)
 		return 1;
 	srv = fi_server_new(&o, &ll, &iomap, &ex);

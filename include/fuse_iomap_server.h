@@ -330,6 +330,17 @@ int fi_claim_bdev(const char *name, const char *path, bool rw);
  */
 int fi_claim_check_loops(const char *name, const char *image, bool rw);
 
+/*
+ * What a server serves from: @path is a block device, claimed as
+ * fi_claim_bdev() says, or an image file, which gets a loop device of its
+ * own that goes away with its last user, after fi_claim_check_loops().
+ * Servers started at once each get their own loop device (a device taken
+ * between finding it free and binding it is retried, as losetup does).
+ * The block device's fd, or -errno after a message that starts with @name
+ * and names @path.
+ */
+int fi_open_device(const char *name, const char *path, bool rw);
+
 /* --- an in-memory namespace (optional) ---------------------------------------------- */
 
 /*

@@ -60,7 +60,7 @@ mount -t tmpfs tmpfs "$T_TMP/rofs" || fail "can't mount a tmpfs"
 defer "umount '$T_TMP/rofs'"
 cp "$T_TMP/img" "$T_TMP/rofs/img"
 mount -o remount,ro "$T_TMP/rofs" || fail "can't make the tmpfs read-only"
-says "ext4 on an image on a read-only file system" 1 "$T_TMP/rofs/img.*Read-only file system.*--read-only" \
+says "ext4 on an image on a read-only file system" 1 "$T_TMP/rofs/img is read-only: serve it with --read-only" \
 	"$EXT4SRV" "$T_TMP/rofs/img" "$other"
 start_server "$other" "$T_TMP/ro.out" "$EXT4SRV" --read-only "$T_TMP/rofs/img" "$other"
 [ -d "$other/lost+found" ] || fail "the read-only image served --read-only shows no lost+found"

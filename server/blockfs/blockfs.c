@@ -786,7 +786,8 @@ static void usage(FILE *f)
 	fprintf(f,
 "usage: fuse-iomap-blockfs [OPTIONS] DEVICE MOUNTPOINT\n"
 "\n"
-"Serve a file system whose file data lives on the block device DEVICE, at\n"
+"Serve a file system whose file data lives on DEVICE (a block device, or an\n"
+"image file, which gets a loop device of its own), at\n"
 "MOUNTPOINT, through the iomap data path of fuse_iomap.ko: the kernel asks\n"
 "this server only where file ranges live on DEVICE and moves the data\n"
 "itself.  Metadata (names, attributes, extents) lives in memory.  Runs in\n"
@@ -933,13 +934,13 @@ static int bfs_parse(int argc, char *argv[], struct bfs_opts *o)
 	return -1;
 }
 
-/* Open @path (claimed: see claim.h) and size the allocator from it. */
+/* Open @path (a device or an image: fi_open_device) and size the allocator from it. */
 static int bfs_open_dev(struct blockfs *bfs, const char *path)
 {
 	uint64_t bytes;
 	int fd, err;
 
-	fd = fi_claim_bdev("fuse-iomap-blockfs", path, true);
+	fd = fi_open_device("fuse-iomap-blockfs", path, true);
 	if (fd < 0)
 		return fd;
 	if (ioctl(fd, BLKGETSIZE64, &bytes)) {

@@ -26,7 +26,6 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
-#include <linux/loop.h>
 #include <ext2fs/ext2fs.h>
 #include <et/com_err.h>
 #include <fuse_lowlevel.h>
@@ -274,76 +273,28 @@ static const char *ext4_unwritable(ext2_filsys fs)
 }
 
 /*
- * The kernel needs a block device to register.  A regular file gets a loop
- * device of its own that goes away with its last user (LO_FLAGS_AUTOCLEAR).
- * Read-write, we hold it with O_EXCL: mount(8) -o loop reuses a loop
- * device backed by the same file, and the kernel then finds it claimed.
+ * The block device to serve for @image, claimed, or made from an image
+ * file, as fi_open_device() says; with our own words for what is not ext4.
  */
-static int ext4_attach_loop(const char *image, bool ro)
-{
-	struct loop_config cfg = { 0 };
-	int fd, ctl, lfd, nr, err;
-	char path[32];
-
-	fd = open(image, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (fd < 0) {
-		err = errno;
-		fprintf(stderr, "fuse-iomap-ext4: can't open %s: %s%s\n", image, strerror(err),
-			err == EROFS ? " (serve it with --read-only)" : "");
-		return -err;
-	}
-	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
-	nr = ctl < 0 ? -1 : ioctl(ctl, LOOP_CTL_GET_FREE);
-	err = errno;
-	if (ctl >= 0)
-		close(ctl);
-	if (nr < 0) {
-		fprintf(stderr, "fuse-iomap-ext4: can't get a loop device for %s: %s\n", image,
-			strerror(err));
-		close(fd);
-		return -err;
-	}
-	snprintf(path, sizeof(path), "/dev/loop%d", nr);
-	lfd = open(path, (ro ? O_RDONLY : O_RDWR | O_EXCL) | O_CLOEXEC);
-	cfg.fd = fd;
-	cfg.info.lo_flags = LO_FLAGS_AUTOCLEAR | (ro ? LO_FLAGS_READ_ONLY : 0);
-	if (lfd < 0 || ioctl(lfd, LOOP_CONFIGURE, &cfg) < 0) {
-		err = errno;
-		fprintf(stderr, "fuse-iomap-ext4: can't attach %s to %s: %s\n", image, path, strerror(err));
-		if (lfd >= 0)
-			close(lfd);
-		close(fd);
-		return -err;
-	}
-	close(fd);
-	return lfd;
-}
-
-/* The block device to register for @image, claimed as claim.h says. */
 static int ext4_open_dev(const char *image, bool ro)
 {
 	struct stat st;
-	int err;
+	int fd, err;
 
 	if (stat(image, &st) < 0) {
 		err = errno;
 		fprintf(stderr, "fuse-iomap-ext4: can't open %s as ext4: %s\n", image, strerror(err));
 		return -err;
 	}
-	if (S_ISBLK(st.st_mode)) {
-		err = fi_claim_bdev("fuse-iomap-ext4", image, !ro);
-		if (err == -EROFS)
-			fprintf(stderr, "fuse-iomap-ext4: %s is read-only: serve it with --read-only\n",
-				image);
-		return err;
-	}
-	if (!S_ISREG(st.st_mode)) {
+	if (!S_ISBLK(st.st_mode) && !S_ISREG(st.st_mode)) {
 		fprintf(stderr, "fuse-iomap-ext4: can't open %s as ext4: not an ext4 file system "
 			"(neither an image file nor a block device)\n", image);
 		return -EINVAL;
 	}
-	err = fi_claim_check_loops("fuse-iomap-ext4", image, !ro);
-	return err ? err : ext4_attach_loop(image, ro);
+	fd = fi_open_device("fuse-iomap-ext4", image, !ro);
+	if (fd == -EROFS)
+		fprintf(stderr, "fuse-iomap-ext4: %s is read-only: serve it with --read-only\n", image);
+	return fd;
 }
 
 /* --commit=SEC: whole seconds, 1 to EXT4_COMMIT_SEC_MAX. */
