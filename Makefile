@@ -29,9 +29,9 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all help deps check check-long check-debug demo bench bench-seqread bench-journal clean distclean
+.PHONY: all help deps check check-long check-debug demo bench bench-explain bench-seqread bench-journal clean distclean
 
-all: kmod tools bpf userspace
+all: kmod tools bpf userspace benchtools
 
 include mk/kernel.mk
 include mk/user.mk
@@ -56,6 +56,7 @@ help:
 	@echo '  make check-debug   the guest tests on a lockdep/KASAN build of the pinned'
 	@echo '                     kernel (built once into build/debug; about an hour)'
 	@echo '  make bench         side-by-side benchmark against the kernel'"'"'s ext4'
+	@echo '  make bench-explain where a write'"'"'s time goes (on/off-CPU, stacks): ext4 against ours'
 	@echo '  make bench-seqread sequential read MB/s: ext4, fuse-iomap-ext4, fuse2fs'
 	@echo '  make bench-journal fsync-heavy ops/s: ext4, fuse2fs, ours with the journal on and off'
 	@echo '  make install       binaries, library, header, .pc, BPF objects, mount helpers'
@@ -106,6 +107,15 @@ bench: deps
 bench-journal: deps
 	$(Q)$(MAKE) all
 	selftests/vm/boot --timeout 3600 -- bench/journal.sh
+
+# Where a write's time goes, ext4 against fuse-iomap-ext4 --bpf (one boot):
+# build/bench/explain.{json,md}.  Knobs: IOS FILES TOP CELLS EXPLAIN_OUT
+# (bench/explain.sh).
+EXPLAIN_KNOBS := IOS FILES TOP CELLS EXPLAIN_OUT
+bench-explain: deps
+	$(Q)$(MAKE) all
+	selftests/vm/boot --timeout 3600 $(foreach v,$(EXPLAIN_KNOBS),$(if $($(v)),--env $(v)=$($(v)))) \
+		-- bench/explain.sh
 
 # Sequential read MB/s: kernel ext4, fuse-iomap-ext4, fuse2fs (one boot).
 bench-seqread: deps

@@ -130,3 +130,22 @@ $(LOADER): $(wildcard loader/*.c loader/*.h) $(USER_HDRS) $(LIBBPF)
 
 .PHONY: userspace
 userspace: lib $(SERVERS) $(TEST_SERVERS) $(LOADER) $(EXAMPLE)
+
+# --- bench tools: fi-offcpu (make bench-explain) -----------------------------------
+BENCHTOOLS := $(B)/benchtools/fi-offcpu
+
+$(B)/benchtools/offcpu.bpf.o: bench/offcpu.bpf.c bench/offcpu.h $(LIBBPF)
+	$(call msg,CLANG,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(B)/benchtools/offcpu.skel.h: $(B)/benchtools/offcpu.bpf.o $(BPFTOOL)
+	$(call msg,GEN,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+$(BENCHTOOLS): bench/offcpu.c bench/offcpu.h $(B)/benchtools/offcpu.skel.h $(LIBBPF)
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(CFLAGS_USER) $(LIBBPF_CFLAGS) -Ibench -I$(B)/benchtools -o $@ $< $(LIBBPF_LIBS)
+
+.PHONY: benchtools
+benchtools: $(BENCHTOOLS)

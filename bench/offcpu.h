@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Shared by bench/offcpu.bpf.c and bench/offcpu.c (fi-offcpu). */
+#ifndef FI_OFFCPU_H
+#define FI_OFFCPU_H
+
+#include <linux/types.h>
+
+#define OFFCPU_MAX_PROCS	4096
+#define OFFCPU_MAX_STACKS	16384
+#define OFFCPU_DEPTH		32
+
+/* Time off a CPU that began with one kernel stack. */
+struct offcpu_stack {
+	__u64 ns;
+	__u64 count;
+};
+
+struct offcpu_totals {
+	__u64 oncpu_ns;
+	__u64 offcpu_ns;
+	__u64 voluntary;	/* switches out to sleep */
+	__u64 involuntary;	/* preempted while runnable */
+	__u64 lost_stacks;	/* stack map full or a hash collision */
+};
+
+#endif
