@@ -425,6 +425,18 @@ int fuse_iomap_conn_init(struct fuse_conn *fc, struct fuse_fs_context *ctx,
 	 * the store faults again).
 	 */
 	sb->s_bdi->capabilities |= BDI_CAP_WRITEBACK_ACCT;
+	/*
+	 * Every write asks file_remove_privs() whether suid bits or
+	 * security.capability must go, and without S_NOSEC that is a
+	 * FUSE_GETXATTR upcall per write.  SB_NOSEC lets an inode found
+	 * clean once skip it, as on the kernel's ext4.  It stays right:
+	 * fuse clears S_NOSEC whenever it takes attributes from the server,
+	 * and the VFS on setxattr and on a mode change.  (fuse sets SB_NOSEC
+	 * only with FUSE_HANDLE_KILLPRIV_V2, where the server kills privileges
+	 * in WRITE; our writes never reach the server, so the kernel kills
+	 * them, through SETATTR and REMOVEXATTR.)
+	 */
+	sb->s_flags |= SB_NOSEC;
 	return 0;
 }
 
