@@ -17,9 +17,10 @@ P9 = "(loading the program from the guest's 9p root)"
 ENTRY = {"do_syscall_64", "entry_SYSCALL_64_after_hwframe", "x64_sys_call"}
 
 
-def where(frames, depth=4):
-    """The first frames that say why a task slept, innermost first."""
-    f = [x for x in frames if x not in SCHED and x not in ENTRY]
+def where(frames, depth=4, oncpu=False):
+    """The first frames that say why a task slept (or, on a CPU, what it
+    ran), innermost first."""
+    f = [x for x in frames if (oncpu or x not in SCHED) and x not in ENTRY]
     return " < ".join(f[:depth]) if f else "(no stack)"
 
 
@@ -75,6 +76,15 @@ def main():
                 a, b = vals
                 line += " | " + ("%+.2f" % (b - a) if isinstance(a, float) and isinstance(b, float) else "")
             print(line + " |")
+        print("\n| system | on-CPU µs/IO (sampled) | samples/IO | share | where it ran (innermost first) |")
+        print("| --- | --- | --- | --- | --- |")
+        for s in systems:
+            r = by[s]
+            for st in r.get("oncpu_stacks", [])[:SHOW]:
+                print("| %s | %.2f | %.3f | %.0f%% | %s |" % (
+                    s, st["us"] / r["ios"], st["count"] / r["ios"],
+                    st["count"] / r["samples"] * 100 if r["samples"] else 0,
+                    where(st["frames"], 5, oncpu=True)))
         print("\n| system | off-CPU µs/IO | sleeps/IO | share | where it slept |")
         print("| --- | --- | --- | --- | --- |")
         for s in systems:

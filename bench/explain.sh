@@ -3,7 +3,7 @@
 # on fuse-iomap-ext4 --bpf, in one guest boot.  Each cell runs once per
 # system on a fresh 2 GiB ext4 image of its own (mke2fs defaults, a file in
 # the guest's tmpfs /tmp on a loop device: the kernel's mount on one, the
-# server's on the one the library attaches), under fi-offcpu
+# server on one it is given), under fi-offcpu
 # (bench/offcpu.c), which follows the writer and what it forks:
 #   on-CPU and off-CPU time, and the kernel stacks its sleeps began with
 #   context switches (voluntary and preempted)
@@ -52,11 +52,14 @@ mount_sys() {
 		mount -o loop "$img" "$mnt"
 		DEV=$(findmnt -n -o SOURCE "$mnt") ;;
 	iomap_bpf)
-		"$BUILD/server/fuse-iomap-ext4" --bpf "$img" "$mnt" >> "$W/server.log" 2>&1 &
+		# The server's metadata and the kernel's data on one loop device,
+		# so that its counts hold both (given the image file, libext2fs
+		# would write the file past the loop device).
+		DEV=$(losetup -f --show "$img")
+		"$BUILD/server/fuse-iomap-ext4" --bpf "$DEV" "$mnt" >> "$W/server.log" 2>&1 &
 		echo $! > "$W/server.pid"
 		for i in $(seq 100); do mountpoint -q "$mnt" && break; sleep 0.1; done
-		mountpoint -q "$mnt" || die "fuse-iomap-ext4 did not mount: $(tail -n1 "$W/server.log")"
-		DEV=$(losetup -j "$img" | cut -d: -f1) ;;
+		mountpoint -q "$mnt" || die "fuse-iomap-ext4 did not mount: $(tail -n1 "$W/server.log")" ;;
 	esac
 }
 
@@ -64,6 +67,7 @@ umount_sys() {	# SYS MNT
 	umount "$2"
 	if [ "$1" = iomap_bpf ]; then
 		wait "$(cat "$W/server.pid")" || die "fuse-iomap-ext4 exited with an error: $(tail -n1 "$W/server.log")"
+		losetup -d "$DEV"
 	fi
 }
 

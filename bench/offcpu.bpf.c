@@ -3,8 +3,9 @@
  * Where a workload's tasks spend their time, for make bench-explain: for
  * the processes in `tracked` (the workload, and whatever it forks), the
  * time on a CPU, the time off it summed by the kernel stack it left the
- * CPU with, and the context switches (voluntary: it went to sleep;
- * involuntary: it was preempted).  Read by bench/offcpu.c.
+ * CPU with, the context switches (voluntary: it went to sleep;
+ * involuntary: it was preempted), and cpu-clock samples of it on a CPU by
+ * kernel stack.  Read by bench/offcpu.c.
  *
  * The tasks are typed through BTF (tp_btf) and read with CO-RE, so the
  * program does not depend on a tracepoint's format or on struct layouts.
@@ -54,9 +55,17 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, OFFCPU_MAX_STACKS);
-	__type(key, __s32);		/* stack id; < 0: not recorded */
+	__type(key, __s32);		/* stack id, or OFFCPU_LOST */
 	__type(value, struct offcpu_stack);
 } offcpu SEC(".maps");
+
+/* On-CPU samples by kernel stack; OFFCPU_USER: the task was in user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, OFFCPU_MAX_STACKS);
+	__type(key, __s32);
+	__type(value, __u64);
+} oncpu SEC(".maps");
 
 struct offcpu_totals totals;
 
@@ -109,7 +118,7 @@ static void got_cpu(struct task_struct *next, __u64 now)
 	d = now - s->off;
 	s->off = 0;
 	__sync_fetch_and_add(&totals.offcpu_ns, d);
-	id = s->stackid < 0 ? -1 : s->stackid;
+	id = s->stackid < 0 ? OFFCPU_LOST : s->stackid;
 	st = bpf_map_lookup_elem(&offcpu, &id);
 	if (!st) {
 		bpf_map_update_elem(&offcpu, &id, &zero, BPF_NOEXIST);
@@ -130,6 +139,33 @@ int BPF_PROG(offcpu_switch, bool preempt, struct task_struct *prev, struct task_
 		left_cpu(ctx, prev, now);
 	if (is_tracked(next))
 		got_cpu(next, now);
+	return 0;
+}
+
+/*
+ * A cpu-clock sample on any CPU (bench/offcpu.c opens one per CPU): count
+ * it by the kernel stack of a tracked task that was running.
+ */
+SEC("perf_event")
+int offcpu_sample(void *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 one = 1, *n;
+	__s32 id;
+
+	if (!bpf_map_lookup_elem(&tracked, &tgid))
+		return 0;
+	id = bpf_get_stackid(ctx, &stacks, 0);
+	/* No kernel stack: the sample hit user space. */
+	if (id == -14 /* -EFAULT */)
+		id = OFFCPU_USER;
+	else if (id < 0)
+		id = OFFCPU_LOST;
+	n = bpf_map_lookup_elem(&oncpu, &id);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	else
+		bpf_map_update_elem(&oncpu, &id, &one, BPF_NOEXIST);
 	return 0;
 }
 

@@ -15,7 +15,9 @@
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <linux/perf_event.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -23,6 +25,8 @@
 #include "offcpu.skel.h"
 
 #define PROG "fi-offcpu"
+#define OFFCPU_SAMPLE_HZ	1999
+#define OFFCPU_MAX_CPUS		256
 
 struct ksym {
 	unsigned long long addr;
@@ -35,6 +39,8 @@ struct ctx {
 	size_t nsyms;
 	unsigned int top;
 	int watch;			/* -p: a process whose CPU time to report, or 0 */
+	struct bpf_link *links[OFFCPU_MAX_CPUS];	/* the samplers */
+	int nlinks;
 	double busy_us, watch_us;	/* over the run: all CPUs busy, @watch's */
 };
 
@@ -170,16 +176,17 @@ static void print_stack(const struct ctx *c, __s32 id)
 	printf("]");
 }
 
-static int print_report(const struct ctx *c, double wall_s, int status)
+/* The rows of a stack-keyed map, largest first; *@n of them. */
+static struct row *collect(struct bpf_map *m, bool samples, size_t *n)
 {
-	const struct offcpu_totals *t = &c->skel->bss->totals;
-	struct bpf_map *m = c->skel->maps.offcpu;
 	struct row *rows = NULL;
-	size_t n = 0, cap = 0, i;
+	size_t cap = 0;
 	__s32 key, next, *prev = NULL;
+	__u64 count;
 
+	*n = 0;
 	while (!bpf_map__get_next_key(m, prev, &next, sizeof(next))) {
-		if (n == cap) {
+		if (*n == cap) {
 			struct row *r = realloc(rows, (cap = cap ? 2 * cap : 256) * sizeof(*r));
 
 			if (!r)
@@ -188,26 +195,98 @@ static int print_report(const struct ctx *c, double wall_s, int status)
 		}
 		key = next;
 		prev = &key;
-		rows[n].id = key;
-		if (!bpf_map__lookup_elem(m, &key, sizeof(key), &rows[n].st, sizeof(rows[n].st), 0))
-			n++;
+		rows[*n].id = key;
+		if (samples) {
+			if (bpf_map__lookup_elem(m, &key, sizeof(key), &count, sizeof(count), 0))
+				continue;
+			rows[*n].st.count = count;
+			rows[*n].st.ns = count * 1000000000ULL / OFFCPU_SAMPLE_HZ;
+		} else if (bpf_map__lookup_elem(m, &key, sizeof(key), &rows[*n].st,
+						sizeof(rows[*n].st), 0)) {
+			continue;
+		}
+		(*n)++;
 	}
-	qsort(rows, n, sizeof(*rows), row_cmp);
-	printf("{\"wall_us\": %.0f, \"oncpu_us\": %.0f, \"offcpu_us\": %.0f, "
-	       "\"cpu_busy_us\": %.0f, \"watched_cpu_us\": %.0f, "
-	       "\"voluntary\": %llu, \"involuntary\": %llu, \"lost_stacks\": %llu, "
-	       "\"exit\": %d, \"stacks\": [",
-	       wall_s * 1e6, t->oncpu_ns / 1e3, t->offcpu_ns / 1e3, c->busy_us, c->watch_us,
-	       (unsigned long long)t->voluntary, (unsigned long long)t->involuntary,
-	       (unsigned long long)t->lost_stacks, status);
+	qsort(rows, *n, sizeof(*rows), row_cmp);
+	return rows;
+}
+
+static void print_rows(const struct ctx *c, const char *name, const struct row *rows, size_t n)
+{
+	size_t i;
+
+	printf("\"%s\": [", name);
 	for (i = 0; i < n && i < c->top; i++) {
 		printf("%s\n  {\"us\": %.0f, \"count\": %llu, \"frames\": ", i ? "," : "",
 		       rows[i].st.ns / 1e3, (unsigned long long)rows[i].st.count);
-		print_stack(c, rows[i].id);
+		if (rows[i].id == OFFCPU_USER)
+			printf("[\"(user space)\"]");
+		else
+			print_stack(c, rows[i].id);
 		printf("}");
 	}
-	printf("]}\n");
-	free(rows);
+	printf("]");
+}
+
+static int print_report(const struct ctx *c, double wall_s, int status)
+{
+	const struct offcpu_totals *t = &c->skel->bss->totals;
+	struct row *off, *on;
+	size_t noff, non, i;
+	__u64 samples = 0;
+
+	off = collect(c->skel->maps.offcpu, false, &noff);
+	on = collect(c->skel->maps.oncpu, true, &non);
+	for (i = 0; i < non; i++)
+		samples += on[i].st.count;
+	printf("{\"wall_us\": %.0f, \"oncpu_us\": %.0f, \"offcpu_us\": %.0f, "
+	       "\"cpu_busy_us\": %.0f, \"watched_cpu_us\": %.0f, "
+	       "\"voluntary\": %llu, \"involuntary\": %llu, \"lost_stacks\": %llu, "
+	       "\"exit\": %d, \"sample_hz\": %d, \"samples\": %llu, ",
+	       wall_s * 1e6, t->oncpu_ns / 1e3, t->offcpu_ns / 1e3, c->busy_us, c->watch_us,
+	       (unsigned long long)t->voluntary, (unsigned long long)t->involuntary,
+	       (unsigned long long)t->lost_stacks, status, OFFCPU_SAMPLE_HZ,
+	       (unsigned long long)samples);
+	print_rows(c, "stacks", off, noff);
+	printf(", ");
+	print_rows(c, "oncpu_stacks", on, non);
+	printf("}\n");
+	free(off);
+	free(on);
+	return 0;
+}
+
+/* A cpu-clock sampler on every CPU, each running offcpu_sample. */
+static int attach_samplers(struct ctx *c)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.size = sizeof(attr),
+		.config = PERF_COUNT_SW_CPU_CLOCK,
+		.sample_freq = OFFCPU_SAMPLE_HZ,
+		.freq = 1,
+	};
+	int cpu, ncpu = libbpf_num_possible_cpus(), fd;
+	struct bpf_link *link;
+
+	for (cpu = 0; cpu < ncpu && cpu < OFFCPU_MAX_CPUS; cpu++) {
+		fd = syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+		if (fd < 0) {
+			if (errno == ENODEV)	/* a possible CPU that is not online */
+				continue;
+			fprintf(stderr, PROG ": can't sample CPU %d (perf_event_open): %s\n", cpu,
+				strerror(errno));
+			return -1;
+		}
+		link = bpf_program__attach_perf_event(c->skel->progs.offcpu_sample, fd);
+		if (!link) {
+			fprintf(stderr, PROG ": can't attach to CPU %d's sampler: %s\n", cpu,
+				strerror(errno));
+			close(fd);
+			return -1;
+		}
+		c->links[c->nlinks++] = link;
+	}
 	return 0;
 }
 
@@ -267,7 +346,9 @@ static void usage(FILE *f)
 "processes (and of what they fork) went: wall_us, oncpu_us, offcpu_us,\n"
 "voluntary and involuntary context switches, and the TOP (default 5)\n"
 "kernel stacks that the most off-CPU time began with (us, count, frames\n"
-"innermost first, from __schedule's caller), and over the same time\n"
+"innermost first, from __schedule's caller); its time on a CPU sampled\n"
+"at sample_hz by kernel stack (oncpu_stacks, the TOP largest; samples in\n"
+"all); and over the same time\n"
 "every CPU's busy time (cpu_busy_us, /proc/stat) and, with -p, the time\n"
 "on a CPU of PID's threads (watched_cpu_us).  COMMAND's stdout goes to\n"
 "stderr.  exit is COMMAND's exit status.  Needs root (BPF,\n"
@@ -330,10 +411,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": can't attach to sched_switch: %s\n", strerror(errno));
 		goto out;
 	}
+	if (attach_samplers(&c))
+		goto out;
 	status = run(&c, argv + optind, &wall_s);
 	if (status >= 0)
 		ret = print_report(&c, wall_s, status) ? 1 : 0;
 out:
+	while (c.nlinks)
+		bpf_link__destroy(c.links[--c.nlinks]);
 	offcpu_bpf__destroy(c.skel);
 	return ret;
 }

@@ -8,6 +8,9 @@
 #define OFFCPU_MAX_PROCS	4096
 #define OFFCPU_MAX_STACKS	16384
 #define OFFCPU_DEPTH		32
+/* Keys of the stack-keyed maps that are not stack ids. */
+#define OFFCPU_LOST		(-1)	/* stack map full, or a hash collision */
+#define OFFCPU_USER		(-2)	/* an on-CPU sample in user space */
 
 /* Time off a CPU that began with one kernel stack. */
 struct offcpu_stack {

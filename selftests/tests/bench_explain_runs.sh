@@ -2,7 +2,8 @@
 # make bench-explain on its smallest setting (IOS=64, FILES=8) boots a
 # guest and prints, for every write cell, the per-I/O table of both
 # systems (the kernel's ext4 and fuse-iomap-ext4 --bpf) with a nonzero
-# off-CPU time for each, and the stacks that time began with.  No timing
+# off-CPU time for each, the stacks that time began with, and on-CPU
+# samples by stack.  No timing
 # is asserted: only that the tool measures something on both sides.
 # WHERE: host
 # TIMEOUT: 900
@@ -31,6 +32,8 @@ for c in cells:
             sys.exit("%s on %s: on-CPU %s us, off-CPU %s us" % (c, s, r["oncpu_us"], r["offcpu_us"]))
         if not r["stacks"] or not r["stacks"][0]["frames"]:
             sys.exit("%s on %s: no off-CPU stack" % (c, s))
+        if not r["samples"] or not r["oncpu_stacks"]:
+            sys.exit("%s on %s: no on-CPU sample" % (c, s))
         if s == "iomap_bpf" and not r["watched_cpu_us"] > 0:
             sys.exit("%s: no server CPU time" % c)
 # The writer's sleeps inside a write are seen on both sides.
