@@ -234,7 +234,13 @@ int fuse_iomap_fsync(struct file *file, loff_t start, loff_t end, int datasync)
 	err = file_write_and_wait_range(file, start, end);
 	if (err)
 		return err;
-	err = sync_inode_metadata(inode, 1);
+	/*
+	 * The inode carries only the times for the server (a size reaches it
+	 * with each ioend): fdatasync leaves them to writeback, as
+	 * __generic_file_fsync does, and spares a SETATTR upcall.
+	 */
+	if (!datasync || (inode->i_state & I_DIRTY_DATASYNC))
+		err = sync_inode_metadata(inode, 1);
 	if (err || fc->no_fsync)
 		return err;
 	err = fuse_fsync_common(file, start, end, datasync, FUSE_FSYNC);
