@@ -426,6 +426,17 @@ int fuse_iomap_conn_init(struct fuse_conn *fc, struct fuse_fs_context *ctx,
 	 */
 	sb->s_bdi->capabilities |= BDI_CAP_WRITEBACK_ACCT;
 	/*
+	 * fuse caps a mount at 1% of the dirty limit, strictly, so that an
+	 * untrusted server cannot pin the page cache with WRITE requests it
+	 * never answers.  Our writeback is block I/O that the kernel issues
+	 * and completes, for a server that needed CAP_SYS_RAWIO: throttle it
+	 * as the kernel's ext4 is throttled, by the global limits.  (With the
+	 * cap, buffered writers slept in balance_dirty_pages where ext4's do
+	 * not: make bench-explain.)
+	 */
+	sb->s_bdi->capabilities &= ~BDI_CAP_STRICTLIMIT;
+	bdi_set_max_ratio(sb->s_bdi, 100);
+	/*
 	 * Every write asks file_remove_privs() whether suid bits or
 	 * security.capability must go, and without S_NOSEC that is a
 	 * FUSE_GETXATTR upcall per write.  SB_NOSEC lets an inode found
