@@ -26,10 +26,10 @@
  * LOOP_CONFIGURE, and ask again, as losetup does.  A device stays "free"
  * for as long as its new owner has not configured it, hence the pause.
  */
-#define FI_LOOP_TRIES	200
-#define FI_STR_(x)	#x
-#define FI_STR(x)	FI_STR_(x)
+#define FI_LOOP_TRIES		200
 #define FI_LOOP_PAUSE_NS	(5 * 1000 * 1000)
+#define FI_STR_(x)		#x
+#define FI_STR(x)		FI_STR_(x)
 
 /* One try: the bound loop device's fd, or -errno with @path naming it. */
 static int fi_loop_try(int ctl, int fd, bool rw, char *path, size_t len)
