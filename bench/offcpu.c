@@ -2,9 +2,10 @@
 /*
  * fi-offcpu: run a command and say where its processes' time went, as
  * JSON on stdout: wall time, on-CPU time, off-CPU time in all and by the
- * kernel stack each sleep began with (the TOP largest, symbolized from
- * /proc/kallsyms), and context switches.  For make bench-explain
- * (bench/explain.sh); the counting is bench/offcpu.bpf.c's.
+ * kernel stack each sleep began with, cpu-clock samples by kernel stack
+ * (each the TOP largest, symbolized from /proc/kallsyms), and context
+ * switches.  For make bench-explain (bench/explain.sh); the counting is
+ * bench/offcpu.bpf.c's.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -401,11 +402,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (ksyms_load(&c))
-		return 1;
+		goto out;
 	c.skel = offcpu_bpf__open_and_load();
 	if (!c.skel) {
 		fprintf(stderr, PROG ": can't load the BPF program: %s\n", strerror(errno));
-		return 1;
+		goto out;
 	}
 	if (offcpu_bpf__attach(c.skel)) {
 		fprintf(stderr, PROG ": can't attach to sched_switch: %s\n", strerror(errno));
@@ -420,5 +421,8 @@ out:
 	while (c.nlinks)
 		bpf_link__destroy(c.links[--c.nlinks]);
 	offcpu_bpf__destroy(c.skel);
+	while (c.nsyms)
+		free(c.syms[--c.nsyms].name);
+	free(c.syms);
 	return ret;
 }
