@@ -54,20 +54,7 @@ fsync_4k_append() {	# DIR: appends per second
 }
 
 metadata_create_unlink() {	# DIR: files per second
-	python3 - "$1" "$FILES" <<'PY'
-import os, sys, time
-d, n = sys.argv[1], int(sys.argv[2])
-buf = os.urandom(4096)
-t = time.monotonic()
-for i in range(n):
-    p = os.path.join(d, "f%d" % i)
-    fd = os.open(p, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o644)
-    os.write(fd, buf)
-    os.fsync(fd)
-    os.close(fd)
-    os.unlink(p)
-print("%.1f" % (n / (time.monotonic() - t)))
-PY
+	python3 "$REPO/bench/explain_io.py" metadata_create_unlink "$1" 0 "$FILES"
 }
 
 insmod "$REPO/build/kmod/fuse_iomap.ko"
