@@ -72,6 +72,20 @@ static inline bool fuse_iomap_inode(const struct inode *inode)
 	return inode->i_mapping->a_ops == &fuse_iomap_aops;
 }
 
+/*
+ * What a create, link, unlink or rename in @dir makes stale.  fuse drops
+ * all of the directory's attributes, so the next permission check on it
+ * asks the server (a GETATTR per create or unlink).  An iomap server owns
+ * its directories as a kernel file system does: such a change moves their
+ * times, size, blocks and link count, never their mode or owner.
+ */
+static inline u32 fuse_iomap_dir_changed_mask(struct inode *dir)
+{
+	if (!get_fuse_conn(dir)->iomap)
+		return STATX_BASIC_STATS;
+	return STATX_MTIME | STATX_CTIME | STATX_SIZE | STATX_BLOCKS | STATX_NLINK;
+}
+
 /* --- shared by our own files --------------------------------------------- */
 
 /* iomap.flags bit (file system private): the mapping wants FUSE_IOMAP_IOEND. */

@@ -251,3 +251,19 @@ for r in runs:
     print("%d %d %d" % tuple(r))
 PY
 }
+
+# ext4_beside_kernel SIZE SERVER_ARGS...: a fresh SIZE image for us
+# ($T_TMP/ours.img, served at $T_TMP/mnt with the request trace in
+# $T_TMP/srv.out) and a copy of it mounted by the kernel's ext4 at
+# $T_TMP/ref, so a test runs the same steps on both.
+ext4_beside_kernel() {
+	local size=$1
+	shift
+	ext4_load
+	mke2fs -q -F -t ext4 -b 4096 "$T_TMP/ours.img" "$size" || fail "mke2fs failed"
+	cp --sparse=always "$T_TMP/ours.img" "$T_TMP/ref.img"
+	mkdir -p "$T_TMP/ref"
+	mount -o loop "$T_TMP/ref.img" "$T_TMP/ref" || fail "the kernel can't mount the image"
+	defer "umount '$T_TMP/ref'"
+	start_server "$T_TMP/mnt" "$T_TMP/srv.out" "$EXT4SRV" "$@" "$T_TMP/ours.img" "$T_TMP/mnt"
+}

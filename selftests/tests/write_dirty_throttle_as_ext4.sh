@@ -15,13 +15,7 @@
 
 OFFCPU=$BUILD/benchtools/fi-offcpu
 [ -x "$OFFCPU" ] || fail "$OFFCPU not built"
-ext4_load
-mke2fs -q -F -t ext4 -b 4096 "$T_TMP/ours.img" 512M || fail "mke2fs failed"
-cp --sparse=always "$T_TMP/ours.img" "$T_TMP/ref.img"
-mkdir -p "$T_TMP/ref"
-mount -o loop "$T_TMP/ref.img" "$T_TMP/ref" || fail "the kernel can't mount the image"
-defer "umount '$T_TMP/ref'"
-start_server "$T_TMP/mnt" "$T_TMP/srv.out" "$EXT4SRV" --bpf "$T_TMP/ours.img" "$T_TMP/mnt"
+ext4_beside_kernel 512M --bpf
 bdi=/sys/class/bdi/$(mountpoint -d "$T_TMP/mnt")
 expect_eq "$bdi/strict_limit" "$(cat "$bdi/strict_limit")" 0
 expect_eq "$bdi/max_ratio" "$(cat "$bdi/max_ratio")" 100

@@ -11,15 +11,9 @@
 . "$REPO/selftests/lib/iomap.sh"
 . "$REPO/selftests/lib/ext4.sh"
 
-ext4_load
-mke2fs -q -F -t ext4 -b 4096 "$T_TMP/ours.img" 64M || fail "mke2fs failed"
-cp --sparse=always "$T_TMP/ours.img" "$T_TMP/ref.img"
 # The unprivileged writer must reach both mountpoints.
 chmod 755 "$T_TMP" "$(dirname "$T_TMP")"
-mkdir -p "$T_TMP/ref"
-mount -o loop "$T_TMP/ref.img" "$T_TMP/ref" || fail "the kernel can't mount the image"
-defer "umount '$T_TMP/ref'"
-start_server "$T_TMP/mnt" "$T_TMP/srv.out" "$EXT4SRV" -d --bpf "$T_TMP/ours.img" "$T_TMP/mnt"
+ext4_beside_kernel 64M -d --bpf
 getxattrs() { grep -c 'opcode: GETXATTR' "$T_TMP/srv.out" || true; }
 
 # Steps on MNT; prints the modes that the writes left.
