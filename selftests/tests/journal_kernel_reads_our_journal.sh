@@ -4,7 +4,8 @@
 # directories, files (appended, overwritten, fallocated, truncated),
 # symlinks, hard links, renames and unlinks, with a file unlinked while
 # still open, and fsyncs each file and directory.  Its stats file shows
-# committed transactions; then it is SIGKILLed.  The image must need
+# committed transactions, each written to the log in two writes (its
+# blocks, then its commit block); then it is SIGKILLed.  The image must need
 # recovery, with committed transactions in its journal.  On one copy the
 # kernel's ext4 replays our journal: it sees the tree our server showed
 # before the kill, and e2fsck -fn is clean after it.  On another our own
@@ -40,6 +41,13 @@ $TREE "$mnt" > "$T_TMP/before.tree"
 n=$(awk '$1 == "transactions" { print $2 }' "$T_TMP/stats")
 [ "${n:-0}" -gt 0 ] || fail "no committed transactions in the stats file: $(tr '\n' ' ' < "$T_TMP/stats")"
 log "before the kill: $(tr '\n' ' ' < "$T_TMP/stats")"
+# A transaction's log blocks go in one write (two where it wraps the
+# log of 4,096 blocks, at most once per 4,096 written), its commit block
+# in another.
+stat_of() { awk -v k="$1" '$1 == k { print $2 }' "$T_TMP/stats"; }
+writes=$(stat_of log_writes) blocks=$(stat_of blocks_journaled)
+[ "$writes" -le $((2 * n + 1 + blocks / 4096)) ] ||
+	fail "$blocks log blocks of $n transactions took $writes writes, more than 2 per transaction"
 dev=$img
 crash_server "$mnt"
 kill -9 "$holder"

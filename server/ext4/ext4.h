@@ -39,6 +39,7 @@ struct ext4_ref {
 struct ext4_journal_stats {
 	uint64_t transactions;	/* committed */
 	uint64_t blocks;	/* written to the log (descriptors, metadata, revokes, commits) */
+	uint64_t log_writes;	/* writes that carried them: a contiguous run is one */
 	uint64_t revokes;	/* revoke records */
 	uint64_t checkpoints;
 	uint64_t commit_us, commit_us_max;	/* commit latency, in all and the longest */

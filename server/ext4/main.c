@@ -156,10 +156,11 @@ static void ext4_write_stats(struct ext4srv *s)
 	if (!f)
 		goto fail;
 	fprintf(f, "journal %s\ntransactions %" PRIu64 "\nblocks_journaled %" PRIu64
-		"\nrevoke_records %" PRIu64 "\ncheckpoints %" PRIu64 "\ncommit_us_total %" PRIu64
+		"\nlog_writes %" PRIu64 "\nrevoke_records %" PRIu64 "\ncheckpoints %" PRIu64 "\ncommit_us_total %" PRIu64
 		"\ncommit_us_max %" PRIu64 "\nreplays %u\nreplayed_transactions %u"
 		"\nreplayed_blocks %" PRIu64 "\n",
-		s->journal ? "ordered" : "off", js->transactions, js->blocks, js->revokes,
+		s->journal ? "ordered" : "off", js->transactions, js->blocks, js->log_writes,
+		js->revokes,
 		js->checkpoints, js->commit_us, js->commit_us_max, s->did_replay ? 1 : 0,
 		s->replayed.transactions, s->replayed.blocks);
 	if (!fclose(f) && !rename(tmp, s->stats_path))
@@ -357,9 +358,10 @@ static void usage(FILE *f)
 "                    much of what was not fsync'd\n"
 "  -s, --stats FILE  keep the journal's counters in FILE, one \"name value\"\n"
 "                    line each: transactions, blocks_journaled,\n"
-"                    revoke_records, checkpoints, commit_us_total,\n"
-"                    commit_us_max, replays, replayed_transactions,\n"
-"                    replayed_blocks (rewritten after each commit)\n"
+"                    log_writes, revoke_records, checkpoints,\n"
+"                    commit_us_total, commit_us_max, replays,\n"
+"                    replayed_transactions, replayed_blocks (rewritten\n"
+"                    after each commit)\n"
 "  -l, --log FILE    append one line per FUSE_IOMAP_BEGIN and IOEND, and\n"
 "                    per queued ioend applied, to FILE\n"
 "  -d, --debug       print every request (libfuse debug output)\n"
@@ -655,9 +657,9 @@ static void ext4_report(const char *image, struct ext4srv *s)
 		return;
 	ext4_write_stats(s);
 	fprintf(stderr, "fuse-iomap-ext4: %s: journal: %" PRIu64 " transactions, %" PRIu64
-		" blocks journaled, %" PRIu64 " revoke records, %" PRIu64 " checkpoints, commit "
+		" blocks journaled in %" PRIu64 " writes, %" PRIu64 " revoke records, %" PRIu64 " checkpoints, commit "
 		"latency mean %" PRIu64 " us, max %" PRIu64 " us\n", image, js->transactions,
-		js->blocks, js->revokes, js->checkpoints,
+		js->blocks, js->log_writes, js->revokes, js->checkpoints,
 		js->transactions ? js->commit_us / js->transactions : 0, js->commit_us_max);
 }
 
