@@ -191,6 +191,15 @@ static errcode_t journal_put(struct ext4_journal *j, blk64_t blk, const void *da
 	return 0;
 }
 
+/* Whether the map holds every block of bytes [off, end). */
+static bool jio_all_mapped(struct ext4_journal *j, uint64_t off, uint64_t end)
+{
+	for (uint64_t b = off / j->l.bsize; b * j->l.bsize < end; b++)
+		if (!*jentry_slot(j, b))
+			return false;
+	return true;
+}
+
 static errcode_t jio_read64(io_channel io, unsigned long long blk, int count, void *data)
 {
 	struct jio *c = jio_of(io);
@@ -198,11 +207,16 @@ static errcode_t jio_read64(io_channel io, unsigned long long blk, int count, vo
 	uint64_t off, len, b, end;
 	errcode_t err;
 
-	err = io_channel_read_blk64(c->real, blk, count, data);
-	if (err || !j || !j->active || !j->nr_entries)
-		return err;
+	if (!j || !j->active || !j->nr_entries)
+		return io_channel_read_blk64(c->real, blk, count, data);
 	jio_range(io, blk, count, &off, &len);
 	end = off + len;
+	/* The super block, read back at each flush to be written in part, mostly is. */
+	if (!jio_all_mapped(j, off, end)) {
+		err = io_channel_read_blk64(c->real, blk, count, data);
+		if (err)
+			return err;
+	}
 	for (b = off / j->l.bsize; b * j->l.bsize < end; b++) {
 		struct jentry *e = *jentry_slot(j, b);
 		uint64_t from, to;
