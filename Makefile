@@ -29,7 +29,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all help deps check check-long check-debug demo bench bench-explain bench-seqread bench-journal clean distclean
+.PHONY: all help deps check check-long check-debug demo bench bench-quick bench-explain bench-seqread bench-journal clean distclean
 
 all: kmod tools bpf userspace benchtools
 
@@ -56,6 +56,7 @@ help:
 	@echo '  make check-debug   the guest tests on a lockdep/KASAN build of the pinned'
 	@echo '                     kernel (built once into build/debug; about an hour)'
 	@echo '  make bench         side-by-side benchmark against the kernel'"'"'s ext4'
+	@echo '  make bench-quick   the headline cells, ext4 against ours (paired ratios), about 30 min'
 	@echo '  make bench-explain where a write'"'"'s time goes (on/off-CPU, stacks): ext4 against ours'
 	@echo '  make bench-seqread sequential read MB/s: ext4, fuse-iomap-ext4, fuse2fs'
 	@echo '  make bench-journal fsync-heavy ops/s: ext4, fuse2fs, ours with the journal on and off'
@@ -102,6 +103,24 @@ bench: deps
 		-- bench/bench.sh
 	python3 bench/report.py $(B)/bench
 	selftests/vm/boot --timeout 3600 -- bench/journal.sh
+
+# The headline cells, the kernel's ext4 against fuse-iomap-ext4 --bpf only,
+# in two boots of about half an hour in all under TCG: build/bench/results.*
+# as make bench writes them (paired ratios beside the ratio of medians),
+# then the journal's cells.  ROUNDS (default 3) and RUNTIME (default 8 s
+# per round and system) reach both.
+QUICK_CELLS := randwrite_4k_direct:psync:1:1,randwrite_4k_direct:psync:1:4,seqwrite_4k_buffered:psync:1:1,$\
+	randwrite_4k_direct_prealloc:psync:1:1,append_4k_buffered_fsync:psync:1:1,$\
+	seqwrite_1m_buffered:psync:1:1,randread_4k_direct_frag:psync:1:1,$\
+	randread_4k_direct:io_uring:32:1,randread_4k_direct:io_uring:32:4
+bench-quick: deps
+	$(Q)$(MAKE) all
+	VM_MEM=$${VM_MEM:-8G} selftests/vm/boot --timeout 3600 --env BENCH_CELLS=$(QUICK_CELLS) \
+		--env BENCH_SYSTEMS=ext4,iomap_bpf --env NOSIMPLE=0 --env ROUNDS=$(or $(ROUNDS),3) \
+		--env RUNTIME=$(or $(RUNTIME),8) -- bench/bench.sh
+	python3 bench/report.py $(B)/bench
+	selftests/vm/boot --timeout 1800 --env ROUNDS=$(or $(ROUNDS),3) --env APPENDS=2048 --env FILES=1000 \
+		-- bench/journal.sh
 
 # The journal's cost: fsync_4k_append and metadata_create_unlink (one boot).
 bench-journal: deps

@@ -26,6 +26,7 @@
 #                             writes, 16 MiB new file (a log)
 #   seqwrite_1m_direct        1 MiB O_DIRECT appends, 128 MiB new file
 #   randread_4k_direct_frag100k  4 KiB random O_DIRECT reads of frag100k
+# and randwrite_4k_direct with 4 jobs (parallel overwrites of one file),
 # and nine io_uring cells (4 KiB random direct reads of seq and frag at
 # queue depth 1 and 32 with 1 and 4 jobs, 128 KiB sequential direct reads
 # at queue depth 8).  "New file" cells delete their file before and after
@@ -41,6 +42,11 @@
 # bytes, I/Os and runtimes, its p50/p99 come from their merged latency
 # histograms (fio json+ bins) and its upcall counts are the slices' summed
 # deltas.  Size-based cells run one job per system and round.
+# paired_ratio: each slice of a system over the ext4 slice next to it in
+# time (the same slice number of the same round; a size-based cell's round
+# is its one slice), the median over all rounds and slices with its
+# min-max.  A slow minute of the host slows both sides of a pair, so it
+# spreads less than the ratio of the rounds' medians (ratio_vs_ext4).
 # Then the mapping-cost microbenchmark: fio 4k O_DIRECT random reads of a
 # file of N one-block extents answered by extent_map, N = 10 .. 1M.  Writes
 # results to $OUT (results.tsv, mapping.tsv; bench/report.py makes
@@ -64,6 +70,8 @@
 #               module has no simple_read knob; 0: leave them out
 #   BENCH_CELLS only these cells, comma separated WORKLOAD:ENGINE:DEPTH:JOBS
 #               (e.g. randwrite_4k_direct:psync:1:1); default all of them
+#   BENCH_SYSTEMS only these systems, comma separated, ext4 among them
+#               (default ext4 fuse2fs iomap_upcall iomap_bpf)
 # Time: about two hours under TCG on 2 host cores (make bench allows three):
 # the image 1.5 min, the eleven psync cells 40 min, the io_uring cells
 # about 70 (5 min per one-job cell, 12-15 per four-job cell: fio sets up
@@ -80,10 +88,18 @@ SLICES=${SLICES:-2}
 NOSIMPLE=${NOSIMPLE:-1}
 W=/tmp/bench
 BUILD=$REPO/build
-SYSTEMS="ext4 fuse2fs iomap_upcall iomap_bpf"
+SYSTEMS=${BENCH_SYSTEMS:-ext4 fuse2fs iomap_upcall iomap_bpf}
+SYSTEMS=${SYSTEMS//,/ }
 TMP_NEED=6144	# MiB of /tmp the bench wants (see "Memory" above)
 
 say() { echo "bench: $*"; }
+for s in $SYSTEMS; do
+	case " ext4 fuse2fs iomap_upcall iomap_bpf " in *" $s "*) ;; *)
+		echo "bench: error: BENCH_SYSTEMS: no system '$s' (ext4 fuse2fs iomap_upcall iomap_bpf)"; exit 1 ;;
+	esac
+done
+case " $SYSTEMS " in *" ext4 "*) ;; *) echo "bench: error: BENCH_SYSTEMS must hold ext4, the reference"; exit 1 ;; esac
+case " $SYSTEMS " in *" iomap_bpf "*) ;; *) NOSIMPLE=0 ;; esac
 [[ $SLICES =~ ^[1-9][0-9]*$ ]] || { echo "bench: error: SLICES=$SLICES is not a positive integer"; exit 1; }
 # One slice's runtime in ms (fio takes "ms"); RUNTIME may be fractional.
 SLICE_MS=$(awk -v t="$RUNTIME" -v n="$SLICES" 'BEGIN { printf "%d", t * 1000 / n }')
@@ -195,20 +211,27 @@ for s in $SYSTEMS; do
 	mkdir -p "${MNT[$s]}"
 done
 rm "$W/master.img"
-mount -o loop "$W/ext4.img" "${MNT[ext4]}"
-fuse2fs "$W/fuse2fs.img" "${MNT[fuse2fs]}" > "$W/fuse2fs.out" 2>&1
-"$BUILD/server/fuse-iomap-ext4" "$W/iomap_upcall.img" "${MNT[iomap_upcall]}" > "$W/upcall.out" 2>&1 &
-"$BUILD/server/fuse-iomap-ext4" --bpf "$W/iomap_bpf.img" "${MNT[iomap_bpf]}" > "$W/bpf.out" 2>&1 &
+for s in $SYSTEMS; do
+	case $s in
+	ext4) mount -o loop "$W/ext4.img" "${MNT[ext4]}" ;;
+	fuse2fs) fuse2fs "$W/fuse2fs.img" "${MNT[fuse2fs]}" > "$W/fuse2fs.out" 2>&1 ;;
+	iomap_upcall) "$BUILD/server/fuse-iomap-ext4" "$W/iomap_upcall.img" "${MNT[iomap_upcall]}" > "$W/upcall.out" 2>&1 & ;;
+	iomap_bpf) "$BUILD/server/fuse-iomap-ext4" --bpf "$W/iomap_bpf.img" "${MNT[iomap_bpf]}" > "$W/bpf.out" 2>&1 & ;;
+	esac
+done
+nsys=$(echo $SYSTEMS | wc -w)
 for i in $(seq 100); do
 	n=0
 	for s in $SYSTEMS; do grep -q " ${MNT[$s]} " /proc/mounts && n=$((n + 1)); done
-	[ $n = 4 ] && break
+	[ $n = "$nsys" ] && break
 	sleep 0.1
 done
-[ $n = 4 ] || { echo "bench: not all systems mounted"; cat "$W"/*.out; exit 1; }
-for s in iomap_upcall iomap_bpf; do CONN[$s]=/sys/fs/fuseiomap/iomap/$(stat -c %d "${MNT[$s]}"); done
+[ $n = "$nsys" ] || { echo "bench: not all systems mounted"; cat "$W"/*.out; exit 1; }
+for s in iomap_upcall iomap_bpf; do
+	case " $SYSTEMS " in *" $s "*) CONN[$s]=/sys/fs/fuseiomap/iomap/$(stat -c %d "${MNT[$s]}") ;; esac
+done
 # iomap_bpf_nosimple: the iomap_bpf mount with the simple read path off.
-MNT[iomap_bpf_nosimple]=${MNT[iomap_bpf]} CONN[iomap_bpf_nosimple]=${CONN[iomap_bpf]}
+MNT[iomap_bpf_nosimple]=${MNT[iomap_bpf]:-} CONN[iomap_bpf_nosimple]=${CONN[iomap_bpf]:-}
 if [ "$NOSIMPLE" = 1 ]; then
 	[ -w "${CONN[iomap_bpf]}/simple_read" ] || {
 		echo "bench: error: ${CONN[iomap_bpf]}/simple_read is missing: this fuse_iomap.ko has no simple read path knob," \
@@ -224,9 +247,11 @@ fio --name=probe --ioengine=io_uring --iodepth=4 --filename="${MNT[ext4]}/seq" -
 	--direct=1 --size=1M --io_size=64k --output="$W/probe.out" > "$W/probe.err" 2>&1 ||
 	{ echo "bench: error: fio's io_uring engine does not work in this guest:"; cat "$W/probe.out" "$W/probe.err"; exit 1; }
 # Warm-up for the BPF tier: one read per file publishes its extents.
-for f in seq frag frag100k rewrite; do
-	dd if="${MNT[iomap_bpf]}/$f" of=/dev/null bs=4096 count=1 iflag=direct status=none
-done
+case " $SYSTEMS " in *" iomap_bpf "*)
+	for f in seq frag frag100k rewrite; do
+		dd if="${MNT[iomap_bpf]}/$f" of=/dev/null bs=4096 count=1 iflag=direct status=none
+	done ;;
+esac
 images() { du -m "$W"/*.img | awk '{ printf "%s%s %s", n++ ? ", " : "", $2, $1 } END { printf " MiB" }' |
 	sed "s|$W/||g; s|\.img||g"; echo "; /tmp $(df -m --output=used /tmp | tail -n1 | tr -d ' ') MiB used"; }
 say "images: $(images)"
@@ -240,6 +265,7 @@ say "images: $(images)"
 # SLICES jobs, each after RAMP seconds of warm-up).
 CELLS="seqread_1m_buffered:psync:1:1 seqwrite_1m_buffered:psync:1:1 seqread_1m_direct:psync:1:1
 randread_4k_direct_frag:psync:1:1 randread_4k_buffered:psync:1:1 randwrite_4k_direct:psync:1:1
+randwrite_4k_direct:psync:1:4
 seqwrite_4k_buffered:psync:1:1 randwrite_4k_direct_prealloc:psync:1:1 append_4k_buffered_fsync:psync:1:1
 seqwrite_1m_direct:psync:1:1 randread_4k_direct_frag100k:psync:1:1"
 for wl in randread_4k_direct randread_4k_direct_frag; do
@@ -315,7 +341,7 @@ simple() {	# SYSTEM 0|1: the simple read path knob of its connection
 	echo '#!/bin/sh'
 	echo '# hook pre|post SYSTEM SLICE: see bench.sh'
 	echo 'case $2 in'
-	for s in iomap_upcall iomap_bpf iomap_bpf_nosimple; do echo "$s) c=${CONN[$s]} ;;"; done
+	for s in iomap_upcall iomap_bpf iomap_bpf_nosimple; do echo "$s) c=${CONN[$s]:-} ;;"; done
 	echo '*) c= ;;'
 	echo 'esac'
 	echo "o=$W/once/\$2.\$3"
@@ -363,7 +389,9 @@ def rnd(jfile, cfile):
     for j in json.load(open(jfile))["jobs"]:
         s, k = j["jobname"].rsplit(".", 1)
         io = j["write"] if j["write"]["io_bytes"] > j["read"]["io_bytes"] else j["read"]
-        a = per.setdefault(s, {"bytes": 0, "ios": 0, "ms": 0, "bins": Counter(), "ctr": [0] * 4, "slices": 0})
+        a = per.setdefault(s, {"bytes": 0, "ios": 0, "ms": 0, "bins": Counter(), "ctr": [0] * 4, "slices": 0,
+                               "rate": {}})
+        a["rate"][k] = io["io_bytes"] / max(io["runtime"], 1)
         a["bytes"] += io["io_bytes"]
         a["ios"] += io["total_ios"]
         a["ms"] += io["runtime"]
@@ -388,7 +416,7 @@ def rnd(jfile, cfile):
         else:
             k = [None if x is None else 1000.0 * x / ios for x in a["ctr"]]
         out[s] = (a["bytes"] / ms / 1000.0, a["ios"] * 1000.0 / ms, pct(a["bins"], 50), pct(a["bins"], 99), *k,
-                  a["slices"])
+                  a["slices"], a["rate"])
     return out
 
 def fmt(x, f="%.1f"):
@@ -409,20 +437,28 @@ def medna(v):	# median, NA if any is missing
     return "NA" if None in v else "%.1f" % med(v)
 def cv(v):	# the rounds' coefficient of variation in %: sample standard deviation / mean
     return "NA" if len(v) < 2 or statistics.mean(v) == 0 else "%.1f" % (100 * statistics.stdev(v) / statistics.mean(v))
+def paired(v, ref):
+    """Each slice's rate over the ext4 slice next to it in time (slice k of
+    the same round), for every round: a slow minute of the host hits both
+    sides of a pair, so these spread less than the rounds' medians."""
+    r = [a[9][k] / b[9][k] for a, b in zip(v, ref) for k in a[9] if b[9].get(k)]
+    return ("%.3f\t%.3f\t%.3f" % (med(r), min(r), max(r))) if r else "NA\tNA\tNA"
 with open(sys.argv[4], "w") as f:
     f.write("workload\tioengine\tiodepth\tnumjobs\tsystem\trounds\tmbps\tmbps_min\tmbps_max\t"
             "iops\tiops_min\tiops_max\tp50_us\tp99_us\tratio_vs_ext4\tupcalls_per_1k_io\tsimple_per_1k_io\t"
-            "end_upcalls_per_1k_io\tioend_upcalls_per_1k_io\tmbps_cv\tiops_cv\tslices\n")
+            "end_upcalls_per_1k_io\tioend_upcalls_per_1k_io\tmbps_cv\tiops_cv\tslices\t"
+            "paired_ratio\tpaired_ratio_min\tpaired_ratio_max\n")
     for key, per in cells.items():
         base = med([v[0] for v in per["ext4"]]) if "ext4" in per else 0
         for s, v in per.items():
             mb = [x[0] for x in v]
             io = [x[1] for x in v]
-            f.write("%s\t%s\t%d\t%.1f\t%.1f\t%.1f\t%.0f\t%.0f\t%.0f\t%s\t%s\t%.3f\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n" % (
+            f.write("%s\t%s\t%d\t%.1f\t%.1f\t%.1f\t%.0f\t%.0f\t%.0f\t%s\t%s\t%.3f\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n" % (
                 "\t".join(key), s, len(v), med(mb), min(mb), max(mb), med(io), min(io), max(io),
                 medna([x[2] for x in v]), medna([x[3] for x in v]),
                 med(mb) / base if base else 0, medna([x[4] for x in v]), medna([x[5] for x in v]),
-                medna([x[6] for x in v]), medna([x[7] for x in v]), cv(mb), cv(io), v[0][8]))
+                medna([x[6] for x in v]), medna([x[7] for x in v]), cv(mb), cv(io), v[0][8],
+                paired(v, per["ext4"]) if "ext4" in per else "NA\tNA\tNA"))
 PY
 
 total=0

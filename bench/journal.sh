@@ -12,7 +12,8 @@
 #                           it, FILES times (python3)
 # Rounds interleave the systems (ext4 fuse2fs journal nojournal, ROUNDS
 # times); each cell prints ops/s per round, the median with its min-max,
-# and the ratio of medians to ext4.  Writes $OUT/journal.tsv.
+# the median of paired ratios to ext4 (each round's value over ext4's in
+# the same round) with their min-max, and the ratio of medians.  Writes $OUT/journal.tsv.
 # Run with: make bench-journal (make bench runs it too).
 # Knobs: ROUNDS (3), APPENDS (4096), FILES (10000).
 set -eu
@@ -80,10 +81,13 @@ import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
 for cell in dict.fromkeys(r[0] for r in rows):
     med = {}
+    by = {(r[1], r[2]): float(r[3]) for r in rows if r[0] == cell}
     for sys_ in dict.fromkeys(r[1] for r in rows if r[0] == cell):
         v = sorted(float(r[3]) for r in rows if r[0] == cell and r[1] == sys_)
         med[sys_] = statistics.median(v)
-        print("journal: %-24s %-10s %8.1f ops/s (%.1f-%.1f), %.2fx ext4" %
-              (cell, sys_, med[sys_], v[0], v[-1], med[sys_] / med["ext4"]))
+        # Paired: each round's value over ext4's in the same round, next to it in time.
+        p = sorted(x / by[("ext4", rnd)] for (s, rnd), x in by.items() if s == sys_ and by.get(("ext4", rnd)))
+        print("journal: %-24s %-10s %8.1f ops/s (%.1f-%.1f), %.2fx ext4 paired (%.2f-%.2f), %.2fx of medians" %
+              (cell, sys_, med[sys_], v[0], v[-1], statistics.median(p), p[0], p[-1], med[sys_] / med["ext4"]))
 PY
 grep 'journal:' "$W/ours.log" | tail -n 2 || true

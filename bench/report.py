@@ -14,10 +14,19 @@ SIMPLE_ON, SIMPLE_OFF = "iomap_bpf", "iomap_bpf_nosimple"
 
 
 def label(r):
-    """A cell's short name: the workload, plus depth and jobs for io_uring."""
+    """A cell's short name: the workload, plus depth and jobs for io_uring, jobs if more than one for psync."""
     if r["ioengine"] == "psync":
-        return r["workload"]
+        return r["workload"] if r["numjobs"] == "1" else "%s x%s" % (r["workload"], r["numjobs"])
     return "%s qd%s x%s" % (r["workload"], r["iodepth"], r["numjobs"])
+
+
+def ratio(r):
+    """The paired ratio to ext4 with its min-max, then the ratio of the medians."""
+    p = r.get("paired_ratio", "NA")
+    if p in ("NA", "", None):
+        return "%.2fx" % float(r["ratio_vs_ext4"])
+    return "%.2fx paired (%.2f-%.2f), %.2fx of medians" % (
+        float(p), float(r["paired_ratio_min"]), float(r["paired_ratio_max"]), float(r["ratio_vs_ext4"]))
 
 
 def spread(med, lo, hi, unit, cv="NA"):
@@ -52,17 +61,18 @@ def main():
            "slices, in the cells where the simple path can apply; - where a system has no row."
            % (kernel, "/".join(rounds), "/".join(slices) or "1", SIMPLE_OFF, SIMPLE_ON), "",
            "## psync, queue depth 1, one job", "",
-           "Cells: MB/s (min-max, ±CV), ratio to the kernel's ext4, FUSE_IOMAP_BEGIN/END/IOEND upcalls "
-           "per 1000 I/Os.", "",
+           "Cells: MB/s (min-max, ±CV), ratio to the kernel's ext4 (the median of paired ratios, each "
+           "slice over the ext4 slice next to it in time, with their min-max; then the ratio of the "
+           "rounds' medians), FUSE_IOMAP_BEGIN/END/IOEND upcalls per 1000 I/Os.", "",
            "| workload | " + " | ".join(systems) + " |",
            "| --- |" + " --- |" * len(systems)]
     for c in psync:
         cs = []
         for s in systems:
             r = cell.get((c, s))
-            cs.append("-" if r is None else "%s, %.2fx, %s/%s/%s" % (
+            cs.append("-" if r is None else "%s, %s, %s/%s/%s" % (
                 spread(r["mbps"], r["mbps_min"], r["mbps_max"], "MB/s", r.get("mbps_cv")),
-                float(r["ratio_vs_ext4"]),
+                ratio(r),
                 r["upcalls_per_1k_io"], r.get("end_upcalls_per_1k_io", "NA"),
                 r.get("ioend_upcalls_per_1k_io", "NA")))
         out.append("| %s | %s |" % (c, " | ".join(cs)))
@@ -82,9 +92,9 @@ def main():
             cs = []
             for s in systems:
                 r = cell.get((c, s))
-                cs.append("-" if r is None else "%s, %.2fx, %s/%s us, %s MB/s, %s" % (
+                cs.append("-" if r is None else "%s, %s, %s/%s us, %s MB/s, %s" % (
                     spread(r["iops"], r["iops_min"], r["iops_max"], "IOPS", r.get("iops_cv")),
-                    float(r["ratio_vs_ext4"]),
+                    ratio(r),
                     r["p50_us"], r["p99_us"], r["mbps"], r["upcalls_per_1k_io"]))
             if on_off:
                 a, b = cell.get((c, SIMPLE_ON)), cell.get((c, SIMPLE_OFF))
@@ -123,11 +133,12 @@ def main():
         f.write("cell " + " ".join(systems) + "\n")
         for c in cells:
             f.write(c.replace(" ", "_") + " " + " ".join(
-                cell[(c, s)]["ratio_vs_ext4"] if (c, s) in cell else "NaN" for s in systems) + "\n")
+                (cell[(c, s)].get("paired_ratio") or "NA").replace("NA", cell[(c, s)]["ratio_vs_ext4"])
+                if (c, s) in cell else "NaN" for s in systems) + "\n")
     plot = "\n".join([
         "set terminal png size 1600,600 noenhanced",
         "set output '%s'" % os.path.join(d, "ratios.png"),
-        "set title 'Throughput relative to the kernel ext4 driver (1.0 = equal)'",
+        "set title 'Throughput relative to the kernel ext4 driver (paired ratios; 1.0 = equal)'",
         "set style data histograms", "set style histogram clustered gap 1",
         "set style fill solid 0.8 border -1", "set ylabel 'ratio to ext4'",
         "set xtics rotate by -30", "set key outside top center horizontal", "set yrange [0:*]",
