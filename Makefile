@@ -95,7 +95,7 @@ demo: deps
 
 # Side-by-side benchmark (one boot): build/bench/results.{tsv,md}, ratios.png.
 # Its knobs (see bench/bench.sh) reach the guest only when set here.
-BENCH_KNOBS := ROUNDS RUNTIME QD_RUNTIME RAMP SLICES NOSIMPLE BENCH_CELLS
+BENCH_KNOBS := ROUNDS RUNTIME QD_RUNTIME RAMP SLICES NOSIMPLE MAPPING BENCH_CELLS BENCH_SYSTEMS
 # An 8 GiB guest (VM_MEM, read by selftests/vm/boot): /tmp holds four image copies.
 bench: deps
 	$(Q)$(MAKE) all
@@ -116,7 +116,7 @@ QUICK_CELLS := randwrite_4k_direct:psync:1:1,randwrite_4k_direct:psync:1:4,seqwr
 bench-quick: deps
 	$(Q)$(MAKE) all
 	VM_MEM=$${VM_MEM:-8G} selftests/vm/boot --timeout 3600 --env BENCH_CELLS=$(QUICK_CELLS) \
-		--env BENCH_SYSTEMS=ext4,iomap_bpf --env NOSIMPLE=0 --env ROUNDS=$(or $(ROUNDS),3) \
+		--env BENCH_SYSTEMS=ext4,iomap_bpf --env NOSIMPLE=0 --env MAPPING=0 --env ROUNDS=$(or $(ROUNDS),3) \
 		--env RUNTIME=$(or $(RUNTIME),8) -- bench/bench.sh
 	python3 bench/report.py $(B)/bench
 	selftests/vm/boot --timeout 1800 --env ROUNDS=$(or $(ROUNDS),3) --env APPENDS=2048 --env FILES=1000 \

@@ -70,6 +70,7 @@
 #               module has no simple_read knob; 0: leave them out
 #   BENCH_CELLS only these cells, comma separated WORKLOAD:ENGINE:DEPTH:JOBS
 #               (e.g. randwrite_4k_direct:psync:1:1); default all of them
+#   MAPPING     1 (default): the mapping-cost microbenchmark; 0: leave it out
 #   BENCH_SYSTEMS only these systems, comma separated, ext4 among them
 #               (default ext4 fuse2fs iomap_upcall iomap_bpf)
 # Time: about two hours under TCG on 2 host cores (make bench allows three):
@@ -86,6 +87,7 @@ QD_RUNTIME=${QD_RUNTIME:-2}
 RAMP=${RAMP:-1}
 SLICES=${SLICES:-2}
 NOSIMPLE=${NOSIMPLE:-1}
+MAPPING=${MAPPING:-1}
 W=/tmp/bench
 BUILD=$REPO/build
 SYSTEMS=${BENCH_SYSTEMS:-ext4 fuse2fs iomap_upcall iomap_bpf}
@@ -534,6 +536,7 @@ wait
 rm -f "$W"/*.img
 
 # --- mapping cost: extent_map with N extents ----------------------------------
+if [ "$MAPPING" = 1 ]; then
 say "mapping cost: extent_map with 10 .. 1,000,000 extents ($SECONDS s in)"
 echo -e "extents\tlat_us\tiops\tupcalls\tmap_bytes_per_extent" > "$OUT.tmp/mapping.tsv"
 truncate -s $(( (1000000 + 64) * 4096 + (16 << 20) )) "$W/dev.img"
@@ -569,6 +572,7 @@ print("%.1f %.0f" % (r["clat_ns"]["mean"] / 1000, r["iops"]))' "$W/m.json")
 	wait $bfs
 done
 losetup -d "$dev"
+fi
 rmmod fuse_iomap || true
 uname -r > "$OUT.tmp/kernel"
 rm -rf "$OUT" && mv "$OUT.tmp" "$OUT"
