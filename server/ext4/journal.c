@@ -211,7 +211,10 @@ static errcode_t jio_read64(io_channel io, unsigned long long blk, int count, vo
 		return io_channel_read_blk64(c->real, blk, count, data);
 	jio_range(io, blk, count, &off, &len);
 	end = off + len;
-	/* The super block, read back at each flush to be written in part, mostly is. */
+	/*
+	 * A range the map holds whole needs nothing from the device: so goes
+	 * the super block, which each flush reads back to write 1 KiB of it.
+	 */
 	if (!jio_all_mapped(j, off, end)) {
 		err = io_channel_read_blk64(c->real, blk, count, data);
 		if (err)
