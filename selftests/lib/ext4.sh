@@ -267,3 +267,7 @@ ext4_beside_kernel() {
 	defer "umount '$T_TMP/ref'"
 	start_server "$T_TMP/mnt" "$T_TMP/srv.out" "$EXT4SRV" "$@" "$T_TMP/ours.img" "$T_TMP/mnt"
 }
+
+# srv_requests OPCODE: how many OPCODE requests the server started by
+# ext4_beside_kernel with -d has traced so far.
+srv_requests() { grep -c "opcode: $1 " "$T_TMP/srv.out" || true; }

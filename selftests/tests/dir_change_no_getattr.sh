@@ -16,7 +16,6 @@
 
 chmod 755 "$T_TMP" "$(dirname "$T_TMP")"
 ext4_beside_kernel 64M -d --bpf
-getattrs() { grep -c 'opcode: GETATTR' "$T_TMP/srv.out" || true; }
 
 # mtime_moves DIR CMD...: "moved" if CMD changes DIR's mtime.
 mtime_moves() {
@@ -49,7 +48,7 @@ want=$(steps "$T_TMP/ref" | paste -sd,)
 got=$(steps "$T_TMP/mnt" | paste -sd,)
 expect_eq "what a user sees of the directory (kernel ext4: $want)" "$got" "$want"
 
-before=$(getattrs)
+before=$(srv_requests GETATTR)
 python3 - "$T_TMP/mnt/d" <<'PY'
 import os, sys
 block = os.urandom(4096)
@@ -61,7 +60,7 @@ for i in range(64):
     os.close(fd)
     os.unlink(p)
 PY
-after=$(getattrs)
+after=$(srv_requests GETATTR)
 expect_eq "GETATTR upcalls in 64 rounds of create, write, fsync, unlink" $((after - before)) 0
 stop_server "$T_TMP/mnt" "$SERVER_PID"
 ext4_fsck_clean "$T_TMP/ours.img"

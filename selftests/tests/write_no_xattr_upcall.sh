@@ -14,7 +14,6 @@
 # The unprivileged writer must reach both mountpoints.
 chmod 755 "$T_TMP" "$(dirname "$T_TMP")"
 ext4_beside_kernel 64M -d --bpf
-getxattrs() { grep -c 'opcode: GETXATTR' "$T_TMP/srv.out" || true; }
 
 # Steps on MNT; prints the modes that the writes left.
 steps() {
@@ -39,12 +38,12 @@ expect_eq "modes after unprivileged, unprivileged and root writes (kernel ext4: 
 
 f=$T_TMP/mnt/g
 dd if=/dev/urandom of="$f" bs=4k count=1 conv=fsync status=none
-before=$(getxattrs)
+before=$(srv_requests GETXATTR)
 dd if=/dev/urandom of="$f" bs=4k count=64 conv=notrunc status=none
 dd if=/dev/urandom of="$f" bs=4k count=64 conv=notrunc,fsync oflag=direct status=none
 dd if=/dev/urandom of="$f" bs=4k count=64 oflag=append conv=notrunc status=none
 dd if=/dev/urandom of="$f" bs=4k count=64 seek=1000 conv=notrunc,fsync status=none
-after=$(getxattrs)
+after=$(srv_requests GETXATTR)
 expect_eq "GETXATTR upcalls made by 256 writes after the first" $((after - before)) 0
 stop_server "$T_TMP/mnt" "$SERVER_PID"
 e2fsck -fn "$T_TMP/ours.img" > "$T_TMP/fsck.out" 2>&1 ||
