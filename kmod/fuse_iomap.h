@@ -86,6 +86,18 @@ static inline u32 fuse_iomap_dir_changed_mask(struct inode *dir)
 	return STATX_MTIME | STATX_CTIME | STATX_SIZE | STATX_BLOCKS | STATX_NLINK;
 }
 
+/*
+ * fuse forgets S_NOSEC at each attribute refresh, in case another client
+ * set a suid bit or security.capability.  An iomap server's file system
+ * has no other client: such changes are made through the kernel, and the
+ * VFS then clears S_NOSEC itself.  Without S_NOSEC every write after a
+ * refresh would take i_rwsem exclusive to look (fuse_iomap_write_iter).
+ */
+static inline bool fuse_iomap_keeps_nosec(struct inode *inode)
+{
+	return fuse_iomap_inode(inode) && !is_sxid(inode->i_mode);
+}
+
 /* --- shared by our own files --------------------------------------------- */
 
 /* iomap.flags bit (file system private): the mapping wants FUSE_IOMAP_IOEND. */

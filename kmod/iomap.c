@@ -417,26 +417,6 @@ static int fuse_iomap_map(struct inode *inode, u32 opflags, loff_t pos, loff_t c
 	return fuse_iomap_apply(inode, opflags, pos, &out, iomap, srcmap);
 }
 
-static int fuse_iomap_begin(struct inode *inode, loff_t pos, loff_t count, unsigned int flags,
-			    struct iomap *iomap, struct iomap *srcmap)
-{
-	int err = fuse_iomap_map(inode, fuse_iomap_opflags(flags), pos, count, iomap, srcmap);
-
-	/*
-	 * An O_DIRECT write's end_io hears only IOMAP_DIO_UNWRITTEN and
-	 * IOMAP_DIO_COW of its mappings, and SHARED is what makes the
-	 * latter: there it means "wants an ioend" and nothing else (it
-	 * otherwise only stops a FUA write, which a mapping with metadata to
-	 * commit at ioend does not want either).
-	 */
-	if (!err && (flags & IOMAP_DIRECT) && (flags & IOMAP_WRITE)) {
-		iomap->flags &= ~IOMAP_F_SHARED;
-		if (iomap->flags & FUSE_IOMAP_KF_IOEND)
-			iomap->flags |= IOMAP_F_SHARED;
-	}
-	return err;
-}
-
 /* The BPF tier hears of the end too (if it wants to), before the server does. */
 static void fuse_iomap_bpf_end(struct inode *inode, const struct fuse_iomap_end_in *in)
 {
@@ -500,6 +480,47 @@ static int fuse_iomap_end(struct inode *inode, loff_t pos, loff_t count, ssize_t
 	if (!(iomap->flags & IOMAP_F_PRIVATE))
 		return 0;
 	return fuse_iomap_upcall_end(inode, pos, count, written, flags, iomap);
+}
+
+/*
+ * An O_DIRECT overwrite under i_rwsem shared (fuse_iomap_write_iter) may
+ * only write blocks already written: no allocation, no conversion at
+ * ioend, no zeroing, as ext4 and XFS allow it.  Anything else goes back
+ * (-EAGAIN) to be retried with i_rwsem exclusive, after the server has
+ * heard the end of a mapping that wanted it.
+ */
+static int fuse_iomap_overwrite_only(struct inode *inode, loff_t pos, loff_t count,
+				     unsigned int flags, struct iomap *iomap)
+{
+	if (iomap->type == IOMAP_MAPPED && !(iomap->flags & (IOMAP_F_NEW | FUSE_IOMAP_KF_IOEND)))
+		return 0;
+	fuse_iomap_end(inode, pos, count, 0, flags, iomap);
+	return -EAGAIN;
+}
+
+static int fuse_iomap_begin(struct inode *inode, loff_t pos, loff_t count, unsigned int flags,
+			    struct iomap *iomap, struct iomap *srcmap)
+{
+	int err = fuse_iomap_map(inode, fuse_iomap_opflags(flags), pos, count, iomap, srcmap);
+
+	if (err || !(flags & IOMAP_DIRECT) || !(flags & IOMAP_WRITE))
+		return err;
+	if (flags & IOMAP_OVERWRITE_ONLY) {
+		err = fuse_iomap_overwrite_only(inode, pos, count, flags, iomap);
+		if (err)
+			return err;
+	}
+	/*
+	 * An O_DIRECT write's end_io hears only IOMAP_DIO_UNWRITTEN and
+	 * IOMAP_DIO_COW of its mappings, and SHARED is what makes the
+	 * latter: there it means "wants an ioend" and nothing else (it
+	 * otherwise only stops a FUA write, which a mapping with metadata to
+	 * commit at ioend does not want either).
+	 */
+	iomap->flags &= ~IOMAP_F_SHARED;
+	if (iomap->flags & FUSE_IOMAP_KF_IOEND)
+		iomap->flags |= IOMAP_F_SHARED;
+	return 0;
 }
 
 const struct iomap_ops fuse_iomap_map_ops = {

@@ -159,6 +159,58 @@ static int fuse_iomap_write_nowait(struct kiocb *iocb, struct iov_iter *from)
 	return 0;
 }
 
+/*
+ * An O_DIRECT overwrite of one aligned block inside i_size, with no
+ * privileges left to strip, runs under i_rwsem shared, as on ext4 and
+ * XFS, so that parallel writers of one file do not queue behind each
+ * other.  One block: its one mapping either lets it through (a written
+ * block, fuse_iomap_begin) or turns it back before any I/O went out.
+ */
+static bool fuse_iomap_write_shared(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct inode *inode = file_inode(iocb->ki_filp);
+	unsigned int bsize = i_blocksize(inode);
+	loff_t pos = iocb->ki_pos;
+
+	return (iocb->ki_flags & IOCB_DIRECT) && !(iocb->ki_flags & IOCB_APPEND) &&
+	       IS_NOSEC(inode) && iov_iter_count(from) == bsize && !(pos & (bsize - 1)) &&
+	       pos + bsize <= i_size_read(inode);
+}
+
+/* -ENOTBLK: not an overwrite after all; the caller takes i_rwsem exclusive. */
+static ssize_t fuse_iomap_write_overwrite(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct inode *inode = file_inode(iocb->ki_filp);
+	ssize_t ret;
+
+	if (iocb->ki_flags & IOCB_NOWAIT) {
+		if (!inode_trylock_shared(inode))
+			return -EAGAIN;
+	} else {
+		inode_lock_shared(inode);
+	}
+	/* i_size or the mode may have changed before the lock was ours. */
+	ret = -ENOTBLK;
+	if (!fuse_iomap_write_shared(iocb, from))
+		goto out_unlock;
+	ret = generic_write_checks(iocb, from);
+	if (ret <= 0)
+		goto out_unlock;
+	ret = kiocb_modified(iocb);
+	if (ret)
+		goto out_unlock;
+	ret = iomap_dio_rw(iocb, from, &fuse_iomap_map_ops, &fuse_iomap_dio_write_ops,
+			   IOMAP_DIO_OVERWRITE_ONLY, NULL, 0);
+	/* 0: the page cache could not be dropped; that fallback is exclusive. */
+	if (!ret || (ret == -EAGAIN && !(iocb->ki_flags & IOCB_NOWAIT)))
+		ret = -ENOTBLK;
+	else if (ret > 0)
+		fuse_write_update_attr(inode, iocb->ki_pos, ret);
+out_unlock:
+	inode_unlock_shared(inode);
+	return ret;
+}
+
 ssize_t fuse_iomap_write_iter(struct kiocb *iocb, struct iov_iter *from)
 {
 	struct inode *inode = file_inode(iocb->ki_filp);
@@ -167,6 +219,11 @@ ssize_t fuse_iomap_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	loff_t oldsize;
 	ssize_t ret;
 
+	if (fuse_iomap_write_shared(iocb, from)) {
+		ret = fuse_iomap_write_overwrite(iocb, from);
+		if (ret != -ENOTBLK)
+			return ret;
+	}
 	if (iocb->ki_flags & IOCB_NOWAIT) {
 		if (!inode_trylock(inode))
 			return -EAGAIN;
