@@ -408,8 +408,13 @@ static int fuse_iomap_map(struct inode *inode, u32 opflags, loff_t pos, loff_t c
 	err = fuse_iomap_bpf_begin(inode, opflags, pos, count, &out);
 	if (err != FUSE_BPF_NO_ANSWER)
 		return err ?: fuse_iomap_bpf_apply(inode, opflags, pos, &out, iomap, srcmap);
-	/* An upcall always sleeps. */
-	if (opflags & FUSE_IOMAP_OP_NOWAIT)
+	/*
+	 * An upcall always sleeps.  A shared overwrite is the BPF tier's
+	 * alone: without its answer the write is retried exclusive, and that
+	 * attempt asks the server, which so sees one BEGIN per write, as
+	 * before, and never OVERWRITE_ONLY.
+	 */
+	if (opflags & (FUSE_IOMAP_OP_NOWAIT | FUSE_IOMAP_OP_OVERWRITE_ONLY))
 		return -EAGAIN;
 	err = fuse_iomap_upcall_begin(inode, opflags, pos, count, &out);
 	if (err)

@@ -231,13 +231,21 @@ static bool fi_is_change_end(const struct fuse_iomap_end_in *in)
 	       (in->map.type != FUSE_IOMAP_TYPE_MAPPED || (in->map.flags & FUSE_IOMAP_F_NEW));
 }
 
-/* The write mapping of @out is unwritten, converted at its ioend. */
-static bool fi_hands_out_unwritten(const struct fuse_iomap_begin_out *out)
+/*
+ * The write mapping of @out is unwritten, converted at its ioend, or
+ * written blocks to overwrite in place: either way the file's list as it
+ * is now is what BPF may answer the next writes from.  New blocks are
+ * not: they hold no data until this write lands.
+ */
+static bool fi_hands_out_known(const struct fuse_iomap_begin_out *out)
 {
 	const struct fuse_iomap_io *w =
 		out->write.type == FUSE_IOMAP_TYPE_PURE_OVERWRITE ? &out->read : &out->write;
 
-	return w->type == FUSE_IOMAP_TYPE_UNWRITTEN && (w->flags & FUSE_IOMAP_F_WANT_IOEND);
+	if (w->type == FUSE_IOMAP_TYPE_UNWRITTEN)
+		return w->flags & FUSE_IOMAP_F_WANT_IOEND;
+	return w->type == FUSE_IOMAP_TYPE_MAPPED && out->write.type == FUSE_IOMAP_TYPE_PURE_OVERWRITE &&
+	       !(w->flags & FUSE_IOMAP_F_NEW);
 }
 
 static int fi_begin(struct fi_server *srv, const struct fuse_in_header *ih,
@@ -270,9 +278,11 @@ static int fi_begin(struct fi_server *srv, const struct fuse_in_header *ih,
 	 * moment this read returns: publish first, then reply.  So too after
 	 * a write that was handed unwritten blocks (say, preallocated): they
 	 * read as zeros until their ioend, so the next writes into them and
-	 * their ioends can stay in the kernel.
+	 * their ioends can stay in the kernel; and after an overwrite in
+	 * place, which BPF answers only from a list, so that the file's next
+	 * overwrites (which it may run under i_rwsem shared) stay there too.
 	 */
-	if (!err && (!change || fi_hands_out_unwritten(&out)))
+	if (!err && (!change || fi_hands_out_known(&out)))
 		fi_lib_rule_publish(srv, ih->nodeid, seq);
 	return fi_reply(srv, ih->unique, err, &out, sizeof(out));
 }

@@ -6,7 +6,9 @@
 # under fi-offcpu: the time they sleep in rwsem_down_write_slowpath from a
 # write is 0 on the kernel's ext4 and on ours (before: the writers waited
 # there while another's write went to the device).  The bytes are what
-# the writes say, after dropping the caches.  Then the same writers over a
+# the writes say, after dropping the caches.  On ours the BPF tier answers
+# them all, with no upcall: the file's list, gone after its ioends, is back
+# after the first overwrite's upcall (one dd before the writers).  Then the same writers over a
 # file whose quarters are written, written, fallocated and a hole: writes
 # that are not pure overwrites are turned back and retried with i_rwsem
 # exclusive, and the bytes are right too.  e2fsck is clean.
@@ -27,12 +29,16 @@ check_bytes() {
 	expect_eq "sha256 of $1 after the writes" "$(sha256sum < "$1" | cut -d' ' -f1)" "$(cat "$T_TMP/want")"
 }
 
-# queued DIR: µs that four overwriters of DIR/f slept on i_rwsem taken for write.
+# queued DIR [CONN]: µs that four overwriters of DIR/f slept on i_rwsem taken for write.
 queued() {
 	cp "$T_TMP/data" "$1/f" && sync
 	cat "$1/f" > /dev/null
+	dd if="$T_TMP/data" of="$1/f" bs=4k count=1 conv=notrunc oflag=direct status=none
+	[ -z "${2-}" ] || begins=$(cat "$2/iomap_begin_upcalls")
 	"$OFFCPU" -t 1000 -- $WRITERS "$1/f" 4 512 s1 "$T_TMP/want" > "$T_TMP/run.json" \
 		2> "$T_TMP/run.err" || fail "fi-offcpu: $(tail -n1 "$T_TMP/run.err")"
+	[ -z "${2-}" ] || expect_eq "BEGIN upcalls of the overwriters" \
+		"$(($(cat "$2/iomap_begin_upcalls") - begins))" 0
 	check_bytes "$1/f"
 	python3 - "$T_TMP/run.json" "$1/f" <<'PY'
 import json, sys
@@ -44,7 +50,7 @@ print(int(sum(s["us"] for s in r["stacks"] if "rwsem_down_write_slowpath" in s["
 PY
 }
 ref=$(queued "$T_TMP/ref")
-got=$(queued "$T_TMP/mnt")
+got=$(queued "$T_TMP/mnt" "$(conn_dir "$T_TMP/mnt")")
 log "µs asleep on i_rwsem for write: kernel ext4 $ref, ours $got"
 expect_eq "kernel ext4's overwriters: µs asleep on i_rwsem for write" "$ref" 0
 expect_eq "our overwriters: µs asleep on i_rwsem for write" "$got" 0
