@@ -87,6 +87,20 @@ static inline u32 fuse_iomap_dir_changed_mask(struct inode *dir)
 }
 
 /*
+ * After an unlink or a rename over a name, fuse drops the inode's link
+ * count locally and invalidates its ctime, so that the next stat asks the
+ * server and gets the count the server holds.  An iomap file's ctime is
+ * the kernel's (fuse_get_cache_mask), so nothing would ask, and the local
+ * count would stand until eviction: ext4_stress_fsck_clean once saw stat
+ * say 0 links for a file that had a name.  Ask for the link count itself.
+ */
+static inline void fuse_iomap_entry_unlinked(struct inode *inode)
+{
+	if (fuse_iomap_inode(inode))
+		fuse_invalidate_attr_mask(inode, STATX_NLINK);
+}
+
+/*
  * fuse forgets S_NOSEC at each attribute refresh, in case another client
  * set a suid bit or security.capability.  An iomap server's file system
  * has no other client: such changes are made through the kernel, and the
