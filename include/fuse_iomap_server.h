@@ -244,7 +244,9 @@ void *fi_req_ctx(fuse_req_t req);
  * The library keeps the lists right; you only answer extents():
  *  - after a read's FUSE_IOMAP_BEGIN that you answered (so BPF had no
  *    answer), it asks extents() and publishes the list, unless a change
- *    began since that BEGIN arrived;
+ *    began since that BEGIN arrived; so too after a write's BEGIN that
+ *    you answered with unwritten blocks converted at ioend, or with
+ *    written blocks to overwrite in place (MAPPED, not NEW);
  *  - before every change it can see, it forgets the file's list first:
  *    a write's BEGIN, an END of a write through a new mapping or one not
  *    MAPPED, IOEND (upcall or queued; but see ioend_in_place), SETATTR
