@@ -56,7 +56,7 @@ help:
 	@echo '  make check-debug   the guest tests on a lockdep/KASAN build of the pinned'
 	@echo '                     kernel (built once into build/debug; about an hour)'
 	@echo '  make bench         side-by-side benchmark against the kernel'"'"'s ext4'
-	@echo '  make bench-quick   the headline cells, ext4 against ours (paired ratios), about 30 min'
+	@echo '  make bench-quick   the headline cells, ext4 against ours (paired ratios), about 25 min'
 	@echo '  make bench-explain where a write'"'"'s time goes (on/off-CPU, stacks): ext4 against ours'
 	@echo '  make bench-seqread sequential read MB/s: ext4, fuse-iomap-ext4, fuse2fs'
 	@echo '  make bench-journal fsync-heavy ops/s: ext4, fuse2fs, ours with the journal on and off'
