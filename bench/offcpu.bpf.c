@@ -53,6 +53,13 @@ struct {
 } stacks SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, OFFCPU_SPILL_STACKS);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, OFFCPU_DEPTH * sizeof(__u64));
+} spill SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, OFFCPU_MAX_STACKS);
 	__type(key, __s32);		/* stack id, or OFFCPU_LOST */
@@ -76,6 +83,23 @@ static bool is_tracked(struct task_struct *t)
 	return bpf_map_lookup_elem(&tracked, &tgid) != NULL;
 }
 
+/*
+ * bpf_get_stackid() keeps one stack per bucket of the map, chosen by the
+ * stack's hash, and loses a stack whose bucket holds another (EEXIST).
+ * The hash moves with KASLR, so in some boots a stack that matters (a
+ * writer's sleep in its write) was lost every time: such a stack goes to
+ * a second map, and its id carries OFFCPU_SPILL.
+ */
+static __s32 stack_id(void *ctx)
+{
+	__s32 id = bpf_get_stackid(ctx, &stacks, 0);
+
+	if (id != -17 /* -EEXIST */)
+		return id;
+	id = bpf_get_stackid(ctx, &spill, 0);
+	return id < 0 ? id : id | OFFCPU_SPILL;
+}
+
 static void left_cpu(void *ctx, struct task_struct *prev, __u64 now)
 {
 	__u32 pid = BPF_CORE_READ(prev, pid);
@@ -91,7 +115,7 @@ static void left_cpu(void *ctx, struct task_struct *prev, __u64 now)
 		__sync_fetch_and_add(&totals.oncpu_ns, now - s->on);
 	s->on = 0;
 	s->off = now;
-	s->stackid = bpf_get_stackid(ctx, &stacks, 0);
+	s->stackid = stack_id(ctx);
 	if (s->stackid < 0)
 		__sync_fetch_and_add(&totals.lost_stacks, 1);
 	if (BPF_CORE_READ(prev, __state))
@@ -155,7 +179,7 @@ int offcpu_sample(void *ctx)
 
 	if (!bpf_map_lookup_elem(&tracked, &tgid))
 		return 0;
-	id = bpf_get_stackid(ctx, &stacks, 0);
+	id = stack_id(ctx);
 	/* No kernel stack: the sample hit user space. */
 	if (id == -14 /* -EFAULT */)
 		id = OFFCPU_USER;

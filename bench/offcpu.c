@@ -160,13 +160,14 @@ static int row_cmp(const void *a, const void *b)
 
 static void print_stack(const struct ctx *c, __s32 id)
 {
+	const struct bpf_map *map = id & OFFCPU_SPILL ? c->skel->maps.spill : c->skel->maps.stacks;
+	__s32 key = id & ~OFFCPU_SPILL;
 	__u64 ips[OFFCPU_DEPTH] = { 0 };
 	const char *sep = "";
 	int i, from = 0;
 
 	printf("[");
-	if (id >= 0 && !bpf_map__lookup_elem(c->skel->maps.stacks, &id, sizeof(id), ips,
-					       sizeof(ips), 0)) {
+	if (id >= 0 && !bpf_map__lookup_elem(map, &key, sizeof(key), ips, sizeof(ips), 0)) {
 		/* The tracepoint's own frames end at __schedule: start after it. */
 		for (i = 0; i < OFFCPU_DEPTH && ips[i]; i++)
 			if (!strcmp(ksym_name(c, ips[i]), "__schedule"))
