@@ -1,23 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * extent_map: answers FUSE_IOMAP_BEGIN from extents the server put in BPF
- * maps (see fuse_iomap_extent_map.h): a bounded binary search over the
- * file's sorted extents, O(log n) map lookups.  Reads and zeroing get the
- * extent or hole at pos; writes only overwrites of written extents (with
- * FUSE_IOMAP_END when they may grow the file: see mapped_flags()), and
- * writeback only written extents (a hole or unwritten extent has to be
- * allocated or converted: the server's).  Everything else, and any file
- * without an entry, falls back to the upcall.
+ * extent_map: answers FUSE_IOMAP_BEGIN from the store the server's library
+ * writes in this program's arena (see fuse_iomap_extent_map.h): a bounded
+ * probe of the file table and a binary search over the file's sorted
+ * extents, plain loads throughout, checked by the slot's sequence count.
+ * Reads and zeroing get the extent or hole at pos; writes only overwrites
+ * of written extents (with FUSE_IOMAP_END when they may grow the file: see
+ * mapped_flags()), and writeback only written extents (a hole or unwritten
+ * extent has to be allocated or converted: the server's).  Everything
+ * else, a file with no slot, and a slot that changed while we read it,
+ * falls back to the upcall.
  *
  * Files flagged FI_FILE_IOEND take FUSE_IOMAP_IOEND instead: writes that
  * may grow them ask for an ioend rather than FUSE_IOMAP_END, and writes
  * (O_DIRECT, buffered, writeback) into their UNWRITTEN extents are
  * answered too, UNWRITTEN with FUSE_IOMAP_F_WANT_IOEND.  iomap_ioend then
- * handles those ioends here: it marks the blocks written in `written` (so
- * that the next iomap_begin answers them MAPPED before the server has
- * converted its extent) and queues the ioend on `ioend_queue` for the
- * server, which applies it as if it had come as an upcall.  Holes stay
- * the server's to allocate.
+ * handles those ioends here: it marks the ranges written (so that the
+ * next iomap_begin answers them MAPPED before the server has converted
+ * its extent) and queues the ioend on `ioend_queue` for the server, which
+ * applies it as if it had come as an upcall.  Holes stay the server's to
+ * allocate.
  */
 #include <stdbool.h>
 #include <linux/types.h>
@@ -28,67 +30,75 @@
 #include "fuse_iomap_bpf.h"
 #include "fuse_iomap_extent_map.h"
 
+#define __arena __attribute__((address_space(1)))
+/* Keeps clang from moving loads across it; the CPU keeps their order (TSO). */
+#define barrier() asm volatile("" ::: "memory")
+
 char LICENSE[] SEC("license") = "GPL";
 
-/* Blocks one iomap_begin looks up in `written` to size a run. */
-#define RUN_LOOKUPS	64
-
-/*
- * Blocks iomap_ioend ever marked in `written` (the library reads it: while
- * it is 0 there is nothing to delete when a server frees blocks).
- */
-__u64 marked_blocks;
-
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, FI_EXTENT_MAX_FILES);
-	__type(key, struct fi_file_key);
-	__type(value, struct fi_file);
-} files SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARENA);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, FI_STORE_PAGES);	/* the library may change it before load */
+} store SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1 << 20);	/* the server may raise it before load */
-	__type(key, struct fi_extent_key);
-	__type(value, struct fi_extent);
-} extents SEC(".maps");
+struct fi_store_root __arena root;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, FI_WRITTEN_MAX);
-	__type(key, struct fi_written_key);
-	__type(value, __u8);
-} written SEC(".maps");
+struct fi_mark marks[FI_MARKS];
+__u64 mark_tags;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, FI_IOEND_QUEUE_BYTES);	/* the library may change it before load */
 } ioend_queue SEC(".maps");
 
-static struct fi_extent *get(__u64 nodeid, __u32 gen, __u32 idx)
+/* The slot of @nodeid and the even seq it had, or NULL. */
+static __always_inline struct fi_store_file __arena *lookup(__u64 nodeid, __u32 *seq)
 {
-	struct fi_extent_key k = { .nodeid = nodeid, .gen = gen, .idx = idx };
+	struct fi_store_file __arena *t = root.files;
+	__u32 h = fi_store_hash(nodeid);
+	int i;
 
-	return bpf_map_lookup_elem(&extents, &k);
+	if (!t)
+		return NULL;
+	bpf_for(i, 0, FI_STORE_PROBES) {
+		struct fi_store_file __arena *s = &t[(h + i) & (FI_STORE_FILES - 1)];
+		__u64 id = s->nodeid;
+
+		if (!id)
+			return NULL;
+		if (id != nodeid)
+			continue;
+		*seq = s->seq;
+		barrier();
+		if ((*seq & 1) || s->nodeid != nodeid)
+			return NULL;
+		return s;
+	}
+	return NULL;
+}
+
+/* Whether everything read since lookup() came from one version of @s. */
+static __always_inline bool unchanged(struct fi_store_file __arena *s, __u32 seq)
+{
+	barrier();
+	return s->seq == seq;
 }
 
 /*
- * The largest index in [0, f->count) whose extent starts at or before
- * @lblk (0 if none does), in *idx.  -1 when the list changed under us or
- * is longer than the search can handle.
+ * The largest index in [0, count) whose extent starts at or before @lblk
+ * (0 if none does), in *idx.  -1 when the list is longer than the search
+ * can handle.
  */
-static __always_inline int search(__u64 nodeid, const struct fi_file *f, __u64 lblk, __u32 *idx)
+static __always_inline int search(struct fi_extent __arena *v, __u32 count, __u64 lblk,
+				  __u32 *idx)
 {
-	__u32 lo = 0, hi = f->count, i;
-	struct fi_extent *e;
+	__u32 lo = 0, hi = count, i;
 
 	for (i = 0; i < FI_EXTENT_SEARCH_STEPS && hi - lo > 1; i++) {
 		__u32 mid = lo + (hi - lo) / 2;
 
-		e = get(nodeid, f->gen, mid);
-		if (!e)
-			return -1;
-		if (e->lblk <= lblk)
+		if (v[mid].lblk <= lblk)
 			lo = mid;
 		else
 			hi = mid;
@@ -97,6 +107,16 @@ static __always_inline int search(__u64 nodeid, const struct fi_file *f, __u64 l
 		return -1;
 	*idx = lo;
 	return 0;
+}
+
+/* Field by field: clang-19 does not cast a struct copy's source to the arena. */
+static __always_inline void load(struct fi_extent *e, const struct fi_extent __arena *a)
+{
+	e->lblk = a->lblk;
+	e->len = a->len;
+	e->pblk = a->pblk;
+	e->dev = a->dev;
+	e->type = a->type;
 }
 
 /* [lblk, end) at device block @pblk (the block of lblk) of @dev, as @type. */
@@ -123,10 +143,10 @@ static __always_inline void set(struct fuse_iomap_io *m, __u64 lblk, __u64 end, 
  * ioend (the size is committed once the data is on the device), and so
  * does such a file's writeback up to EOF.
  */
-static __u16 mapped_flags(const struct fuse_bpf_iomap_begin_args *args, const struct fi_file *f,
-			  bool write, bool wb)
+static __u16 mapped_flags(const struct fuse_bpf_iomap_begin_args *args, __u32 flags, bool write,
+			  bool wb)
 {
-	bool ioend = f->flags & FI_FILE_IOEND;
+	bool ioend = flags & FI_FILE_IOEND;
 
 	if (write && args->pos + args->count > args->i_size)
 		return ioend ? FUSE_IOMAP_F_WANT_IOEND : FUSE_IOMAP_F_WANT_IOMAP_END;
@@ -135,49 +155,113 @@ static __u16 mapped_flags(const struct fuse_bpf_iomap_begin_args *args, const st
 	return 0;
 }
 
-static bool is_written(__u32 dev, __u64 pblk)
+/*
+ * Whether device block @pblk of @dev is marked written, and in *run the
+ * blocks from it, at most @left, that all are or all are not: within its
+ * group, whose marks are all in one bucket.
+ */
+static __always_inline bool marked(__u32 dev, __u64 pblk, __u64 left, __u64 *run)
 {
-	struct fi_written_key k = { .dev = dev, .pblk = pblk };
+	__u32 b = fi_mark_bucket(dev, pblk) * FI_MARK_WAYS;
+	__u64 lim = (pblk | (FI_MARK_GROUP - 1)) + 1;
+	bool hit = false;
+	int w;
 
-	return bpf_map_lookup_elem(&written, &k) != NULL;
+	if (pblk + left < lim)
+		lim = pblk + left;
+	bpf_for(w, 0, FI_MARK_WAYS) {
+		struct fi_mark *m = &marks[(b + w) & (FI_MARKS - 1)];
+		__u64 tag = m->ready, mp, mend;
+		__u32 md;
+
+		if (!tag)
+			continue;
+		barrier();
+		mp = m->pblk;
+		mend = mp + m->len;
+		md = m->dev;
+		barrier();
+		if (m->ready != tag || m->owner != tag || md != dev)
+			continue;
+		if (mp <= pblk && pblk < mend) {
+			hit = true;
+			if (mend < lim)
+				lim = mend;
+		} else if (mp > pblk && mp < lim) {
+			lim = mp;
+		}
+	}
+	*run = lim - pblk;
+	return hit;
 }
 
 /*
- * @lblk is in UNWRITTEN extent @e of an FI_FILE_IOEND file.  Blocks that
- * iomap_ioend saw written (and the server may not have converted yet) are
- * MAPPED: answer the run of blocks at lblk that are all written or all
- * not, at most RUN_LOOKUPS long, within @e and within what was asked.
+ * @lblk is in UNWRITTEN extent @e of an FI_FILE_IOEND file.  Ranges that
+ * iomap_ioend marked written (and the server may not have converted yet)
+ * are MAPPED: answer the run at lblk that is all marked or all not,
+ * within @e and within what was asked.
  */
 static __always_inline int answer_unwritten(const struct fuse_bpf_iomap_begin_args *args,
-			    struct fuse_iomap_begin_out *out, const struct fi_file *f,
+			    struct fuse_iomap_begin_out *out, __u32 flags,
 			    const struct fi_extent *e, __u64 lblk, bool write, bool wb)
 {
-	__u64 pblk = e->pblk + (lblk - e->lblk), left = e->lblk + e->len - lblk, run = 1;
+	__u64 pblk = e->pblk + (lblk - e->lblk), left = e->lblk + e->len - lblk, run;
 	__u64 asked = ((args->pos + args->count - 1) >> args->blkbits) + 1 - lblk;
-	__u32 dev = e->dev;
-	bool first = is_written(dev, pblk);
-	int i;
 
-	/* No lookups past what was asked: a 4 KiB write costs one. */
+	/* Nothing past what was asked: the next ask finds newer marks. */
 	if (left > asked)
 		left = asked;
-	if (left > RUN_LOOKUPS)
-		left = RUN_LOOKUPS;
-	bpf_for(i, 1, RUN_LOOKUPS) {
-		if (i >= left || is_written(dev, pblk + i) != first)
-			break;
-		run++;
-	}
-	if (first) {
-		set(&out->read, lblk, lblk + run, pblk, FUSE_IOMAP_TYPE_MAPPED, dev, args->blkbits);
-		out->read.flags = mapped_flags(args, f, write, wb);
+	if (marked(e->dev, pblk, left, &run)) {
+		set(&out->read, lblk, lblk + run, pblk, FUSE_IOMAP_TYPE_MAPPED, e->dev,
+		    args->blkbits);
+		out->read.flags = mapped_flags(args, flags, write, wb);
 	} else {
-		set(&out->read, lblk, lblk + run, pblk, FUSE_IOMAP_TYPE_UNWRITTEN, dev,
+		set(&out->read, lblk, lblk + run, pblk, FUSE_IOMAP_TYPE_UNWRITTEN, e->dev,
 		    args->blkbits);
 		/* Converted at ioend, by the server or by iomap_ioend below. */
 		if (write || wb)
 			out->read.flags = FUSE_IOMAP_F_WANT_IOEND;
 	}
+	out->write.type = FUSE_IOMAP_TYPE_PURE_OVERWRITE;
+	return run ? 0 : FUSE_BPF_NO_ANSWER;
+}
+
+/* The answer for @lblk from the extent at or before it (@e) and the one after (@next). */
+static __always_inline int answer(const struct fuse_bpf_iomap_begin_args *args,
+				  struct fuse_iomap_begin_out *out, __u32 flags,
+				  const struct fi_extent *e, const struct fi_extent *next,
+				  __u64 lblk)
+{
+	bool wb = args->opflags & FUSE_IOMAP_OP_WRITEBACK;
+	bool write = (args->opflags & FUSE_IOMAP_OP_WRITE) &&
+		     !(args->opflags & FUSE_IOMAP_OP_ZERO) && !wb;
+	__u32 bits = args->blkbits;
+	__u64 end;
+
+	if ((write || wb) && (flags & FI_FILE_NO_WRITES))
+		return FUSE_BPF_NO_ANSWER;
+	if (e && e->lblk <= lblk && lblk < e->lblk + e->len) {
+		if (e->type == FUSE_IOMAP_TYPE_UNWRITTEN && (flags & FI_FILE_IOEND))
+			return answer_unwritten(args, out, flags, e, lblk, write, wb);
+		if ((write || wb) && e->type != FUSE_IOMAP_TYPE_MAPPED)
+			return FUSE_BPF_NO_ANSWER;
+		set(&out->read, lblk, e->lblk + e->len, e->pblk + (lblk - e->lblk), e->type,
+		    e->dev, bits);
+		out->read.flags = mapped_flags(args, flags, write, wb);
+		out->write.type = FUSE_IOMAP_TYPE_PURE_OVERWRITE;
+		return 0;
+	}
+	if (write || wb)
+		return FUSE_BPF_NO_ANSWER;	/* allocation is the server's */
+	/* A hole: before the first extent, between two, or past the last. */
+	end = FUSE_IOMAP_MAX_END >> bits;
+	if (e && e->lblk > lblk)
+		end = e->lblk;
+	else if (next)
+		end = next->lblk;
+	if (end <= lblk)
+		return FUSE_BPF_NO_ANSWER;
+	set(&out->read, lblk, end, 0, FUSE_IOMAP_TYPE_HOLE, 0, bits);
 	out->write.type = FUSE_IOMAP_TYPE_PURE_OVERWRITE;
 	return 0;
 }
@@ -186,124 +270,159 @@ SEC("struct_ops/iomap_begin")
 int BPF_PROG(extent_map_begin, const struct fuse_bpf_iomap_begin_args *args,
 	     struct fuse_iomap_begin_out *out)
 {
-	struct fi_file_key fk = { .nodeid = args->nodeid };
-	__u32 bits = args->blkbits, lo = 0;
-	__u64 lblk, end;
-	struct fi_extent *e, *next;
-	struct fi_file *f;
-	bool write, wb;
+	struct fi_extent e = {}, next = {};
+	struct fi_store_file __arena *s;
+	struct fi_extent __arena *v;
+	__u32 seq, count, flags, lo = 0;
+	bool has_next = false;
+	__u64 lblk;
+	int ret;
 
-	if (bits > 16)
+	if (args->blkbits > 16)
 		return FUSE_BPF_NO_ANSWER;
-	f = bpf_map_lookup_elem(&files, &fk);
-	if (!f)
+	s = lookup(args->nodeid, &seq);
+	if (!s)
 		return FUSE_BPF_NO_ANSWER;
-	wb = args->opflags & FUSE_IOMAP_OP_WRITEBACK;
-	write = (args->opflags & FUSE_IOMAP_OP_WRITE) &&
-		!(args->opflags & FUSE_IOMAP_OP_ZERO) && !wb;
-	if ((write || wb) && (f->flags & FI_FILE_NO_WRITES))
-		return FUSE_BPF_NO_ANSWER;
-	lblk = args->pos >> bits;
-	if (search(fk.nodeid, f, lblk, &lo))
-		return FUSE_BPF_NO_ANSWER;
-	e = f->count ? get(fk.nodeid, f->gen, lo) : NULL;
-	if (f->count && !e)
-		return FUSE_BPF_NO_ANSWER;
-	if (e && e->lblk <= lblk && lblk < e->lblk + e->len) {
-		if (e->type == FUSE_IOMAP_TYPE_UNWRITTEN && (f->flags & FI_FILE_IOEND))
-			return answer_unwritten(args, out, f, e, lblk, write, wb);
-		if ((write || wb) && e->type != FUSE_IOMAP_TYPE_MAPPED)
+	flags = s->flags;
+	count = s->count;
+	v = s->ext;
+	lblk = args->pos >> args->blkbits;
+	if (count) {
+		if (search(v, count, lblk, &lo))
 			return FUSE_BPF_NO_ANSWER;
-		set(&out->read, lblk, e->lblk + e->len, e->pblk + (lblk - e->lblk), e->type,
-		    e->dev, bits);
-		out->read.flags = mapped_flags(args, f, write, wb);
-		out->write.type = FUSE_IOMAP_TYPE_PURE_OVERWRITE;
-		return 0;
+		load(&e, &v[lo]);
+		if (lo + 1 < count) {
+			load(&next, &v[lo + 1]);
+			has_next = true;
+		}
 	}
-	if (write || wb)
-		return FUSE_BPF_NO_ANSWER;	/* allocation is the server's */
-	/* A hole: before the first extent, between two, or past the last. */
-	end = FUSE_IOMAP_MAX_END >> bits;
-	if (e && e->lblk > lblk) {
-		end = e->lblk;
-	} else if (e && lo + 1 < f->count) {
-		next = get(fk.nodeid, f->gen, lo + 1);
-		if (!next)
-			return FUSE_BPF_NO_ANSWER;
-		end = next->lblk;
-	}
-	if (end <= lblk)
-		return FUSE_BPF_NO_ANSWER;
-	set(&out->read, lblk, end, 0, FUSE_IOMAP_TYPE_HOLE, 0, bits);
-	out->write.type = FUSE_IOMAP_TYPE_PURE_OVERWRITE;
-	return 0;
+	ret = answer(args, out, flags, count ? &e : NULL, has_next ? &next : NULL, lblk);
+	return unchanged(s, seq) ? ret : FUSE_BPF_NO_ANSWER;
 }
 
+/* The UNWRITTEN pieces of an ioend, split at mark groups. */
+struct pieces {
+	__u64 pblk[FI_IOEND_MARKS];
+	__u32 len[FI_IOEND_MARKS];
+	__u32 dev[FI_IOEND_MARKS];
+	__u32 n;
+};
+
 /*
- * Mark the UNWRITTEN blocks of [first, end) written.  At most one step per
- * block plus one per extent: the bound holds for FI_IOEND_MAX_BLOCKS.
- * 0, or -1 when the list changed under us or a map update failed.
+ * The UNWRITTEN pieces of [first, end) in *p.  At most one step per block
+ * plus one per extent: the bound holds for FI_IOEND_MAX_BLOCKS.  -1 when
+ * there are more than FI_IOEND_MARKS or the list is too long to search.
  */
-static __always_inline int mark_written(__u64 nodeid, const struct fi_file *f, __u64 first,
-					__u64 end)
+static __always_inline int unwritten_pieces(struct fi_extent __arena *v, __u32 count,
+					    __u64 first, __u64 end, struct pieces *p)
 {
-	__u32 idx = 0, gen = f->gen, count = f->count;
-	struct fi_written_key k = {};
-	struct fi_extent *e;
 	__u64 blk = first;
-	__u8 one = 1;
-	int i, err = 0;
+	__u32 idx = 0;
+	int i;
 
 	if (!count)
 		return 0;
-	if (search(nodeid, f, first, &idx))
+	if (search(v, count, first, &idx))
 		return -1;
-	e = get(nodeid, gen, idx);
 	bpf_for(i, 0, 2 * FI_IOEND_MAX_BLOCKS + 2) {
-		if (blk >= end)
+		struct fi_extent __arena *e;
+		__u64 eend, pb, n, gend;
+		__u32 k;
+
+		if (blk >= end || idx >= count)
 			break;
-		if (!e) {
-			err = -1;
-			break;
-		}
-		if (blk >= e->lblk + e->len) {
-			/* Past this extent: the next one, if any. */
-			if (++idx >= count)
-				break;
-			e = get(nodeid, gen, idx);
+		e = &v[idx];
+		eend = e->lblk + e->len;
+		if (blk >= eend) {
+			idx++;
 		} else if (blk < e->lblk) {
 			blk = e->lblk;		/* a hole: nothing to mark */
 		} else if (e->type != FUSE_IOMAP_TYPE_UNWRITTEN) {
-			blk = e->lblk + e->len;
+			blk = eend;
 		} else {
-			k.dev = e->dev;
-			k.pblk = e->pblk + (blk - e->lblk);
-			__sync_fetch_and_add(&marked_blocks, 1);
-			if (bpf_map_update_elem(&written, &k, &one, BPF_ANY)) {
-				err = -1;
-				break;
-			}
-			blk++;
+			pb = e->pblk + (blk - e->lblk);
+			n = (eend < end ? eend : end) - blk;
+			gend = (pb | (FI_MARK_GROUP - 1)) + 1;
+			if (pb + n > gend)
+				n = gend - pb;
+			k = p->n;
+			if (k >= FI_IOEND_MARKS)
+				return -1;
+			p->pblk[k] = pb;
+			p->len[k] = n;
+			p->dev[k] = e->dev;
+			p->n = k + 1;
+			blk += n;
 		}
 	}
-	return blk < end && !err && idx < count ? -1 : err;
+	return blk < end && idx < count ? -1 : 0;
+}
+
+static __always_inline void unclaim(const __u16 *mark, __u64 tag)
+{
+	int k;
+
+	bpf_for(k, 0, FI_IOEND_MARKS) {
+		struct fi_mark *m;
+
+		if (!mark[k])
+			break;
+		m = &marks[(mark[k] - 1) & (FI_MARKS - 1)];
+		m->ready = 0;
+		__sync_val_compare_and_swap(&m->owner, tag, 0);
+	}
+}
+
+/* Claim and fill a mark per piece, their indices + 1 in @mark.  -1: a bucket is full. */
+static __always_inline int claim(const struct pieces *p, __u64 tag, __u16 *mark)
+{
+	int k, w;
+
+	bpf_for(k, 0, FI_IOEND_MARKS) {
+		__u32 b, got = FI_MARKS;
+		struct fi_mark *m;
+
+		if (k >= p->n)
+			break;
+		b = fi_mark_bucket(p->dev[k], p->pblk[k]) * FI_MARK_WAYS;
+		bpf_for(w, 0, FI_MARK_WAYS) {
+			__u32 at = (b + w) & (FI_MARKS - 1);
+
+			if (!marks[at].owner &&
+			    !__sync_val_compare_and_swap(&marks[at].owner, 0, tag)) {
+				got = at;
+				break;
+			}
+		}
+		if (got >= FI_MARKS)
+			return -1;
+		m = &marks[got];
+		m->pblk = p->pblk[k];
+		m->len = p->len[k];
+		m->dev = p->dev[k];
+		barrier();
+		m->ready = tag;
+		mark[k] = got + 1;
+	}
+	return 0;
 }
 
 /*
  * An ioend of an FI_FILE_IOEND file: mark what it wrote, queue it for the
  * server, and tell the kernel it is handled.  Anything unusual (an error,
- * out of place, too long, a file whose list is being changed, a full
- * queue) is left to the upcall.  Blocks marked before a failure stay
- * marked: their data is on the device, and the upcall converts them.
+ * out of place, too long, a file whose list changed while we read it, a
+ * full queue or mark bucket) is left to the upcall.  The pieces are read
+ * from one version of the list before any mark is claimed.
  */
 SEC("struct_ops/iomap_ioend")
 int BPF_PROG(extent_map_ioend, const struct fuse_bpf_iomap_ioend_args *args)
 {
-	struct fi_file_key fk = { .nodeid = args->nodeid };
-	__u32 bits = args->blkbits;
+	struct pieces p = {};
+	struct fi_store_file __arena *s;
 	struct fi_ioend_rec *rec;
-	__u64 first, end;
-	struct fi_file *f;
+	__u32 bits = args->blkbits, seq;
+	__u64 first, end, tag;
+	int ret;
 
 	if (bits > 16 || args->error || (args->flags & FUSE_IOMAP_IOEND_SHARED))
 		return FUSE_BPF_NO_ANSWER;
@@ -313,17 +432,27 @@ int BPF_PROG(extent_map_ioend, const struct fuse_bpf_iomap_ioend_args *args)
 	end = (args->pos + args->written + (1ULL << bits) - 1) >> bits;
 	if (end - first > FI_IOEND_MAX_BLOCKS)
 		return FUSE_BPF_NO_ANSWER;
-	f = bpf_map_lookup_elem(&files, &fk);
-	if (!f || !(f->flags & FI_FILE_IOEND))
+	s = lookup(args->nodeid, &seq);
+	if (!s || !(s->flags & FI_FILE_IOEND))
+		return FUSE_BPF_NO_ANSWER;
+	ret = 0;
+	if (args->flags & FUSE_IOMAP_IOEND_UNWRITTEN)
+		ret = unwritten_pieces(s->ext, s->count, first, end,
+				       &p);
+	if (ret || !unchanged(s, seq))
 		return FUSE_BPF_NO_ANSWER;
 	rec = bpf_ringbuf_reserve(&ioend_queue, sizeof(*rec), 0);
 	if (!rec)
 		return FUSE_BPF_NO_ANSWER;	/* the queue is full: the upcall drains it */
-	if ((args->flags & FUSE_IOMAP_IOEND_UNWRITTEN) && mark_written(fk.nodeid, f, first, end)) {
+	tag = __sync_fetch_and_add(&mark_tags, 1) + 1;
+	__builtin_memset(rec->mark, 0, sizeof(rec->mark));
+	if (claim(&p, tag, rec->mark)) {
+		unclaim(rec->mark, tag);
 		bpf_ringbuf_discard(rec, 0);
 		return FUSE_BPF_NO_ANSWER;
 	}
 	rec->nodeid = args->nodeid;
+	rec->tag = tag;
 	rec->in.flags = args->flags;
 	rec->in.error = args->error;
 	rec->in.attr_ino = args->attr_ino;

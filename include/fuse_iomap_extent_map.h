@@ -1,17 +1,31 @@
 /* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
 /*
- * extent_map: the maps a server fills for bpf/extent_map.bpf.c.
+ * extent_map's store: what a server's library writes with plain memory
+ * stores and bpf/extent_map.bpf.c reads, in one BPF arena
+ * (BPF_MAP_TYPE_ARENA) per connection that the library mmap()s.
  *
- * files:   fuse node id -> the generation and count of its extent list.
- *          No entry: no answer (the kernel asks the server).
- * extents: (node id, generation, index) -> one extent, sorted by lblk
- *          within a generation; holes are the gaps (a file's list is
- *          complete), past the last extent a hole to any file size.
+ * The arena holds a root (struct fi_store_root, the program's one __arena
+ * global, at the arena's start), a table of FI_STORE_FILES file slots, and
+ * per file an array of extents sorted by lblk.  Addresses in the store are
+ * the library's (the arena's user mapping); a program uses their low 32
+ * bits, as every arena pointer.  Holes are the gaps (a file's list is
+ * complete), past the last extent a hole to any file size.  Blocks are in
+ * units of 1 << blkbits.
  *
- * A server changes a file's list by deleting its files entry and old
- * extents first, then writing a new generation and its files entry last:
- * a program racing with the change either finds no entry or finds none of
- * the old keys, and answers nothing.  Blocks are in units of 1 << blkbits.
+ * Publication (the library alone writes a slot, under its lock):
+ *	seq++ (odd); store barrier; change the slot and its extents;
+ *	store barrier; seq++ (even).
+ * A program reads seq, then what it needs, then seq again, and answers
+ * nothing (the kernel upcalls) unless both reads saw the same even value.
+ * A slot keeps its seq across reuse, so a program that matched a node id
+ * and then saw the slot given to another file or its extents moved also
+ * sees seq move.  Old extent arrays may be reused at once: a reader of
+ * one sees the seq of the slot that pointed at it move.  The ordering
+ * this needs (the reader's loads not passing one another, the writer's
+ * stores not passing one another) is x86-64's own (TSO): a BPF load or
+ * store is one x86 load or store in program order, and both sides only
+ * keep the compiler from reordering.  6.12's BPF has no fence instruction
+ * for another architecture to use.
  */
 #ifndef FI_EXTENT_MAP_H
 #define FI_EXTENT_MAP_H
@@ -20,15 +34,25 @@
 
 #include "fuse_iomap_bpf.h"
 
-#define FI_EXTENT_MAX_FILES	65536
+/* A pointer into the arena: the program's loads through it are the arena's. */
+#ifdef __BPF__
+#define FI_ARENA __attribute__((address_space(1)))
+#else
+#define FI_ARENA
+#endif
+
+/* Slots in the file table (a power of 2), and how far a lookup probes. */
+#define FI_STORE_FILES		65536
+#define FI_STORE_PROBES		16
 /* Binary search steps: enough for 2^24 extents in one file. */
 #define FI_EXTENT_SEARCH_STEPS	24
+/* The arena's default size, in pages: address space, filled as written. */
+#define FI_STORE_PAGES		(1U << 18)
 
-struct fi_file_key {
-	__u64 nodeid;
-};
+/* fi_store_file.nodeid of a slot whose file went (probing goes on past it). */
+#define FI_STORE_GONE		(~0ULL)
 
-/* fi_file.flags */
+/* fi_store_file.flags */
 #define FI_FILE_NO_WRITES	(1U << 0)	/* every write asks the server (out of place) */
 /*
  * The server takes FUSE_IOMAP_IOEND: writes into UNWRITTEN extents are
@@ -36,19 +60,6 @@ struct fi_file_key {
  * ioend instead of FUSE_IOMAP_END.  Without it, neither.
  */
 #define FI_FILE_IOEND		(1U << 1)
-
-struct fi_file {
-	__u32 gen;
-	__u32 count;		/* extents, 0 = the file is one hole */
-	__u32 flags;		/* FI_FILE_* */
-	__u32 reserved;
-};
-
-struct fi_extent_key {
-	__u64 nodeid;
-	__u32 gen;
-	__u32 idx;
-};
 
 struct fi_extent {
 	__u64 lblk;		/* first file block */
@@ -59,35 +70,81 @@ struct fi_extent {
 	__u16 reserved;
 };
 
-/*
- * written: device blocks of UNWRITTEN extents that the program's
- * iomap_ioend saw written, one entry per block, keyed by device block
- * (not file block: a truncate or a new allocation never has I/O in
- * flight to the blocks it frees or hands out, so the server deletes
- * their entries then, with no race).  iomap_begin answers such a block
- * MAPPED although the server's extent still says UNWRITTEN; once the
- * server applied the queued record its extent says so too.
- */
-#define FI_WRITTEN_MAX		(1U << 20)
-/* Blocks one iomap_ioend may mark; a longer range goes to the server. */
-#define FI_IOEND_MAX_BLOCKS	256
-
-struct fi_written_key {
-	__u32 dev;
-	__u32 reserved;
-	__u64 pblk;
+/* One slot of the file table, found by open addressing on the node id. */
+struct fi_store_file {
+	__u64 nodeid;		/* 0: never used (ends a probe), or FI_STORE_GONE */
+	__u32 seq;		/* odd while the library changes the slot */
+	__u32 flags;		/* FI_FILE_* */
+	__u32 count;		/* extents, 0 = the file is one hole */
+	__u32 cap;		/* the library's: room at ext */
+	struct fi_extent FI_ARENA *ext;	/* count of them */
 };
+
+struct fi_store_root {
+	struct fi_store_file FI_ARENA *files;	/* FI_STORE_FILES of them, NULL: none yet */
+	__u64 reserved[7];
+};
+
+/* The slot a lookup of @nodeid starts at (Fibonacci hashing). */
+static inline __u32 fi_store_hash(__u64 nodeid)
+{
+	return (__u32)((nodeid * 0x9E3779B97F4A7C15ULL) >> 48) & (FI_STORE_FILES - 1);
+}
+
+/*
+ * Marks: ranges of UNWRITTEN extents that the program's iomap_ioend saw
+ * written and the server has not converted yet (its record is queued).
+ * iomap_begin answers them MAPPED although the server's extent still says
+ * UNWRITTEN.  They live in the program's .bss, which both sides map, and
+ * are keyed by device block, in groups of FI_MARK_GROUP blocks: a mark
+ * never crosses a group, and a group's marks are the FI_MARK_WAYS of one
+ * bucket.  iomap_ioend claims a free one (owner 0 -> its ioend's tag, a
+ * compare-and-swap), fills it in, then sets ready to the tag; a reader
+ * takes a mark only when ready and owner are both its tag, read around
+ * the fields.  The library frees the marks of a record (owner tag -> 0)
+ * once it applied the record and published the file again or forgot its
+ * list, and the marks of blocks a server frees or hands out.
+ */
+#define FI_MARK_GROUP_SHIFT	6
+#define FI_MARK_GROUP		(1U << FI_MARK_GROUP_SHIFT)
+#define FI_MARK_BUCKET_BITS	9
+#define FI_MARK_BUCKETS		(1U << FI_MARK_BUCKET_BITS)
+#define FI_MARK_WAYS		16
+#define FI_MARKS		(FI_MARK_BUCKETS * FI_MARK_WAYS)
+/* Marks one ioend may take; one with more goes to the server. */
+#define FI_IOEND_MARKS		8
+
+struct fi_mark {
+	__u64 owner;		/* 0: free, else the claiming ioend's tag */
+	__u64 ready;		/* == owner once the fields below hold */
+	__u64 pblk;		/* first device block */
+	__u32 len;		/* blocks, within one group */
+	__u32 dev;
+};
+
+static inline __u32 fi_mark_bucket(__u32 dev, __u64 pblk)
+{
+	return (__u32)((((pblk >> FI_MARK_GROUP_SHIFT) ^ ((__u64)dev << 40)) *
+			0x9E3779B97F4A7C15ULL) >> (64 - FI_MARK_BUCKET_BITS));
+}
+
+/* Blocks one iomap_ioend may handle; a longer range goes to the server. */
+#define FI_IOEND_MAX_BLOCKS	256
 
 /*
  * ioend_queue: a BPF ring buffer of the ioends the program handled, in
  * completion order.  The server applies each as if it had come as a
- * FUSE_IOMAP_IOEND upcall (nodeid and the request's fields).
+ * FUSE_IOMAP_IOEND upcall (nodeid and the request's fields), and the
+ * library then frees its marks: mark[i] - 1 are their indices (0: none),
+ * tag their owner.
  */
 #define FI_IOEND_QUEUE_BYTES	(256 * 1024)
 
 struct fi_ioend_rec {
 	__u64 nodeid;
 	struct fuse_iomap_ioend_in in;
+	__u64 tag;
+	__u16 mark[FI_IOEND_MARKS];
 };
 
 #endif

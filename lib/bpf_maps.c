@@ -56,6 +56,25 @@ static int conn_gen_of(uint32_t id, uint64_t *gen)
 	return ok ? 0 : -EINVAL;
 }
 
+/*
+ * The arena's pages for @max_extents in one file (0: the default): room
+ * for the file table, the list in a power-of-two array, and as much again
+ * for a republish and the other files.  Pages are only address space
+ * until written.  An arena spans at most 4 GiB.
+ */
+static uint32_t fi_store_pages(uint32_t max_extents)
+{
+	uint64_t ext = 1, pages;
+
+	while (ext < max_extents)
+		ext <<= 1;
+	pages = (2 * ext * sizeof(struct fi_extent) +
+		 FI_STORE_FILES * sizeof(struct fi_store_file)) / 4096 + 16;
+	if (pages < FI_STORE_PAGES)
+		pages = FI_STORE_PAGES;
+	return pages > (1U << 20) ? 1U << 20 : pages;
+}
+
 /* libbpf's own errors (from 4000 up) have no strerror() text. */
 static const char *bpf_errstr(int err, char *buf, size_t size)
 {
@@ -88,16 +107,16 @@ int fi_lib_bpf_start(struct fi_bpf *b, const char *name, const char *mountpoint)
 			bpf_errstr(-err, msg, sizeof(msg)));
 		return err;
 	}
-	if (!b->max_extents)
-		b->max_extents = 1 << 20;
 	b->skel->struct_ops.extent_map->conn_id = b->conn_id;
 	b->skel->struct_ops.extent_map->conn_gen = gen;
-	err = bpf_map__set_max_entries(b->skel->maps.extents, b->max_extents);
+	err = bpf_map__set_max_entries(b->skel->maps.store, fi_store_pages(b->max_extents));
 	/* libbpf rounds a ring buffer up to a power-of-2 number of pages. */
 	if (!err && b->queue_bytes)
 		err = bpf_map__set_max_entries(b->skel->maps.ioend_queue, b->queue_bytes);
 	if (!err)
 		err = extent_map_bpf__load(b->skel);
+	if (!err)
+		err = fi_lib_store_init(b);
 	if (err) {
 		fprintf(stderr, "%s: can't load extent_map: %s\n", name,
 			bpf_errstr(-err, msg, sizeof(msg)));
@@ -112,6 +131,7 @@ int fi_lib_bpf_start(struct fi_bpf *b, const char *name, const char *mountpoint)
 	}
 	return 0;
 fail:
+	fi_lib_store_destroy(b);
 	extent_map_bpf__destroy(b->skel);
 	b->skel = NULL;
 	return err;
@@ -120,98 +140,13 @@ fail:
 void fi_lib_bpf_stop(struct fi_bpf *b)
 {
 	bpf_link__destroy(b->link);
+	fi_lib_store_destroy(b);
 	extent_map_bpf__destroy(b->skel);
 	b->link = NULL;
 	b->skel = NULL;
 }
 
-static void delete_extents(struct fi_bpf *b, uint64_t nodeid, uint32_t gen, uint32_t n)
-{
-	int fd = bpf_map__fd(b->skel->maps.extents);
-
-	for (uint32_t i = 0; i < n; i++) {
-		struct fi_extent_key k = { .nodeid = nodeid, .gen = gen, .idx = i };
-
-		bpf_map_delete_elem(fd, &k);
-	}
-}
-
-void fi_lib_bpf_forget(struct fi_bpf *b, uint64_t nodeid)
-{
-	int fd = b->skel ? bpf_map__fd(b->skel->maps.files) : -1;
-	struct fi_file_key k = { .nodeid = nodeid };
-	struct fi_file f;
-
-	if (!b->skel || bpf_map_lookup_elem(fd, &k, &f))
-		return;
-	/* The entry first: from here on the program has no answer for the file. */
-	bpf_map_delete_elem(fd, &k);
-	delete_extents(b, nodeid, f.gen, f.count);
-}
-
-/*
- * The new list goes in beside the old one (a new generation), the file's
- * entry switches to it, then the old one goes: the program answers from
- * one list or the other throughout, never from a mix, and never misses
- * for want of a list.  On failure the file has no list (an upcall, never
- * a stale answer).
- */
-int fi_lib_bpf_publish(struct fi_bpf *b, uint64_t nodeid, const struct fi_extent *v, uint32_t n,
-		   uint32_t flags)
-{
-	struct fi_file_key fk = { .nodeid = nodeid };
-	struct fi_file f = { .gen = ++b->next_gen, .count = n, .flags = flags }, old;
-	int files = b->skel ? bpf_map__fd(b->skel->maps.files) : -1;
-	struct fi_extent_key *keys;
-	uint32_t count = n;
-	bool had_old;
-	int err = 0;
-
-	if (!b->skel)
-		return -ENODEV;
-	had_old = !bpf_map_lookup_elem(files, &fk, &old);
-	keys = n <= b->max_extents ? calloc(n ? n : 1, sizeof(*keys)) : NULL;
-	if (!keys) {
-		fi_lib_bpf_forget(b, nodeid);
-		return n > b->max_extents ? -E2BIG : -ENOMEM;
-	}
-	for (uint32_t i = 0; i < n; i++)
-		keys[i] = (struct fi_extent_key){ .nodeid = nodeid, .gen = f.gen, .idx = i };
-	if (n)
-		err = bpf_map_update_batch(bpf_map__fd(b->skel->maps.extents), keys, v, &count, NULL);
-	if (!err)
-		err = bpf_map_update_elem(files, &fk, &f, BPF_ANY);
-	if (err) {
-		err = -errno;
-		delete_extents(b, nodeid, f.gen, n);
-		fi_lib_bpf_forget(b, nodeid);
-	}
-	if (had_old)
-		delete_extents(b, nodeid, old.gen, old.count);
-	free(keys);
-	return err;
-}
-
 int fi_lib_bpf_queue_fd(struct fi_bpf *b)
 {
 	return b->skel ? bpf_map__fd(b->skel->maps.ioend_queue) : -1;
-}
-
-/*
- * One delete per block: the hash map has no range delete, and a batch
- * delete stops at the first key that is not there.  Skipped while the
- * program never marked a block (most servers, most of the time).
- */
-void fi_lib_bpf_written_reset(struct fi_bpf *b, uint32_t dev, uint64_t pblk, uint64_t len)
-{
-	int fd;
-
-	if (!b->skel || !__atomic_load_n(&b->skel->bss->marked_blocks, __ATOMIC_ACQUIRE))
-		return;
-	fd = bpf_map__fd(b->skel->maps.written);
-	for (uint64_t i = 0; i < len; i++) {
-		struct fi_written_key k = { .dev = dev, .pblk = pblk + i };
-
-		bpf_map_delete_elem(fd, &k);
-	}
 }

@@ -46,7 +46,7 @@ void fi_lib_rule_change_begin(struct fi_rule *r, uint64_t nodeid)
 	r->changes++;
 	r->running++;
 	if (r->on)
-		fi_lib_bpf_forget(&r->bpf, nodeid);
+		fi_lib_store_forget(&r->bpf, nodeid);
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -104,7 +104,7 @@ bool fi_lib_rule_publish(struct fi_server *srv, uint64_t nodeid, uint64_t seq)
 		return false;
 	}
 	pthread_mutex_lock(&r->lock);
-	ok = fi_lib_rule_quiet_since(r, seq) && !fi_lib_bpf_publish(&r->bpf, nodeid, v, n, flags);
+	ok = fi_lib_rule_quiet_since(r, seq) && !fi_lib_store_publish(&r->bpf, nodeid, v, n, flags);
 	pthread_mutex_unlock(&r->lock);
 	free(v);
 	return ok;
@@ -165,7 +165,7 @@ void fi_server_bpf_blocks_reset(struct fi_server *srv, uint32_t dev, uint64_t pb
 	pthread_mutex_unlock(&srv->rule.lock);
 	/* Unlocked: the maps stay loaded until fi_server_destroy(). */
 	if (on)
-		fi_lib_bpf_written_reset(&srv->rule.bpf, dev, pblk, len);
+		fi_lib_store_unmark_blocks(&srv->rule.bpf, dev, pblk, len);
 }
 
 /* --- the libfuse requests that change mappings ---------------------------------- */

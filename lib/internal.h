@@ -29,28 +29,52 @@ struct fi_mount {
 int fi_lib_mount(struct fuse_session *se, struct fi_mount *m);
 void fi_lib_unmount(struct fuse_session *se, struct fi_mount *m);
 
-/* bpf_maps.c: extent_map, loaded and attached, and its maps. */
+/* store.c: the program's arena as the library sees it. */
+#define FI_STORE_CLASSES	33
+
+struct fi_store_freelist {
+	char **v;
+	size_t n, cap;
+};
+
+struct fi_store {
+	struct fi_store_file *files;	/* the file table, in the arena */
+	struct fi_store_own *own;	/* the library's copy of it */
+	char *brk, *end;		/* arrays never handed out: [brk, end) */
+	struct fi_store_freelist free[FI_STORE_CLASSES];	/* of 1 << i extents */
+	size_t bytes;			/* in live arrays */
+};
+
+/* bpf_maps.c: extent_map, loaded and attached. */
 struct extent_map_bpf;
 struct bpf_link;
 
 struct fi_bpf {
 	struct extent_map_bpf *skel;
 	struct bpf_link *link;
+	struct fi_store store;
 	uint32_t conn_id;
-	uint32_t next_gen;
 	uint32_t max_extents;
 	uint32_t queue_bytes;	/* ioend_queue's size, 0 = the program's */
 };
 
 int fi_lib_bpf_start(struct fi_bpf *b, const char *name, const char *mountpoint);
 void fi_lib_bpf_stop(struct fi_bpf *b);
-void fi_lib_bpf_forget(struct fi_bpf *b, uint64_t nodeid);
-int fi_lib_bpf_publish(struct fi_bpf *b, uint64_t nodeid, const struct fi_extent *v, uint32_t n,
-		   uint32_t flags);
 /* The ioend_queue ring buffer's fd, or -1. */
 int fi_lib_bpf_queue_fd(struct fi_bpf *b);
-/* Delete the `written` entries of [pblk, pblk+len) on @dev. */
-void fi_lib_bpf_written_reset(struct fi_bpf *b, uint32_t dev, uint64_t pblk, uint64_t len);
+
+/* Under the rule's lock, but for the unmarks. */
+int fi_lib_store_init(struct fi_bpf *b);
+void fi_lib_store_destroy(struct fi_bpf *b);
+void fi_lib_store_forget(struct fi_bpf *b, uint64_t nodeid);
+int fi_lib_store_publish(struct fi_bpf *b, uint64_t nodeid, const struct fi_extent *v,
+			 uint32_t n, uint32_t flags);
+/* Bytes of extent arrays in use. */
+size_t fi_lib_store_bytes(struct fi_bpf *b);
+/* Free the marks of a queued ioend, once it was applied and its file published or forgotten. */
+void fi_lib_store_unmark(struct fi_bpf *b, uint64_t tag, const uint16_t *mark);
+/* Free every mark on [pblk, pblk+len) of @dev. */
+void fi_lib_store_unmark_blocks(struct fi_bpf *b, uint32_t dev, uint64_t pblk, uint64_t len);
 
 /*
  * bpf_rule.c: when the library publishes and forgets.  A change is
@@ -96,6 +120,9 @@ struct fi_ioend_queue {
 	/* Files whose records this drain applied, to republish after it. */
 	uint64_t touched[FI_IOEND_REPUBLISH];
 	unsigned int ntouched;
+	/* The marks of the records this drain applied, freed after the republish. */
+	struct fi_ioend_marks *done;
+	unsigned int ndone, cap_done;
 	/*
 	 * Errors of records that failed to apply, not yet told: one per
 	 * file, for its next FSYNC or FLUSH, and the newest for the next
@@ -104,6 +131,11 @@ struct fi_ioend_queue {
 	struct fi_ioend_err *errs;
 	unsigned int nerrs, cap_errs;
 	int syncfs_err;
+};
+
+struct fi_ioend_marks {
+	uint64_t tag;
+	uint16_t mark[FI_IOEND_MARKS];
 };
 
 struct fi_ioend_err {

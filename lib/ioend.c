@@ -85,6 +85,46 @@ int fi_lib_ioend_take_error(struct fi_server *srv, uint64_t nodeid)
 	return err;
 }
 
+/*
+ * The file of an applied record is published again after the drain, and
+ * only then are the record's marks freed: until then they are what makes
+ * its blocks read as written.  A file past FI_IOEND_REPUBLISH, or a mark
+ * the drain cannot remember for want of memory, loses its list now
+ * instead (a read's upcall publishes it again).  Under q->lock.
+ */
+static void fi_ioend_touch(struct fi_server *srv, const struct fi_ioend_rec *rec)
+{
+	struct fi_ioend_queue *q = &srv->ioq;
+	struct fi_ioend_marks *v;
+	unsigned int i, cap;
+	bool known = false;
+
+	for (i = 0; i < q->ntouched && !known; i++)
+		known = q->touched[i] == rec->nodeid;
+	if (!known && q->ntouched < FI_IOEND_REPUBLISH) {
+		q->touched[q->ntouched++] = rec->nodeid;
+		known = true;
+	}
+	if (!rec->mark[0] && known)
+		return;
+	if (known && q->ndone == q->cap_done) {
+		cap = q->cap_done ? 2 * q->cap_done : 64;
+		v = realloc(q->done, cap * sizeof(*v));
+		if (v) {
+			q->done = v;
+			q->cap_done = cap;
+		}
+	}
+	if (!known || q->ndone == q->cap_done) {
+		fi_server_bpf_forget(srv, rec->nodeid);
+		fi_lib_store_unmark(&srv->rule.bpf, rec->tag, rec->mark);
+		return;
+	}
+	q->done[q->ndone].tag = rec->tag;
+	memcpy(q->done[q->ndone].mark, rec->mark, sizeof(rec->mark));
+	q->ndone++;
+}
+
 /* Called under q->lock for each record, in the order the program queued them. */
 static int fi_ioend_apply(void *ctx, void *data, size_t size)
 {
@@ -125,12 +165,7 @@ static int fi_ioend_apply(void *ctx, void *data, size_t size)
 			(uint64_t)rec.in.pos, (uint64_t)rec.in.written, strerror(-err));
 		fi_ioend_keep_error(q, rec.nodeid, err);
 	}
-	for (unsigned int i = 0; i < q->ntouched; i++)
-		if (q->touched[i] == rec.nodeid)
-			return 0;
-	/* More files than that in one drain: the rest wait for a read's upcall. */
-	if (q->ntouched < FI_IOEND_REPUBLISH)
-		q->touched[q->ntouched++] = rec.nodeid;
+	fi_ioend_touch(srv, &rec);
 	return 0;
 }
 
@@ -166,6 +201,9 @@ void fi_lib_ioend_stop(struct fi_server *srv)
 	q->committed_fd = -1;
 	free(q->errs);
 	q->errs = NULL;
+	free(q->done);
+	q->done = NULL;
+	q->ndone = q->cap_done = 0;
 	q->nerrs = q->cap_errs = 0;
 	pthread_mutex_unlock(&q->lock);
 }
@@ -174,7 +212,8 @@ void fi_lib_ioend_drain(struct fi_server *srv)
 {
 	struct fi_ioend_queue *q = &srv->ioq;
 	uint64_t touched[FI_IOEND_REPUBLISH];
-	unsigned int n;
+	struct fi_ioend_marks *done;
+	unsigned int n, ndone;
 	char buf[32];
 	int len, ret;
 
@@ -199,9 +238,20 @@ void fi_lib_ioend_drain(struct fi_server *srv)
 	}
 	n = q->ntouched;
 	memcpy(touched, q->touched, n * sizeof(*touched));
+	done = q->done;
+	ndone = q->ndone;
+	q->done = NULL;
+	q->ndone = q->cap_done = 0;
 	pthread_mutex_unlock(&q->lock);
 
-	/* Unlocked: publishing asks the server, which takes its own locks. */
+	/*
+	 * Unlocked: publishing asks the server, which takes its own locks.
+	 * This drain's marks are its own to free, after its publishes.
+	 */
 	for (unsigned int i = 0; i < n; i++)
-		fi_lib_rule_publish(srv, touched[i], fi_lib_rule_seq(&srv->rule));
+		if (!fi_lib_rule_publish(srv, touched[i], fi_lib_rule_seq(&srv->rule)))
+			fi_server_bpf_forget(srv, touched[i]);
+	for (unsigned int i = 0; i < ndone; i++)
+		fi_lib_store_unmark(&srv->rule.bpf, done[i].tag, done[i].mark);
+	free(done);
 }

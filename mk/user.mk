@@ -39,7 +39,7 @@ USER_HDRS := $(wildcard include/*.h)
 LOADER := $(B)/loader/fuse-iomap-bpf
 SERVERS := $(B)/server/fuse-iomap-memfs $(B)/server/fuse-iomap-blockfs $(B)/server/fuse-iomap-ext4
 TEST_SERVERS := $(B)/testsrv/fuse-iomap-craft $(B)/testsrv/fuse-iomap-fuzz \
-	$(B)/testsrv/fuse-iomap-stripe $(B)/testsrv/fuse-iomap-ioendfail
+	$(B)/testsrv/fuse-iomap-stripe $(B)/testsrv/fuse-iomap-ioendfail $(B)/testsrv/fi-store
 EXAMPLE := $(B)/examples/fuse-iomap-example
 
 # --- libfuse-iomap -------------------------------------------------------------
@@ -101,6 +101,11 @@ $(B)/testsrv/fuse-iomap-stripe: $(OBJ)/selftests/servers/stripe.o $(LIBFI_A)
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -o $@ $< $(SERVER_LIBS)
+
+$(B)/testsrv/fi-store: $(OBJ)/selftests/servers/store.o
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -o $@ $<
 
 $(B)/testsrv/fuse-iomap-%: $(OBJ)/selftests/servers/%.o $(OBJ)/selftests/servers/onefile.o $(LIBFI_A)
 	$(call msg,LD,$@)

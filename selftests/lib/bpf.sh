@@ -3,6 +3,8 @@
 LOADER=$BUILD/loader/fuse-iomap-bpf
 TESTBPF=$BUILD/testbpf
 BPFTOOL=$BUILD/bpftool/bpftool
+# Looks into (and writes over) a running server's extent store.
+FISTORE=$BUILD/testsrv/fi-store
 
 # attach_refused MNT OBJECT: the loader fails (exit 1) to attach OBJECT and
 # nothing is attached; what it said is in $T_TMP/out.

@@ -33,13 +33,10 @@ PY
 [ "$(grep -c '^E ' "$meta")" = $N ] || fail "the side file does not hold $N extents"
 start_blockfs "$mnt" "$dev" --bpf --meta "$meta"
 dd if="$mnt/big" of=/dev/null bs=4096 count=1 iflag=direct status=none || fail "warm-up read failed"
-files_id=$("$BPFTOOL" map show | awk '$3 == "name" && $4 == "files" { sub(":", "", $1); print $1; exit }')
-"$BPFTOOL" -j map dump id "$files_id" > "$T_TMP/files" || fail "can't dump extent_map's files map"
-python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(d[0]["formatted"]["value"]["count"] != int(sys.argv[2]))' "$T_TMP/files" $N ||
-	fail "published count is not $N: $(head -c 300 "$T_TMP/files")"
-
-memlock=$("$BPFTOOL" map show name extents | awk '{ for (i = 1; i < NF; i++) if ($i == "memlock") print $(i + 1) }' | tr -d B)
-log "extents map: ${memlock:-?} bytes locked for 2^20 entries: $((${memlock:-0} / 1048576)) bytes per extent"
+"$FISTORE" "$SERVER_PID" dump 2 > "$T_TMP/file" || fail "the file is not published"
+read -r _ _ _ count _ _ _ cap < "$T_TMP/file"
+expect_eq "published count" "$count" $N
+log "store: an array of $cap extents for $N: $((cap * 32 / N)) bytes per extent; the arena's resident bytes: $("$FISTORE" "$SERVER_PID" bytes)"
 begins=$(counter "$mnt" iomap_begin_upcalls) hits=$(counter "$mnt" bpf_hits)
 python3 - "$mnt/big" "$T_TMP/samples" <<'PY' || fail "reads through the BPF tier returned wrong bytes"
 import mmap, os, sys

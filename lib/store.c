@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * extent_map's store, the library's side: the file table and the extent
+ * arrays in the program's arena, written with plain stores under the
+ * rule's lock (see fuse_iomap_extent_map.h for the layout and why a
+ * reader never uses a torn list), and the marks the program's ioends
+ * leave, freed here.  No bpf() call after the program is loaded.
+ *
+ * The arena is written, never read back: what the library needs to know
+ * (which slot holds which file, where its array is, the free arrays) is
+ * kept in its own memory, so whatever else writes the arena can cost the
+ * program its answers but cannot steer the library's stores.
+ *
+ * Extent arrays come in power-of-two sizes, one free list per size;
+ * a freed array may be reused at once (readers of it see their slot's
+ * seq move).  So the store's memory is bounded by the largest set of
+ * lists that was ever published at once, at most twice their size.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+
+#include "internal.h"
+#include "extent_map.skel.h"
+
+/* The library's copy of a slot. */
+struct fi_store_own {
+	uint64_t nodeid;	/* as in the arena's slot */
+	struct fi_extent *ext;
+	uint32_t cap;
+	uint32_t seq;
+};
+
+/* Keeps the compiler from moving stores across it; the CPU keeps their order (TSO). */
+#define fi_store_barrier() __atomic_thread_fence(__ATOMIC_RELEASE)
+
+static void fi_store_seq_begin(struct fi_store_file *s, struct fi_store_own *o)
+{
+	o->seq = (o->seq + 1) | 1;
+	__atomic_store_n(&s->seq, o->seq, __ATOMIC_RELAXED);
+	fi_store_barrier();
+}
+
+static void fi_store_seq_end(struct fi_store_file *s, struct fi_store_own *o)
+{
+	fi_store_barrier();
+	__atomic_store_n(&s->seq, ++o->seq, __ATOMIC_RELAXED);
+}
+
+static unsigned int fi_store_class(uint64_t n)
+{
+	unsigned int c = 0;
+
+	while ((1ULL << c) < n)
+		c++;
+	return c;
+}
+
+static struct fi_extent *fi_store_alloc(struct fi_store *st, unsigned int c)
+{
+	size_t bytes = sizeof(struct fi_extent) << c;
+	struct fi_store_freelist *fl = &st->free[c];
+	char *p;
+
+	if (fl->n) {
+		p = fl->v[--fl->n];
+	} else {
+		if (bytes > (size_t)(st->end - st->brk))
+			return NULL;
+		p = st->brk;
+		st->brk += bytes;
+	}
+	st->bytes += bytes;
+	return (struct fi_extent *)p;
+}
+
+/* Without memory to remember it, an array is lost to the store: never reused. */
+static void fi_store_free(struct fi_store *st, struct fi_extent *v, uint32_t cap)
+{
+	struct fi_store_freelist *fl;
+	unsigned int c;
+	char **nv;
+
+	if (!v)
+		return;
+	c = fi_store_class(cap);
+	fl = &st->free[c];
+	st->bytes -= sizeof(struct fi_extent) << c;
+	if (fl->n == fl->cap) {
+		nv = realloc(fl->v, (fl->cap ? 2 * fl->cap : 16) * sizeof(*nv));
+		if (!nv)
+			return;
+		fl->v = nv;
+		fl->cap = fl->cap ? 2 * fl->cap : 16;
+	}
+	fl->v[fl->n++] = (char *)v;
+}
+
+int fi_lib_store_init(struct fi_bpf *b)
+{
+	struct fi_store *st = &b->store;
+	size_t globals, size;
+	char *base;
+
+	base = bpf_map__initial_value(b->skel->maps.store, &globals);
+	if (!base)
+		return -ENOMEM;
+	size = (size_t)bpf_map__max_entries(b->skel->maps.store) * sysconf(_SC_PAGESIZE);
+	memset(st, 0, sizeof(*st));
+	st->own = calloc(FI_STORE_FILES, sizeof(*st->own));
+	if (!st->own)
+		return -ENOMEM;
+	st->end = base + size;
+	st->files = (struct fi_store_file *)(base + ((globals + 4095) & ~(size_t)4095));
+	st->brk = (char *)(st->files + FI_STORE_FILES);
+	if (st->brk > st->end)
+		return -ENOMEM;
+	b->skel->arena->root.files = st->files;
+	return 0;
+}
+
+void fi_lib_store_destroy(struct fi_bpf *b)
+{
+	struct fi_store *st = &b->store;
+
+	for (unsigned int c = 0; c < FI_STORE_CLASSES; c++)
+		free(st->free[c].v);
+	free(st->own);
+	memset(st, 0, sizeof(*st));
+}
+
+/* @nodeid's slot index, or -1; in *spare the first reusable one on its probe path (or -1). */
+static int fi_store_find(struct fi_store *st, uint64_t nodeid, int *spare)
+{
+	uint32_t h = fi_store_hash(nodeid);
+
+	*spare = -1;
+	for (unsigned int i = 0; i < FI_STORE_PROBES; i++) {
+		int at = (h + i) & (FI_STORE_FILES - 1);
+		uint64_t id = st->own[at].nodeid;
+
+		if (id == nodeid)
+			return at;
+		if (*spare < 0 && (id == FI_STORE_GONE || !id))
+			*spare = at;
+		if (!id)
+			break;
+	}
+	return -1;
+}
+
+/* Write slot @at whole from the library's copy and these values. */
+static void fi_store_set(struct fi_store *st, int at, uint32_t count, uint32_t flags)
+{
+	struct fi_store_file *s = &st->files[at];
+	struct fi_store_own *o = &st->own[at];
+
+	s->nodeid = o->nodeid;
+	s->flags = flags;
+	s->count = count;
+	s->cap = o->cap;
+	s->ext = o->ext;
+}
+
+void fi_lib_store_forget(struct fi_bpf *b, uint64_t nodeid)
+{
+	struct fi_store *st = &b->store;
+	struct fi_store_own *o;
+	int at, spare;
+
+	if (!b->skel || !nodeid || nodeid == FI_STORE_GONE)
+		return;
+	at = fi_store_find(st, nodeid, &spare);
+	if (at < 0)
+		return;
+	o = &st->own[at];
+	fi_store_seq_begin(&st->files[at], o);
+	fi_store_free(st, o->ext, o->cap);
+	o->nodeid = FI_STORE_GONE;
+	o->ext = NULL;
+	o->cap = 0;
+	fi_store_set(st, at, 0, 0);
+	fi_store_seq_end(&st->files[at], o);
+}
+
+/*
+ * In place when the file's array has room (readers answer nothing while
+ * seq is odd), else a new array filled first and switched to.  On
+ * failure the file has no list (an upcall, never a stale answer).
+ */
+int fi_lib_store_publish(struct fi_bpf *b, uint64_t nodeid, const struct fi_extent *v,
+			 uint32_t n, uint32_t flags)
+{
+	struct fi_store *st = &b->store;
+	struct fi_extent *old, *nv = NULL;
+	struct fi_store_own *o;
+	unsigned int c;
+	int at, spare;
+
+	if (!b->skel)
+		return -ENODEV;
+	if (!nodeid || nodeid == FI_STORE_GONE)
+		return -EINVAL;
+	at = fi_store_find(st, nodeid, &spare);
+	if (at < 0 && spare < 0)
+		return -ENOSPC;
+	if (at < 0) {
+		at = spare;
+		st->own[at] = (struct fi_store_own){ .nodeid = nodeid, .seq = st->own[at].seq };
+	}
+	o = &st->own[at];
+	old = o->ext;
+	if (n && n <= o->cap) {
+		fi_store_seq_begin(&st->files[at], o);
+		memcpy(old, v, (size_t)n * sizeof(*v));
+		fi_store_set(st, at, n, flags);
+		fi_store_seq_end(&st->files[at], o);
+		return 0;
+	}
+	c = fi_store_class(n);
+	if (n) {
+		nv = fi_store_alloc(st, c);
+		if (!nv) {
+			fi_lib_store_forget(b, nodeid);
+			return -ENOSPC;
+		}
+		memcpy(nv, v, (size_t)n * sizeof(*v));
+	}
+	fi_store_seq_begin(&st->files[at], o);
+	fi_store_free(st, old, o->cap);
+	o->ext = nv;
+	o->cap = n ? 1U << c : 0;
+	fi_store_set(st, at, n, flags);
+	fi_store_seq_end(&st->files[at], o);
+	return 0;
+}
+
+size_t fi_lib_store_bytes(struct fi_bpf *b)
+{
+	return b->skel ? b->store.bytes : 0;
+}
+
+/* Free mark @i if @tag still holds it: ready first, so no reader takes it half freed. */
+static void fi_store_unmark_one(struct fi_bpf *b, unsigned int i, uint64_t tag)
+{
+	struct fi_mark *m = &b->skel->bss->marks[i];
+	uint64_t t = tag;
+
+	__atomic_compare_exchange_n(&m->ready, &t, 0, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	t = tag;
+	__atomic_compare_exchange_n(&m->owner, &t, 0, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
+void fi_lib_store_unmark(struct fi_bpf *b, uint64_t tag, const uint16_t *mark)
+{
+	if (!b->skel || !tag)
+		return;
+	for (unsigned int k = 0; k < FI_IOEND_MARKS && mark[k]; k++)
+		if (mark[k] <= FI_MARKS)
+			fi_store_unmark_one(b, mark[k] - 1, tag);
+}
+
+/*
+ * The whole mark goes when it overlaps: a mark lives only until the
+ * drain after its ioend, and a server frees or hands out blocks only
+ * after a drain and with no I/O in flight to them, so this is the net
+ * under that rule, not a path that runs.
+ */
+void fi_lib_store_unmark_blocks(struct fi_bpf *b, uint32_t dev, uint64_t pblk, uint64_t len)
+{
+	if (!b->skel)
+		return;
+	for (unsigned int i = 0; i < FI_MARKS; i++) {
+		struct fi_mark *m = &b->skel->bss->marks[i];
+		uint64_t tag = __atomic_load_n(&m->ready, __ATOMIC_ACQUIRE);
+
+		if (tag && m->dev == dev && m->pblk < pblk + len && pblk < m->pblk + m->len)
+			fi_store_unmark_one(b, i, tag);
+	}
+}
