@@ -537,41 +537,8 @@ rm -f "$W"/*.img
 
 # --- mapping cost: extent_map with N extents ----------------------------------
 if [ "$MAPPING" = 1 ]; then
-say "mapping cost: extent_map with 10 .. 1,000,000 extents ($SECONDS s in)"
-echo -e "extents\tlat_us\tiops\tupcalls\tmap_bytes_per_extent" > "$OUT.tmp/mapping.tsv"
-truncate -s $(( (1000000 + 64) * 4096 + (16 << 20) )) "$W/dev.img"
-dev=$(losetup -f --show "$W/dev.img")
-for n in 10 1000 100000 1000000; do
-	python3 - "$W/meta" $n <<'PY'
-import sys
-n = int(sys.argv[2])
-with open(sys.argv[1], "w") as f:
-    f.write("B 4096\nN 1 40755 0 0 0 0 0\nN 2 100644 0 0 %d 0 0\nD 1 2 %s\n" % (2 * n * 4096, b"big".hex()))
-    f.writelines("E 2 %d %d 1\n" % (2 * i, i + 16) for i in range(n))
-PY
-	mkdir -p "$W/bfs"
-	"$BUILD/server/fuse-iomap-blockfs" --bpf --meta "$W/meta" "$dev" "$W/bfs" > "$W/bfs.out" 2>&1 &
-	bfs=$!
-	for i in $(seq 100); do grep -q " $W/bfs " /proc/mounts && break; sleep 0.1; done
-	dd if="$W/bfs/big" of=/dev/null bs=4096 count=1 iflag=direct status=none
-	c=/sys/fs/fuseiomap/iomap/$(stat -c %d "$W/bfs")
-	u0=$(cat "$c/iomap_begin_upcalls")
-	# Random 4 KiB reads over the whole file, extents and holes alike: every one a BPF answer.
-	fio --name=m --ioengine=psync --output-format=json --filename="$W/bfs/big" --rw=randread \
-		--bs=4k --direct=1 --size=$((2 * n * 4096)) --time_based --runtime=$RUNTIME \
-		--randrepeat=1 > "$W/m.json" 2> "$W/m.err" || { echo "bench: fio failed: $(tail -n1 "$W/m.err")"; exit 1; }
-	u1=$(cat "$c/iomap_begin_upcalls")
-	memlock=$("$BUILD/bpftool/bpftool" map show name extents | awk '{ for (i = 1; i < NF; i++) if ($i == "memlock") print $(i + 1) }' | tr -d B)
-	read -r lat iops < <(python3 -c '
-import json, sys
-r = json.load(open(sys.argv[1]))["jobs"][0]["read"]
-print("%.1f %.0f" % (r["clat_ns"]["mean"] / 1000, r["iops"]))' "$W/m.json")
-	echo -e "$n\t$lat\t$iops\t$((u1 - u0))\t$((memlock / 1048576))" >> "$OUT.tmp/mapping.tsv"
-	say "  $n extents: $lat us per 4k read, $iops IOPS, $((u1 - u0)) upcalls, $((memlock / 1048576)) B/extent of map"
-	umount "$W/bfs"
-	wait $bfs
-done
-losetup -d "$dev"
+	say "mapping cost: extent_map with 10 .. 1,000,000 extents ($SECONDS s in)"
+	"$REPO/bench/mapping.sh" "$BUILD" "$W/mapping" "$OUT.tmp/mapping.tsv" "$RUNTIME"
 fi
 rmmod fuse_iomap || true
 uname -r > "$OUT.tmp/kernel"

@@ -122,10 +122,11 @@ def main():
         out += ["", "## Mapping cost", "",
                 "4 KiB O_DIRECT random reads of a file of N one-block extents, every "
                 "mapping answered by extent_map (fuse-iomap-blockfs --bpf).", "",
-                "| extents | latency per read (us) | IOPS | upcalls | map bytes per extent |", "| --- | --- | --- | --- | --- |"]
+                "| extents | latency per read (us) | IOPS | upcalls | ns per lookup | store bytes per extent |",
+                "| --- | --- | --- | --- | --- | --- |"]
         for r in csv.DictReader(open(mp), delimiter="\t"):
-            out.append("| %s | %s | %s | %s | %s |" % (r["extents"], r["lat_us"], r["iops"], r["upcalls"],
-                                                     r["map_bytes_per_extent"]))
+            out.append("| %s | %s | %s | %s | %s | %s |" % (r["extents"], r["lat_us"], r["iops"], r["upcalls"],
+                                                          r["lookup_ns"], r["store_bytes_per_extent"]))
     open(os.path.join(d, "results.md"), "w").write("\n".join(out) + "\n")
 
     dat = os.path.join(d, "ratios.dat")

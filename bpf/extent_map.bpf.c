@@ -52,8 +52,15 @@ struct {
 	__uint(max_entries, FI_IOEND_QUEUE_BYTES);	/* the library may change it before load */
 } ioend_queue SEC(".maps");
 
-/* The slot of @nodeid and the even seq it had, or NULL. */
-static __always_inline struct fi_store_file __arena *lookup(__u64 nodeid, __u32 *seq)
+/* A slot as one lookup read it. */
+struct view {
+	struct fi_store_extent __arena *ext;
+	__u64 nodeid;
+	__u32 seq, flags, count;
+};
+
+/* The slot of @nodeid, read into *w with the even seq it had, or NULL. */
+static __always_inline struct fi_store_file __arena *lookup(__u64 nodeid, struct view *w)
 {
 	struct fi_store_file __arena *t = root.files;
 	__u32 h = fi_store_hash(nodeid);
@@ -69,9 +76,14 @@ static __always_inline struct fi_store_file __arena *lookup(__u64 nodeid, __u32 
 			return NULL;
 		if (id != nodeid)
 			continue;
-		*seq = s->seq;
+		w->seq = s->seq;
 		barrier();
-		if ((*seq & 1) || s->nodeid != nodeid)
+		w->nodeid = s->nodeid;
+		w->flags = s->flags;
+		w->count = s->count;
+		w->ext = s->ext;
+		if ((w->seq & 1) || w->nodeid != nodeid ||
+		    s->check != fi_store_file_check(nodeid, w->seq, w->flags, w->count))
 			return NULL;
 		return s;
 	}
@@ -79,26 +91,25 @@ static __always_inline struct fi_store_file __arena *lookup(__u64 nodeid, __u32 
 }
 
 /* Whether everything read since lookup() came from one version of @s. */
-static __always_inline bool unchanged(struct fi_store_file __arena *s, __u32 seq)
+static __always_inline bool unchanged(struct fi_store_file __arena *s, const struct view *w)
 {
 	barrier();
-	return s->seq == seq;
+	return s->seq == w->seq;
 }
 
 /*
  * The largest index in [0, count) whose extent starts at or before @lblk
  * (0 if none does), in *idx.  -1 when the list is longer than the search
- * can handle.
+ * can handle.  The steps read lblk unchecked: load() checks where they led.
  */
-static __always_inline int search(struct fi_extent __arena *v, __u32 count, __u64 lblk,
-				  __u32 *idx)
+static __always_inline int search(const struct view *w, __u64 lblk, __u32 *idx)
 {
-	__u32 lo = 0, hi = count, i;
+	__u32 lo = 0, hi = w->count, i;
 
 	for (i = 0; i < FI_EXTENT_SEARCH_STEPS && hi - lo > 1; i++) {
 		__u32 mid = lo + (hi - lo) / 2;
 
-		if (v[mid].lblk <= lblk)
+		if (w->ext[mid].lblk <= lblk)
 			lo = mid;
 		else
 			hi = mid;
@@ -109,14 +120,22 @@ static __always_inline int search(struct fi_extent __arena *v, __u32 count, __u6
 	return 0;
 }
 
-/* Field by field: clang-19 does not cast a struct copy's source to the arena. */
-static __always_inline void load(struct fi_extent *e, const struct fi_extent __arena *a)
+/*
+ * Extent @idx into *e, field by field (clang-19 does not cast a struct
+ * copy's source to the arena).  -1 unless its check holds.
+ */
+static __always_inline int load(struct fi_extent *e, const struct view *w, __u32 idx)
 {
+	const struct fi_store_extent __arena *a = &w->ext[idx];
+
 	e->lblk = a->lblk;
 	e->len = a->len;
 	e->pblk = a->pblk;
 	e->dev = a->dev;
 	e->type = a->type;
+	if (a->check != fi_store_extent_check(w->nodeid, w->seq, idx, e))
+		return -1;
+	return 0;
 }
 
 /* [lblk, end) at device block @pblk (the block of lblk) of @dev, as @type. */
@@ -272,32 +291,32 @@ int BPF_PROG(extent_map_begin, const struct fuse_bpf_iomap_begin_args *args,
 {
 	struct fi_extent e = {}, next = {};
 	struct fi_store_file __arena *s;
-	struct fi_extent __arena *v;
-	__u32 seq, count, flags, lo = 0;
 	bool has_next = false;
+	struct view w = {};
+	__u32 lo = 0;
 	__u64 lblk;
 	int ret;
 
 	if (args->blkbits > 16)
 		return FUSE_BPF_NO_ANSWER;
-	s = lookup(args->nodeid, &seq);
+	s = lookup(args->nodeid, &w);
 	if (!s)
 		return FUSE_BPF_NO_ANSWER;
-	flags = s->flags;
-	count = s->count;
-	v = s->ext;
 	lblk = args->pos >> args->blkbits;
-	if (count) {
-		if (search(v, count, lblk, &lo))
+	if (w.count) {
+		if (search(&w, lblk, &lo) || load(&e, &w, lo))
 			return FUSE_BPF_NO_ANSWER;
-		load(&e, &v[lo]);
-		if (lo + 1 < count) {
-			load(&next, &v[lo + 1]);
+		/* Only the first extent may start past lblk (a hole before it). */
+		if (e.lblk > lblk && lo)
+			return FUSE_BPF_NO_ANSWER;
+		if (lo + 1 < w.count) {
+			if (load(&next, &w, lo + 1))
+				return FUSE_BPF_NO_ANSWER;
 			has_next = true;
 		}
 	}
-	ret = answer(args, out, flags, count ? &e : NULL, has_next ? &next : NULL, lblk);
-	return unchanged(s, seq) ? ret : FUSE_BPF_NO_ANSWER;
+	ret = answer(args, out, w.flags, w.count ? &e : NULL, has_next ? &next : NULL, lblk);
+	return unchanged(s, &w) ? ret : FUSE_BPF_NO_ANSWER;
 }
 
 /* The UNWRITTEN pieces of an ioend, split at mark groups. */
@@ -313,34 +332,36 @@ struct pieces {
  * plus one per extent: the bound holds for FI_IOEND_MAX_BLOCKS.  -1 when
  * there are more than FI_IOEND_MARKS or the list is too long to search.
  */
-static __always_inline int unwritten_pieces(struct fi_extent __arena *v, __u32 count,
-					    __u64 first, __u64 end, struct pieces *p)
+static __always_inline int unwritten_pieces(const struct view *w, __u64 first, __u64 end,
+					    struct pieces *p)
 {
+	struct fi_extent e = {};
 	__u64 blk = first;
 	__u32 idx = 0;
 	int i;
 
-	if (!count)
+	if (!w->count)
 		return 0;
-	if (search(v, count, first, &idx))
+	if (search(w, first, &idx) || load(&e, w, idx))
 		return -1;
 	bpf_for(i, 0, 2 * FI_IOEND_MAX_BLOCKS + 2) {
-		struct fi_extent __arena *e;
-		__u64 eend, pb, n, gend;
+		__u64 eend = e.lblk + e.len, pb, n, gend;
 		__u32 k;
 
-		if (blk >= end || idx >= count)
+		if (blk >= end)
 			break;
-		e = &v[idx];
-		eend = e->lblk + e->len;
 		if (blk >= eend) {
-			idx++;
-		} else if (blk < e->lblk) {
-			blk = e->lblk;		/* a hole: nothing to mark */
-		} else if (e->type != FUSE_IOMAP_TYPE_UNWRITTEN) {
+			/* Past this extent: the next one, if any. */
+			if (++idx >= w->count)
+				break;
+			if (load(&e, w, idx))
+				return -1;
+		} else if (blk < e.lblk) {
+			blk = e.lblk;		/* a hole: nothing to mark */
+		} else if (e.type != FUSE_IOMAP_TYPE_UNWRITTEN) {
 			blk = eend;
 		} else {
-			pb = e->pblk + (blk - e->lblk);
+			pb = e.pblk + (blk - e.lblk);
 			n = (eend < end ? eend : end) - blk;
 			gend = (pb | (FI_MARK_GROUP - 1)) + 1;
 			if (pb + n > gend)
@@ -350,12 +371,12 @@ static __always_inline int unwritten_pieces(struct fi_extent __arena *v, __u32 c
 				return -1;
 			p->pblk[k] = pb;
 			p->len[k] = n;
-			p->dev[k] = e->dev;
+			p->dev[k] = e.dev;
 			p->n = k + 1;
 			blk += n;
 		}
 	}
-	return blk < end && idx < count ? -1 : 0;
+	return blk < end && idx < w->count ? -1 : 0;
 }
 
 static __always_inline void unclaim(const __u16 *mark, __u64 tag)
@@ -420,7 +441,8 @@ int BPF_PROG(extent_map_ioend, const struct fuse_bpf_iomap_ioend_args *args)
 	struct pieces p = {};
 	struct fi_store_file __arena *s;
 	struct fi_ioend_rec *rec;
-	__u32 bits = args->blkbits, seq;
+	struct view w = {};
+	__u32 bits = args->blkbits;
 	__u64 first, end, tag;
 	int ret;
 
@@ -432,14 +454,13 @@ int BPF_PROG(extent_map_ioend, const struct fuse_bpf_iomap_ioend_args *args)
 	end = (args->pos + args->written + (1ULL << bits) - 1) >> bits;
 	if (end - first > FI_IOEND_MAX_BLOCKS)
 		return FUSE_BPF_NO_ANSWER;
-	s = lookup(args->nodeid, &seq);
-	if (!s || !(s->flags & FI_FILE_IOEND))
+	s = lookup(args->nodeid, &w);
+	if (!s || !(w.flags & FI_FILE_IOEND))
 		return FUSE_BPF_NO_ANSWER;
 	ret = 0;
 	if (args->flags & FUSE_IOMAP_IOEND_UNWRITTEN)
-		ret = unwritten_pieces(s->ext, s->count, first, end,
-				       &p);
-	if (ret || !unchanged(s, seq))
+		ret = unwritten_pieces(&w, first, end, &p);
+	if (ret || !unchanged(s, &w))
 		return FUSE_BPF_NO_ANSWER;
 	rec = bpf_ringbuf_reserve(&ioend_queue, sizeof(*rec), 0);
 	if (!rec)

@@ -6,7 +6,7 @@
  *
  * The arena holds a root (struct fi_store_root, the program's one __arena
  * global, at the arena's start), a table of FI_STORE_FILES file slots, and
- * per file an array of extents sorted by lblk.  Addresses in the store are
+ * per file an array of extents sorted by lblk, each with a check.  Addresses in the store are
  * the library's (the arena's user mapping); a program uses their low 32
  * bits, as every arena pointer.  Holes are the gaps (a file's list is
  * complete), past the last extent a hole to any file size.  Blocks are in
@@ -70,20 +70,68 @@ struct fi_extent {
 	__u16 reserved;
 };
 
+/*
+ * An extent as the store holds it: struct fi_extent and a check that binds
+ * it to its file, its place in the list and the list's version.
+ */
+struct fi_store_extent {
+	__u64 lblk;
+	__u64 len;
+	__u64 pblk;
+	__u32 dev;
+	__u16 type;
+	__u16 reserved;
+	__u32 check;		/* fi_store_extent_check() */
+	__u32 reserved2;
+};
+
 /* One slot of the file table, found by open addressing on the node id. */
 struct fi_store_file {
 	__u64 nodeid;		/* 0: never used (ends a probe), or FI_STORE_GONE */
 	__u32 seq;		/* odd while the library changes the slot */
 	__u32 flags;		/* FI_FILE_* */
 	__u32 count;		/* extents, 0 = the file is one hole */
-	__u32 cap;		/* the library's: room at ext */
-	struct fi_extent FI_ARENA *ext;	/* count of them */
+	__u32 check;		/* fi_store_file_check() */
+	struct fi_store_extent FI_ARENA *ext;	/* count of them */
 };
 
 struct fi_store_root {
 	struct fi_store_file FI_ARENA *files;	/* FI_STORE_FILES of them, NULL: none yet */
 	__u64 reserved[7];
 };
+
+/*
+ * The checks: whatever else writes the arena (it is the server's memory)
+ * gets past them by chance once in 2^32 reads, and then the kernel still
+ * refuses any block outside the server's devices.  A program answers
+ * nothing for a slot or extent whose check fails.
+ */
+static inline __attribute__((always_inline)) __u64 fi_store_mix(__u64 h, __u64 w)
+{
+	h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+	return h ^ (h >> 31);
+}
+
+static inline __attribute__((always_inline)) __u32 fi_store_file_check(__u64 nodeid, __u32 seq, __u32 flags, __u32 count)
+{
+	__u64 h = fi_store_mix(0x46495354ULL, nodeid);
+
+	h = fi_store_mix(h, ((__u64)seq << 32) | flags);
+	return (__u32)(fi_store_mix(h, count) >> 32);
+}
+
+/* Of extent @idx of version @seq of @nodeid's list. */
+static inline __attribute__((always_inline)) __u32
+fi_store_extent_check(__u64 nodeid, __u32 seq, __u32 idx, const struct fi_extent *e)
+{
+	__u64 h = fi_store_mix(0x46495345ULL, nodeid);
+
+	h = fi_store_mix(h, ((__u64)seq << 32) | idx);
+	h = fi_store_mix(h, e->lblk);
+	h = fi_store_mix(h, e->len);
+	h = fi_store_mix(h, e->pblk);
+	return (__u32)(fi_store_mix(h, ((__u64)e->type << 32) | e->dev) >> 32);
+}
 
 /* The slot a lookup of @nodeid starts at (Fibonacci hashing). */
 static inline __u32 fi_store_hash(__u64 nodeid)

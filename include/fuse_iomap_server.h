@@ -168,6 +168,10 @@ struct fi_server_opts {
 	 *				fi_server_bpf_start())
 	 *   FSYNC nodeid		(an FSYNC, once the queue is drained
 	 *				and before the server sees it)
+	 *   PUBLISH nodeid extents list_us store_us
+	 *				(a file's extents went to the BPF
+	 *				tier's store: microseconds spent in
+	 *				your extents() and in the store)
 	 * pos, count and written in decimal bytes, opflags and flags in hex.
 	 * With threads above 1 each line ends in " t=THREAD inflight=N", N
 	 * being the mapping requests in progress when this one arrived,
@@ -238,7 +242,11 @@ void *fi_req_ctx(fuse_req_t req);
 /*
  * Load bpf/extent_map.bpf.c (built into the library) and attach it to
  * this mount: from now on the kernel asks it first, and it answers from
- * the files' extent lists.  @max_extents sizes its extent map (0: 1 Mi).
+ * the files' extent lists, which the library keeps in the program's store
+ * (a BPF arena it writes with plain stores: no bpf() call per change).
+ * @max_extents is the longest list you expect in one file (0: 1 Mi);
+ * it only sizes the store's address space, whose pages are used as
+ * written.
  * Needs iomap_ops.extents.  Call after fi_server_mount().
  *
  * The library keeps the lists right; you only answer extents():
@@ -260,8 +268,9 @@ void *fi_req_ctx(fuse_req_t req);
  * extents (UNWRITTEN, FUSE_IOMAP_F_WANT_IOEND) and asks for an ioend,
  * not FUSE_IOMAP_END, on writes that may grow them; and it takes their
  * ioends in the kernel, up to FI_IOEND_MAX_BLOCKS blocks each.  Such an
- * ioend marks the blocks it wrote in the program's `written` map, so that
- * they read as written at once, and goes on a queue (a BPF ring buffer,
+ * ioend marks the range it wrote in the program's marks, so that it
+ * reads as written at once (until the record is applied and the list
+ * published again), and goes on a queue (a BPF ring buffer,
  * fi_server_bpf_set_ioend_queue()) instead of to you.  The library
  * applies the queue through iomap_ops.ioend, in order and one record at a
  * time, before every FUSE_IOMAP_BEGIN, END and IOEND you are asked,
@@ -287,9 +296,9 @@ void fi_server_bpf_forget(struct fi_server *srv, uint64_t nodeid);
  * were freed, or are being handed out anew: forget that the program saw
  * them written.  Call it for every block you allocate for an UNWRITTEN
  * extent (a stale mark would make it read as written: old data), and
- * for those you free.  No I/O may be in flight to them.  One map delete
- * per block, none while the program never marked a block.  Harmless
- * without the BPF tier.
+ * for those you free.  No I/O may be in flight to them.  A scan of the
+ * program's marks in memory, no bpf() call.  Harmless without the BPF
+ * tier.
  */
 void fi_server_bpf_blocks_reset(struct fi_server *srv, uint32_t dev, uint64_t pblk,
 				uint64_t len);

@@ -68,7 +68,7 @@ static uint32_t fi_store_pages(uint32_t max_extents)
 
 	while (ext < max_extents)
 		ext <<= 1;
-	pages = (2 * ext * sizeof(struct fi_extent) +
+	pages = (2 * ext * sizeof(struct fi_store_extent) +
 		 FI_STORE_FILES * sizeof(struct fi_store_file)) / 4096 + 16;
 	if (pages < FI_STORE_PAGES)
 		pages = FI_STORE_PAGES;

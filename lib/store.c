@@ -28,13 +28,19 @@
 /* The library's copy of a slot. */
 struct fi_store_own {
 	uint64_t nodeid;	/* as in the arena's slot */
-	struct fi_extent *ext;
+	struct fi_store_extent *ext;
 	uint32_t cap;
 	uint32_t seq;
 };
 
 /* Keeps the compiler from moving stores across it; the CPU keeps their order (TSO). */
 #define fi_store_barrier() __atomic_thread_fence(__ATOMIC_RELEASE)
+
+/* The seq a slot will have once the change now beginning ends. */
+static uint32_t fi_store_next_seq(const struct fi_store_own *o)
+{
+	return ((o->seq + 1) | 1) + 1;
+}
 
 static void fi_store_seq_begin(struct fi_store_file *s, struct fi_store_own *o)
 {
@@ -58,9 +64,9 @@ static unsigned int fi_store_class(uint64_t n)
 	return c;
 }
 
-static struct fi_extent *fi_store_alloc(struct fi_store *st, unsigned int c)
+static struct fi_store_extent *fi_store_alloc(struct fi_store *st, unsigned int c)
 {
-	size_t bytes = sizeof(struct fi_extent) << c;
+	size_t bytes = sizeof(struct fi_store_extent) << c;
 	struct fi_store_freelist *fl = &st->free[c];
 	char *p;
 
@@ -73,11 +79,11 @@ static struct fi_extent *fi_store_alloc(struct fi_store *st, unsigned int c)
 		st->brk += bytes;
 	}
 	st->bytes += bytes;
-	return (struct fi_extent *)p;
+	return (struct fi_store_extent *)p;
 }
 
 /* Without memory to remember it, an array is lost to the store: never reused. */
-static void fi_store_free(struct fi_store *st, struct fi_extent *v, uint32_t cap)
+static void fi_store_free(struct fi_store *st, struct fi_store_extent *v, uint32_t cap)
 {
 	struct fi_store_freelist *fl;
 	unsigned int c;
@@ -87,7 +93,7 @@ static void fi_store_free(struct fi_store *st, struct fi_extent *v, uint32_t cap
 		return;
 	c = fi_store_class(cap);
 	fl = &st->free[c];
-	st->bytes -= sizeof(struct fi_extent) << c;
+	st->bytes -= sizeof(struct fi_store_extent) << c;
 	if (fl->n == fl->cap) {
 		nv = realloc(fl->v, (fl->cap ? 2 * fl->cap : 16) * sizeof(*nv));
 		if (!nv)
@@ -151,8 +157,8 @@ static int fi_store_find(struct fi_store *st, uint64_t nodeid, int *spare)
 	return -1;
 }
 
-/* Write slot @at whole from the library's copy and these values. */
-static void fi_store_set(struct fi_store *st, int at, uint32_t count, uint32_t flags)
+/* Write slot @at whole from the library's copy and these values, for seq @seq. */
+static void fi_store_set(struct fi_store *st, int at, uint32_t seq, uint32_t count, uint32_t flags)
 {
 	struct fi_store_file *s = &st->files[at];
 	struct fi_store_own *o = &st->own[at];
@@ -160,8 +166,20 @@ static void fi_store_set(struct fi_store *st, int at, uint32_t count, uint32_t f
 	s->nodeid = o->nodeid;
 	s->flags = flags;
 	s->count = count;
-	s->cap = o->cap;
 	s->ext = o->ext;
+	s->check = fi_store_file_check(o->nodeid, seq, flags, count);
+}
+
+/* Extents @v of @nodeid into the store at @to, checked for seq @seq. */
+static void fi_store_fill(struct fi_store_extent *to, uint64_t nodeid, uint32_t seq,
+			  const struct fi_extent *v, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		to[i] = (struct fi_store_extent){
+			.lblk = v[i].lblk, .len = v[i].len, .pblk = v[i].pblk, .dev = v[i].dev,
+			.type = v[i].type,
+			.check = fi_store_extent_check(nodeid, seq, i, &v[i]),
+		};
 }
 
 void fi_lib_store_forget(struct fi_bpf *b, uint64_t nodeid)
@@ -181,7 +199,7 @@ void fi_lib_store_forget(struct fi_bpf *b, uint64_t nodeid)
 	o->nodeid = FI_STORE_GONE;
 	o->ext = NULL;
 	o->cap = 0;
-	fi_store_set(st, at, 0, 0);
+	fi_store_set(st, at, o->seq + 1, 0, 0);
 	fi_store_seq_end(&st->files[at], o);
 }
 
@@ -194,9 +212,10 @@ int fi_lib_store_publish(struct fi_bpf *b, uint64_t nodeid, const struct fi_exte
 			 uint32_t n, uint32_t flags)
 {
 	struct fi_store *st = &b->store;
-	struct fi_extent *old, *nv = NULL;
+	struct fi_store_extent *old, *nv = NULL;
 	struct fi_store_own *o;
 	unsigned int c;
+	uint32_t seq;
 	int at, spare;
 
 	if (!b->skel)
@@ -212,10 +231,11 @@ int fi_lib_store_publish(struct fi_bpf *b, uint64_t nodeid, const struct fi_exte
 	}
 	o = &st->own[at];
 	old = o->ext;
+	seq = fi_store_next_seq(o);
 	if (n && n <= o->cap) {
 		fi_store_seq_begin(&st->files[at], o);
-		memcpy(old, v, (size_t)n * sizeof(*v));
-		fi_store_set(st, at, n, flags);
+		fi_store_fill(old, nodeid, seq, v, n);
+		fi_store_set(st, at, seq, n, flags);
 		fi_store_seq_end(&st->files[at], o);
 		return 0;
 	}
@@ -226,13 +246,13 @@ int fi_lib_store_publish(struct fi_bpf *b, uint64_t nodeid, const struct fi_exte
 			fi_lib_store_forget(b, nodeid);
 			return -ENOSPC;
 		}
-		memcpy(nv, v, (size_t)n * sizeof(*v));
+		fi_store_fill(nv, nodeid, seq, v, n);
 	}
 	fi_store_seq_begin(&st->files[at], o);
 	fi_store_free(st, old, o->cap);
 	o->ext = nv;
 	o->cap = n ? 1U << c : 0;
-	fi_store_set(st, at, n, flags);
+	fi_store_set(st, at, seq, n, flags);
 	fi_store_seq_end(&st->files[at], o);
 	return 0;
 }
@@ -262,6 +282,17 @@ void fi_lib_store_unmark(struct fi_bpf *b, uint64_t tag, const uint16_t *mark)
 			fi_store_unmark_one(b, mark[k] - 1, tag);
 }
 
+/* Free mark @i if it lies on [pblk, pblk+len) of @dev. */
+static void fi_store_unmark_range(struct fi_bpf *b, unsigned int i, uint32_t dev, uint64_t pblk,
+				  uint64_t len)
+{
+	struct fi_mark *m = &b->skel->bss->marks[i];
+	uint64_t tag = __atomic_load_n(&m->ready, __ATOMIC_ACQUIRE);
+
+	if (tag && m->dev == dev && m->pblk < pblk + len && pblk < m->pblk + m->len)
+		fi_store_unmark_one(b, i, tag);
+}
+
 /*
  * The whole mark goes when it overlaps: a mark lives only until the
  * drain after its ioend, and a server frees or hands out blocks only
@@ -270,13 +301,21 @@ void fi_lib_store_unmark(struct fi_bpf *b, uint64_t tag, const uint16_t *mark)
  */
 void fi_lib_store_unmark_blocks(struct fi_bpf *b, uint32_t dev, uint64_t pblk, uint64_t len)
 {
-	if (!b->skel)
-		return;
-	for (unsigned int i = 0; i < FI_MARKS; i++) {
-		struct fi_mark *m = &b->skel->bss->marks[i];
-		uint64_t tag = __atomic_load_n(&m->ready, __ATOMIC_ACQUIRE);
+	uint64_t first = pblk >> FI_MARK_GROUP_SHIFT, last;
 
-		if (tag && m->dev == dev && m->pblk < pblk + len && pblk < m->pblk + m->len)
-			fi_store_unmark_one(b, i, tag);
+	if (!b->skel || !len)
+		return;
+	last = (pblk + len - 1) >> FI_MARK_GROUP_SHIFT;
+	/* A range of fewer groups than buckets: only its groups' buckets. */
+	if (last - first >= FI_MARK_BUCKETS) {
+		for (unsigned int i = 0; i < FI_MARKS; i++)
+			fi_store_unmark_range(b, i, dev, pblk, len);
+		return;
+	}
+	for (uint64_t g = first; g <= last; g++) {
+		unsigned int at = fi_mark_bucket(dev, g << FI_MARK_GROUP_SHIFT) * FI_MARK_WAYS;
+
+		for (unsigned int w = 0; w < FI_MARK_WAYS; w++)
+			fi_store_unmark_range(b, at + w, dev, pblk, len);
 	}
 }

@@ -151,8 +151,8 @@ static int cmd_dump(struct store *st, uint64_t nodeid)
 		fprintf(stderr, PROG ": node %" PRIu64 " has no slot\n", nodeid);
 		return 1;
 	}
-	printf("seq %u count %u flags 0x%x cap %u\n", s->seq, s->count, s->flags, s->cap);
-	for (uint32_t i = 0; i < s->count && i < s->cap; i++)
+	printf("seq %u count %u flags 0x%x check 0x%x\n", s->seq, s->count, s->flags, s->check);
+	for (uint32_t i = 0; i < s->count; i++)
 		printf("%" PRIu64 " %" PRIu64 " %" PRIu64 " %u %u\n", (uint64_t)s->ext[i].lblk,
 		       (uint64_t)s->ext[i].len, (uint64_t)s->ext[i].pblk, s->ext[i].dev,
 		       s->ext[i].type);
@@ -191,8 +191,8 @@ static int cmd_scribble(struct store *st, unsigned int seed, int secs)
 		fprintf(stderr, PROG ": the store has no file table yet\n");
 		return 1;
 	}
-	/* Only pages the server wrote: the rest would only cost memory. */
-	to = from + (size_t)FI_STORE_FILES * sizeof(struct fi_store_file) + (64 << 20);
+	/* The table and the first arrays: further pages would only cost memory. */
+	to = from + (size_t)FI_STORE_FILES * sizeof(struct fi_store_file) + (4 << 20);
 	if (to > st->base + st->size)
 		to = st->base + st->size;
 	srandom(seed);

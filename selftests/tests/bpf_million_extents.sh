@@ -34,9 +34,10 @@ PY
 start_blockfs "$mnt" "$dev" --bpf --meta "$meta"
 dd if="$mnt/big" of=/dev/null bs=4096 count=1 iflag=direct status=none || fail "warm-up read failed"
 "$FISTORE" "$SERVER_PID" dump 2 > "$T_TMP/file" || fail "the file is not published"
-read -r _ _ _ count _ _ _ cap < "$T_TMP/file"
+read -r _ _ _ count _ < "$T_TMP/file"
 expect_eq "published count" "$count" $N
-log "store: an array of $cap extents for $N: $((cap * 32 / N)) bytes per extent; the arena's resident bytes: $("$FISTORE" "$SERVER_PID" bytes)"
+bytes=$("$FISTORE" "$SERVER_PID" bytes) || fail "can't measure the store"
+log "store: $bytes bytes resident for $N extents and the file table: $((bytes / N)) bytes per extent"
 begins=$(counter "$mnt" iomap_begin_upcalls) hits=$(counter "$mnt" bpf_hits)
 python3 - "$mnt/big" "$T_TMP/samples" <<'PY' || fail "reads through the BPF tier returned wrong bytes"
 import mmap, os, sys

@@ -819,7 +819,7 @@ static void usage(FILE *f)
 "                       nothing unwritten\n"
 "  -b, --bpf            answer mappings inside the kernel too: load the\n"
 "                       extent_map BPF program, attach it to this mount and\n"
-"                       keep each file's extents in its maps; in place it\n"
+"                       keep each file's extents in its store; in place it\n"
 "                       also answers writes into unwritten extents and takes\n"
 "                       their ioends, queued for this server\n"
 "  -q, --ioend-queue BYTES\n"

@@ -342,7 +342,7 @@ static void usage(FILE *f)
 "  -r, --read-only   serve read-only (and open IMAGE read-only)\n"
 "  -b, --bpf         answer mappings inside the kernel too: load the\n"
 "                    extent_map BPF program, attach it to this mount, and\n"
-"                    keep each file's extents in its maps (a file's first\n"
+"                    keep each file's extents in its store (a file's first\n"
 "                    read asks this server; later ones do not); it also\n"
 "                    answers writes into uninitialized extents and queues\n"
 "                    their ioends for this server\n"
