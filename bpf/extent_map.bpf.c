@@ -97,16 +97,56 @@ static __always_inline bool unchanged(struct fi_store_file __arena *s, const str
 	return s->seq == w->seq;
 }
 
+/* The last i in [lo, hi) with a[i] <= key, else lo, in *out.  -1: too wide a range. */
+static __always_inline int search_index(const __u64 __arena *a, __u32 lo, __u32 hi, __u64 key,
+					__u32 *out)
+{
+	int i;
+
+	for (i = 0; i <= FI_INDEX_SHIFT && hi - lo > 1; i++) {
+		__u32 mid = lo + (hi - lo) / 2;
+
+		if (a[mid] <= key)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	if (hi - lo > 1)
+		return -1;
+	*out = lo;
+	return 0;
+}
+
 /*
  * The largest index in [0, count) whose extent starts at or before @lblk
- * (0 if none does), in *idx.  -1 when the list is longer than the search
- * can handle.  The steps read lblk unchecked: load() checks where they led.
+ * (0 if none does), in *idx, through the list's index (see
+ * FI_INDEX_SHIFT).  -1 when the list is longer than the search can
+ * handle.  The steps read unchecked: load() checks where they led.
  */
 static __always_inline int search(const struct view *w, __u64 lblk, __u32 *idx)
 {
-	__u32 lo = 0, hi = w->count, i;
+	__u32 lo = 0, hi = w->count, other, top, j = 0, i;
+	const __u64 __arena *index = (const __u64 __arena *)&w->ext[w->count];
 
-	for (i = 0; i < FI_EXTENT_SEARCH_STEPS && hi - lo > 1; i++) {
+	if (hi > FI_STORE_MAX_EXTENTS)
+		return -1;
+	other = fi_index_other(hi);
+	top = fi_index_top(hi);
+	if (other) {
+		lo = 0;
+		hi = other;
+		if (top) {
+			if (search_index(index, 0, top, lblk, &j))
+				return -1;
+			lo = j << FI_INDEX_SHIFT;
+			hi = lo + FI_INDEX_K < other ? lo + FI_INDEX_K : other;
+		}
+		if (search_index(index + top, lo, hi, lblk, &j))
+			return -1;
+		lo = j << FI_INDEX_SHIFT;
+		hi = lo + FI_INDEX_K < w->count ? lo + FI_INDEX_K : w->count;
+	}
+	for (i = 0; i <= FI_INDEX_SHIFT && hi - lo > 1; i++) {
 		__u32 mid = lo + (hi - lo) / 2;
 
 		if (w->ext[mid].lblk <= lblk)

@@ -44,8 +44,17 @@
 /* Slots in the file table (a power of 2), and how far a lookup probes. */
 #define FI_STORE_FILES		65536
 #define FI_STORE_PROBES		16
-/* Binary search steps: enough for 2^24 extents in one file. */
-#define FI_EXTENT_SEARCH_STEPS	24
+/*
+ * A list longer than FI_INDEX_K extents has an index after its extents
+ * in the same array, so that a search reads a few pages, not one per
+ * step: the first lblk of every FI_INDEX_K extents, and before those,
+ * when there are more than FI_INDEX_K of them, the first of every
+ * FI_INDEX_K of those.  At most 2^24 extents in one file (three
+ * searches of FI_INDEX_SHIFT steps).
+ */
+#define FI_INDEX_SHIFT		8
+#define FI_INDEX_K		(1U << FI_INDEX_SHIFT)
+#define FI_STORE_MAX_EXTENTS	(1U << (3 * FI_INDEX_SHIFT))
 /* The arena's default size, in pages: address space, filled as written. */
 #define FI_STORE_PAGES		(1U << 18)
 
@@ -92,7 +101,7 @@ struct fi_store_file {
 	__u32 flags;		/* FI_FILE_* */
 	__u32 count;		/* extents, 0 = the file is one hole */
 	__u32 check;		/* fi_store_file_check() */
-	struct fi_store_extent FI_ARENA *ext;	/* count of them */
+	struct fi_store_extent FI_ARENA *ext;	/* count of them, then the index */
 };
 
 struct fi_store_root {
@@ -131,6 +140,19 @@ fi_store_extent_check(__u64 nodeid, __u32 seq, __u32 idx, const struct fi_extent
 	h = fi_store_mix(h, e->len);
 	h = fi_store_mix(h, e->pblk);
 	return (__u32)(fi_store_mix(h, ((__u64)e->type << 32) | e->dev) >> 32);
+}
+
+/* Entries of the index of a list of @n extents: top level, then the other. */
+static inline __u32 fi_index_other(__u32 n)
+{
+	return n > FI_INDEX_K ? (n + FI_INDEX_K - 1) >> FI_INDEX_SHIFT : 0;
+}
+
+static inline __u32 fi_index_top(__u32 n)
+{
+	__u32 m = fi_index_other(n);
+
+	return m > FI_INDEX_K ? (m + FI_INDEX_K - 1) >> FI_INDEX_SHIFT : 0;
 }
 
 /* The slot a lookup of @nodeid starts at (Fibonacci hashing). */

@@ -170,16 +170,32 @@ static void fi_store_set(struct fi_store *st, int at, uint32_t seq, uint32_t cou
 	s->check = fi_store_file_check(o->nodeid, seq, flags, count);
 }
 
-/* Extents @v of @nodeid into the store at @to, checked for seq @seq. */
+/* Array entries a list of @n extents takes, its index included. */
+static uint64_t fi_store_units(uint32_t n)
+{
+	uint64_t words = fi_index_top(n) + fi_index_other(n);
+
+	return n + (words * sizeof(uint64_t) + sizeof(struct fi_store_extent) - 1) /
+		   sizeof(struct fi_store_extent);
+}
+
+/* Extents @v of @nodeid, checked for seq @seq, and their index, into the store at @to. */
 static void fi_store_fill(struct fi_store_extent *to, uint64_t nodeid, uint32_t seq,
 			  const struct fi_extent *v, uint32_t n)
 {
+	uint32_t top = fi_index_top(n), other = fi_index_other(n);
+	uint64_t *index = (uint64_t *)&to[n];
+
 	for (uint32_t i = 0; i < n; i++)
 		to[i] = (struct fi_store_extent){
 			.lblk = v[i].lblk, .len = v[i].len, .pblk = v[i].pblk, .dev = v[i].dev,
 			.type = v[i].type,
 			.check = fi_store_extent_check(nodeid, seq, i, &v[i]),
 		};
+	for (uint32_t j = 0; j < top; j++)
+		index[j] = v[(uint64_t)j << (2 * FI_INDEX_SHIFT)].lblk;
+	for (uint32_t j = 0; j < other; j++)
+		index[top + j] = v[(uint64_t)j << FI_INDEX_SHIFT].lblk;
 }
 
 void fi_lib_store_forget(struct fi_bpf *b, uint64_t nodeid)
@@ -215,6 +231,7 @@ int fi_lib_store_publish(struct fi_bpf *b, uint64_t nodeid, const struct fi_exte
 	struct fi_store_extent *old, *nv = NULL;
 	struct fi_store_own *o;
 	unsigned int c;
+	uint64_t units;
 	uint32_t seq;
 	int at, spare;
 
@@ -222,6 +239,10 @@ int fi_lib_store_publish(struct fi_bpf *b, uint64_t nodeid, const struct fi_exte
 		return -ENODEV;
 	if (!nodeid || nodeid == FI_STORE_GONE)
 		return -EINVAL;
+	if (n > FI_STORE_MAX_EXTENTS) {
+		fi_lib_store_forget(b, nodeid);
+		return -E2BIG;
+	}
 	at = fi_store_find(st, nodeid, &spare);
 	if (at < 0 && spare < 0)
 		return -ENOSPC;
@@ -232,14 +253,15 @@ int fi_lib_store_publish(struct fi_bpf *b, uint64_t nodeid, const struct fi_exte
 	o = &st->own[at];
 	old = o->ext;
 	seq = fi_store_next_seq(o);
-	if (n && n <= o->cap) {
+	units = fi_store_units(n);
+	if (n && units <= o->cap) {
 		fi_store_seq_begin(&st->files[at], o);
 		fi_store_fill(old, nodeid, seq, v, n);
 		fi_store_set(st, at, seq, n, flags);
 		fi_store_seq_end(&st->files[at], o);
 		return 0;
 	}
-	c = fi_store_class(n);
+	c = fi_store_class(units);
 	if (n) {
 		nv = fi_store_alloc(st, c);
 		if (!nv) {

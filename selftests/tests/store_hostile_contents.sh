@@ -5,7 +5,9 @@
 # readers read random blocks of a 256-block file with O_DIRECT.  Every
 # read returns the block's own bytes (from BPF, or from an upcall when a
 # slot or extent fails its check or its seq is odd) or fails with EIO;
-# none returns other bytes.  After the scribbling a truncate to the same
+# none returns other bytes.  Then fi-store moves the file's seq for 5 s (a
+# change that never settles): reads go to the server and stay right.
+# After that a truncate to the same
 # size makes the library write the file's slot and list again, and the
 # whole file then reads right with BPF answering.
 # TIMEOUT: 240
@@ -65,6 +67,25 @@ log "$(cat "$T_TMP/scribble") scribbled; $reads reads: $eio EIO, $bad wrong; $up
 expect_eq "reads that returned other bytes (of $reads)" "$bad" 0
 [ "$reads" -ge 100 ] || fail "only $reads reads in $SECS s"
 [ "$upcalls" -ge 1 ] || fail "the scribbling never cost BPF its answer: is it writing the store?"
+
+# A seq that never settles: fi-store moves the file's seq for 5 s, so no
+# two reads of it agree.  The reads go to the server and stay right.
+ino=$(stat -c %i "$mnt/f")
+dd if="$mnt/f" of=/dev/null bs=4096 count=1 iflag=direct status=none || fail "read before the flips failed"
+begins=$(counter "$mnt" iomap_begin_upcalls)
+"$FISTORE" "$SERVER_PID" flip "$ino" 5 > "$T_TMP/flip" 2>&1 &
+flipper=$!
+python3 -c 'import mmap, os, sys, time
+fd, buf, n, end = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECT), mmap.mmap(-1, 4096), 0, time.time() + 4
+while time.time() < end:
+    b = n % 256
+    if os.preadv(fd, [buf], b * 4096) != 4096 or buf[:] != (b"block %d " % b).ljust(4096, b"."):
+        sys.exit("block %d read wrong while the seq moved" % b)
+    n += 1
+print(n)' "$mnt/f" > "$T_TMP/flipreads" || fail "$(cat "$T_TMP/flipreads")"
+wait $flipper || fail "fi-store flip failed: $(cat "$T_TMP/flip")"
+log "$(cat "$T_TMP/flip") of the seq; $(cat "$T_TMP/flipreads") reads right, $(($(counter "$mnt" iomap_begin_upcalls) - begins)) upcalls"
+[ "$(($(counter "$mnt" iomap_begin_upcalls) - begins))" -ge 1 ] || fail "no upcall while the seq never settled"
 
 truncate -s $((256 * 4096)) "$mnt/f" || fail "truncate failed"
 drop_caches

@@ -1,11 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * fuse-iomap-ext4: allocation ahead of appends.  A write into a hole that
- * reaches past EOF gets an uninitialized extent of EXT4_MAP_MAX_ALLOC
- * blocks (16 MiB of 4 KiB blocks; never more than a 16th of the free
- * space, so that a few writers at once leave room for each other), at the block after the file's last one.  The next appends find
- * their blocks mapped (with --bpf, mostly without an upcall),
- * and the file stays in few extents.
+ * reaches past EOF gets an uninitialized extent as long as the file
+ * already is, at least EXT4_AHEAD_MIN blocks and at most
+ * EXT4_MAP_MAX_ALLOC (16 MiB of 4 KiB blocks; never more than a 16th of
+ * the free space, so that a few writers at once leave room for each
+ * other), at the block after the file's last one.  The next appends find
+ * their blocks mapped (with --bpf, mostly without an upcall), and the
+ * file stays in few extents.  Growing with the file keeps a small file's
+ * unused tail small: libext2fs frees a punched range one block at a time,
+ * and a file of one block that got 16 MiB ahead cost 4,095 such frees at
+ * its close (make bench-explain: the unlink that followed waited on them).
  *
  * The blocks of such a tail past EOF that no write used are freed when
  * the last writer closes the file, and when the kernel forgets it.  Not
@@ -24,12 +29,15 @@ blk64_t ext4_ahead(struct ext4srv *s, const struct ext2_inode_large *inode, blk6
 		   blk64_t want)
 {
 	blk64_t eofb = (EXT2_I_SIZE(inode) + s->fs->blocksize - 1) >> s->bbits;
-	blk64_t ahead = ext2fs_free_blocks_count(s->fs->super) / 16;
+	blk64_t room = ext2fs_free_blocks_count(s->fs->super) / 16;
+	blk64_t ahead = eofb > EXT4_AHEAD_MIN ? eofb : EXT4_AHEAD_MIN;
 
 	if (lblk + want <= eofb)
 		return want;
 	if (ahead > EXT4_MAP_MAX_ALLOC)
 		ahead = EXT4_MAP_MAX_ALLOC;
+	if (ahead > room)
+		ahead = room;
 	return ahead > want ? ahead : want;
 }
 
