@@ -181,7 +181,7 @@ void fi_server_bpf_blocks_reset(struct fi_server *srv, uint32_t dev, uint64_t pb
 	pthread_mutex_lock(&srv->rule.lock);
 	on = srv->rule.on;
 	pthread_mutex_unlock(&srv->rule.lock);
-	/* Unlocked: the maps stay loaded until fi_server_destroy(). */
+	/* Unlocked: the program and its marks stay until fi_server_destroy(). */
 	if (on)
 		fi_lib_store_unmark_blocks(&srv->rule.bpf, dev, pblk, len);
 }

@@ -95,7 +95,7 @@ void fi_lib_rule_destroy(struct fi_rule *r);
 uint64_t fi_lib_rule_seq(struct fi_rule *r);
 void fi_lib_rule_change_begin(struct fi_rule *r, uint64_t nodeid);
 void fi_lib_rule_change_end(struct fi_rule *r);
-/* true when the list went to the maps */
+/* true when the list went to the store */
 bool fi_lib_rule_publish(struct fi_server *srv, uint64_t nodeid, uint64_t seq);
 void fi_lib_rule_in_place_begin(struct fi_rule *r);
 void fi_lib_rule_in_place_end(struct fi_server *srv, uint64_t nodeid);

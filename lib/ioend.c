@@ -5,7 +5,7 @@
  * buffer; here the server gets each one, in completion order, through
  * fi_iomap_ops.ioend exactly as if it had come as a FUSE_IOMAP_IOEND
  * upcall.  The program already made iomap_begin answer as the server
- * will (its `written` map), so a record may wait, but not past the
+ * will (its marks), so a record may wait, but not past the
  * moment the server next speaks about the file's blocks or its size:
  * the queue is drained before every FUSE_IOMAP_* upcall, before FSYNC,
  * FSYNCDIR, SYNCFS, FLUSH, RELEASE, SETATTR, FALLOCATE, DESTROY, FORGET
@@ -150,7 +150,7 @@ static int fi_ioend_apply(void *ctx, void *data, size_t size)
 	if (!srv->iomap.ioend)
 		return 0;
 	/*
-	 * The program marked every block of a queued ioend written, so a
+	 * The program marked every range of a queued ioend written, so a
 	 * list that only converts in place stays right as it is.
 	 */
 	if (!srv->iomap.ioend_in_place)
