@@ -1,8 +1,9 @@
 #!/bin/bash
 # fuse-iomap-ext4 --bpf allocates ahead of appends: 256 MiB of 1 MiB
 # buffered appends, then 64 MiB of 4 KiB ones (dd bs=4k), each make at
-# most one BEGIN upcall per 8 MiB (one per 16 MiB allocates while space
-# allows; logged: how many were for writeback).
+# most one BEGIN upcall per 8 MiB (the allocations grow with the file from
+# 1 MiB to 16 MiB while space allows; logged: how many were for
+# writeback).
 # After close st_blocks matches the size
 # (the unused tail is freed), after unmount e2fsck -fn is clean (no
 # leaked blocks), and the kernel's ext4 reads the same bytes.

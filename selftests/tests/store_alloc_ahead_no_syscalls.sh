@@ -20,13 +20,11 @@ ext4_beside_kernel 256M --bpf --log "$T_TMP/ext4.log"
 [ -d "$ev" ] || fail "no syscalls:sys_enter_bpf tracepoint in $T"
 # The server attaches its program (a struct_ops map update) after mounting.
 wait_for 10 eval '[ "$(counter "$T_TMP/mnt" bpf_ops)" = extent_map ]' || fail "extent_map was never attached"
-echo 0 > "$T/tracing_on"
 echo > "$T/trace"
 # BPF_MAP_UPDATE_ELEM 2, BPF_MAP_DELETE_ELEM 3, BPF_MAP_UPDATE_BATCH 26, BPF_MAP_DELETE_BATCH 27
 echo 'cmd == 2 || cmd == 3 || cmd == 26 || cmd == 27' > "$ev/filter"
+defer "echo 0 > '$ev/enable'; echo 0 > '$ev/filter'; echo > '$T/trace'"
 echo 1 > "$ev/enable"
-defer "echo 0 > '$ev/enable'; echo 0 > '$ev/filter'; echo 0 > '$T/tracing_on'"
-echo 1 > "$T/tracing_on"
 
 hits=$(counter "$T_TMP/mnt" bpf_hits)
 python3 - "$T_TMP/mnt" $N <<'PY' || fail "the rounds failed"
@@ -48,7 +46,7 @@ for i in range(n):
     os.close(fd)
     os.unlink(p)
 PY
-echo 0 > "$T/tracing_on"
+echo 0 > "$ev/enable"
 grep 'sys_bpf(cmd: ' "$T/trace" > "$T_TMP/calls" || true
 canary=$(grep -c '^ *python3-' "$T_TMP/calls" || true)
 [ "$canary" -ge 1 ] || fail "the tracepoint did not count the test's own BPF_MAP_UPDATE_ELEM: $(head -c 300 "$T/trace")"

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * fuse-iomap-ext4: allocation ahead of appends.  A write into a hole that
- * reaches past EOF gets an uninitialized extent as long as the file
- * already is, at least EXT4_AHEAD_MIN blocks and at most
+ * reaches past EOF gets an uninitialized extent four times as long as
+ * the file reaches already (the write's first block: the size we know lags
+ * buffered appends, whose ioends bring it), at least EXT4_AHEAD_MIN
+ * blocks and at most
  * EXT4_MAP_MAX_ALLOC (16 MiB of 4 KiB blocks; never more than a 16th of
  * the free space, so that a few writers at once leave room for each
  * other), at the block after the file's last one.  The next appends find
@@ -30,7 +32,8 @@ blk64_t ext4_ahead(struct ext4srv *s, const struct ext2_inode_large *inode, blk6
 {
 	blk64_t eofb = (EXT2_I_SIZE(inode) + s->fs->blocksize - 1) >> s->bbits;
 	blk64_t room = ext2fs_free_blocks_count(s->fs->super) / 16;
-	blk64_t ahead = eofb > EXT4_AHEAD_MIN ? eofb : EXT4_AHEAD_MIN;
+	/* From where the write starts: the size we know lags buffered appends. */
+	blk64_t ahead = 4 * lblk > EXT4_AHEAD_MIN ? 4 * lblk : EXT4_AHEAD_MIN;
 
 	if (lblk + want <= eofb)
 		return want;
