@@ -30,7 +30,6 @@
 #include "fuse_iomap_bpf.h"
 #include "fuse_iomap_extent_map.h"
 
-#define __arena __attribute__((address_space(1)))
 /* Keeps clang from moving loads across it; the CPU keeps their order (TSO). */
 #define barrier() asm volatile("" ::: "memory")
 
@@ -42,7 +41,7 @@ struct {
 	__uint(max_entries, FI_STORE_PAGES);	/* the library may change it before load */
 } store SEC(".maps");
 
-struct fi_store_root __arena root;
+struct fi_store_root FI_ARENA root;
 
 struct fi_mark marks[FI_MARKS];
 __u64 mark_tags;
@@ -54,22 +53,22 @@ struct {
 
 /* A slot as one lookup read it. */
 struct view {
-	struct fi_store_extent __arena *ext;
+	struct fi_store_extent FI_ARENA *ext;
 	__u64 nodeid;
 	__u32 seq, flags, count;
 };
 
 /* The slot of @nodeid, read into *w with the even seq it had, or NULL. */
-static __always_inline struct fi_store_file __arena *lookup(__u64 nodeid, struct view *w)
+static __always_inline struct fi_store_file FI_ARENA *lookup(__u64 nodeid, struct view *w)
 {
-	struct fi_store_file __arena *t = root.files;
+	struct fi_store_file FI_ARENA *t = root.files;
 	__u32 h = fi_store_hash(nodeid);
 	int i;
 
 	if (!t)
 		return NULL;
 	bpf_for(i, 0, FI_STORE_PROBES) {
-		struct fi_store_file __arena *s = &t[(h + i) & (FI_STORE_FILES - 1)];
+		struct fi_store_file FI_ARENA *s = &t[(h + i) & (FI_STORE_FILES - 1)];
 		__u64 id = s->nodeid;
 
 		if (!id)
@@ -91,14 +90,14 @@ static __always_inline struct fi_store_file __arena *lookup(__u64 nodeid, struct
 }
 
 /* Whether everything read since lookup() came from one version of @s. */
-static __always_inline bool unchanged(struct fi_store_file __arena *s, const struct view *w)
+static __always_inline bool unchanged(struct fi_store_file FI_ARENA *s, const struct view *w)
 {
 	barrier();
 	return s->seq == w->seq;
 }
 
 /* The last i in [lo, hi) with a[i] <= key, else lo, in *out.  -1: too wide a range. */
-static __always_inline int search_index(const __u64 __arena *a, __u32 lo, __u32 hi, __u64 key,
+static __always_inline int search_index(const __u64 FI_ARENA *a, __u32 lo, __u32 hi, __u64 key,
 					__u32 *out)
 {
 	int i;
@@ -126,7 +125,7 @@ static __always_inline int search_index(const __u64 __arena *a, __u32 lo, __u32 
 static __always_inline int search(const struct view *w, __u64 lblk, __u32 *idx)
 {
 	__u32 lo = 0, hi = w->count, other, top, j = 0, i;
-	const __u64 __arena *index = (const __u64 __arena *)&w->ext[w->count];
+	const __u64 FI_ARENA *index = (const __u64 FI_ARENA *)&w->ext[w->count];
 
 	if (hi > FI_STORE_MAX_EXTENTS)
 		return -1;
@@ -166,7 +165,7 @@ static __always_inline int search(const struct view *w, __u64 lblk, __u32 *idx)
  */
 static __always_inline int load(struct fi_extent *e, const struct view *w, __u32 idx)
 {
-	const struct fi_store_extent __arena *a = &w->ext[idx];
+	const struct fi_store_extent FI_ARENA *a = &w->ext[idx];
 
 	e->lblk = a->lblk;
 	e->len = a->len;
@@ -330,7 +329,7 @@ int BPF_PROG(extent_map_begin, const struct fuse_bpf_iomap_begin_args *args,
 	     struct fuse_iomap_begin_out *out)
 {
 	struct fi_extent e = {}, next = {};
-	struct fi_store_file __arena *s;
+	struct fi_store_file FI_ARENA *s;
 	bool has_next = false;
 	struct view w = {};
 	__u32 lo = 0;
@@ -479,7 +478,7 @@ SEC("struct_ops/iomap_ioend")
 int BPF_PROG(extent_map_ioend, const struct fuse_bpf_iomap_ioend_args *args)
 {
 	struct pieces p = {};
-	struct fi_store_file __arena *s;
+	struct fi_store_file FI_ARENA *s;
 	struct fi_ioend_rec *rec;
 	struct view w = {};
 	__u32 bits = args->blkbits;

@@ -106,20 +106,21 @@ static void fi_store_free(struct fi_store *st, struct fi_store_extent *v, uint32
 
 int fi_lib_store_init(struct fi_bpf *b)
 {
+	size_t page = sysconf(_SC_PAGESIZE), globals, size;
 	struct fi_store *st = &b->store;
-	size_t globals, size;
 	char *base;
 
 	base = bpf_map__initial_value(b->skel->maps.store, &globals);
 	if (!base)
 		return -ENOMEM;
-	size = (size_t)bpf_map__max_entries(b->skel->maps.store) * sysconf(_SC_PAGESIZE);
+	size = (size_t)bpf_map__max_entries(b->skel->maps.store) * page;
 	memset(st, 0, sizeof(*st));
 	st->own = calloc(FI_STORE_FILES, sizeof(*st->own));
 	if (!st->own)
 		return -ENOMEM;
 	st->end = base + size;
-	st->files = (struct fi_store_file *)(base + ((globals + 4095) & ~(size_t)4095));
+	/* The table starts at the page after the program's globals. */
+	st->files = (struct fi_store_file *)(base + (globals + page - 1) / page * page);
 	st->brk = (char *)(st->files + FI_STORE_FILES);
 	if (st->brk > st->end)
 		return -ENOMEM;
