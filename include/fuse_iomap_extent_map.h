@@ -4,11 +4,12 @@
  * stores and bpf/extent_map.bpf.c reads, in one BPF arena
  * (BPF_MAP_TYPE_ARENA) per connection that the library mmap()s.
  *
- * The arena holds a root (struct fi_store_root, the program's one __arena
+ * The arena holds a root (struct fi_store_root, the program's one arena
  * global, at the arena's start), a table of FI_STORE_FILES file slots, and
- * per file an array of extents sorted by lblk, each with a check.  Addresses in the store are
- * the library's (the arena's user mapping); a program uses their low 32
- * bits, as every arena pointer.  Holes are the gaps (a file's list is
+ * per file an array of extents sorted by lblk, each with a check, and an
+ * index after them (FI_INDEX_SHIFT).  Addresses in the store are the
+ * library's (the arena's user mapping); a program uses their low 32 bits,
+ * as every arena pointer.  Holes are the gaps (a file's list is
  * complete), past the last extent a hole to any file size.  Blocks are in
  * units of 1 << blkbits.
  *
