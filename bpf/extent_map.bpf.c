@@ -96,16 +96,19 @@ static __always_inline bool unchanged(struct fi_store_file FI_ARENA *s, const st
 	return s->seq == w->seq;
 }
 
-/* The last i in [lo, hi) with a[i] <= key, else lo, in *out.  -1: too wide a range. */
-static __always_inline int search_index(const __u64 FI_ARENA *a, __u32 lo, __u32 hi, __u64 key,
-					__u32 *out)
+/*
+ * The last i in [lo, hi) whose key (the u64 at @base + i * @stride) is at
+ * most @key, else lo, in *out.  -1: too wide a range.
+ */
+static __always_inline int search_keys(const char FI_ARENA *base, __u32 stride, __u32 lo,
+				       __u32 hi, __u64 key, __u32 *out)
 {
 	int i;
 
 	for (i = 0; i <= FI_INDEX_SHIFT && hi - lo > 1; i++) {
 		__u32 mid = lo + (hi - lo) / 2;
 
-		if (a[mid] <= key)
+		if (*(const __u64 FI_ARENA *)(base + (__u64)mid * stride) <= key)
 			lo = mid;
 		else
 			hi = mid;
@@ -124,39 +127,28 @@ static __always_inline int search_index(const __u64 FI_ARENA *a, __u32 lo, __u32
  */
 static __always_inline int search(const struct view *w, __u64 lblk, __u32 *idx)
 {
-	__u32 lo = 0, hi = w->count, other, top, j = 0, i;
-	const __u64 FI_ARENA *index = (const __u64 FI_ARENA *)&w->ext[w->count];
+	const char FI_ARENA *index = (const char FI_ARENA *)&w->ext[w->count];
+	__u32 lo = 0, hi = w->count, other, top, j = 0;
 
 	if (hi > FI_STORE_MAX_EXTENTS)
 		return -1;
 	other = fi_index_other(hi);
 	top = fi_index_top(hi);
 	if (other) {
-		lo = 0;
 		hi = other;
 		if (top) {
-			if (search_index(index, 0, top, lblk, &j))
+			if (search_keys(index, sizeof(__u64), 0, top, lblk, &j))
 				return -1;
 			lo = j << FI_INDEX_SHIFT;
 			hi = lo + FI_INDEX_K < other ? lo + FI_INDEX_K : other;
 		}
-		if (search_index(index + top, lo, hi, lblk, &j))
+		if (search_keys(index + top * sizeof(__u64), sizeof(__u64), lo, hi, lblk, &j))
 			return -1;
 		lo = j << FI_INDEX_SHIFT;
 		hi = lo + FI_INDEX_K < w->count ? lo + FI_INDEX_K : w->count;
 	}
-	for (i = 0; i <= FI_INDEX_SHIFT && hi - lo > 1; i++) {
-		__u32 mid = lo + (hi - lo) / 2;
-
-		if (w->ext[mid].lblk <= lblk)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	if (hi - lo > 1)
-		return -1;
-	*idx = lo;
-	return 0;
+	return search_keys((const char FI_ARENA *)&w->ext[0].lblk, sizeof(struct fi_store_extent),
+			   lo, hi, lblk, idx);
 }
 
 /*

@@ -14,22 +14,7 @@ N=1000000
 fi_load
 make_dev $(((N + 64) * 4 / 1024 + 16))
 mnt=$T_TMP/mnt meta=$T_TMP/meta
-python3 - "$meta" "$dev" "$T_TMP/samples" $N <<'PY'
-import os, random, sys
-meta, dev, samples, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-with open(meta, "w") as f:
-    f.write("B 4096\nN 1 40755 0 0 0 0 0\nN 2 100644 0 0 %d 0 0\nD 1 2 %s\n" % (2 * n * 4096, b"big".hex()))
-    f.writelines("E 2 %d %d 1\n" % (2 * i, i + 16) for i in range(n))
-random.seed(4242)
-pick = random.sample(range(n), 2000)
-fd = os.open(dev, os.O_WRONLY)
-for i in pick:
-    os.pwrite(fd, (b"extent %d " % i).ljust(4096, b"."), (i + 16) * 4096)
-os.fsync(fd)
-os.close(fd)
-with open(samples, "w") as f:
-    f.write("\n".join(map(str, pick)) + "\n")
-PY
+spaced_extents $N 4242 2000 0
 [ "$(grep -c '^E ' "$meta")" = $N ] || fail "the side file does not hold $N extents"
 start_blockfs "$mnt" "$dev" --bpf --meta "$meta"
 dd if="$mnt/big" of=/dev/null bs=4096 count=1 iflag=direct status=none || fail "warm-up read failed"

@@ -17,12 +17,7 @@
 
 SECS=10
 blockfs_setup --bpf
-python3 - "$mnt/f" <<'PY' || fail "can't write $mnt/f"
-import sys
-with open(sys.argv[1], "wb") as f:
-    for b in range(256):
-        f.write((b"block %d " % b).ljust(4096, b"."))
-PY
+stamped_file "$mnt/f" || fail "can't write $mnt/f"
 sync
 dd if="$mnt/f" of=/dev/null bs=4096 count=1 iflag=direct status=none || fail "warm-up read failed"
 begins=$(counter "$mnt" iomap_begin_upcalls)

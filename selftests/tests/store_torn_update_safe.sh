@@ -16,12 +16,7 @@
 
 SECS=15
 blockfs_setup --bpf --out-of-place
-python3 - "$mnt/f" <<'PY' || fail "can't write $mnt/f"
-import sys
-with open(sys.argv[1], "wb") as f:
-    for b in range(256):
-        f.write((b"block %d " % b).ljust(4096, b"."))
-PY
+stamped_file "$mnt/f" || fail "can't write $mnt/f"
 sync
 dd if="$mnt/f" of=/dev/null bs=4096 count=1 iflag=direct status=none || fail "warm-up read failed"
 hits=$(counter "$mnt" bpf_hits) published=$(log_count PUBLISH)
