@@ -48,24 +48,33 @@
 
 /* Blocks a write into a hole allocates at least (up to the next extent). */
 #define BFS_PREALLOC	64
+/* Devices one server stripes over, at most. */
+#define BFS_MAX_DEVS	16
 
 struct bfs_file {
 	struct ext_list ext;
 	struct ext_list cow;	/* --out-of-place: staged blocks, not yet in ext */
 };
 
+struct bfs_dev {
+	const char *path;		/* as given */
+	int fd;
+	uint32_t cookie;		/* as registered with the library */
+	struct balloc alloc;
+	/* With --meta: blocks freed since the last save, by device block (lblk = pblk). */
+	struct ext_list freed;
+};
+
 struct blockfs {
 	struct fi_memns ns;		/* first: the session's userdata */
 	unsigned int bbits;		/* log2 of the block size */
-	struct balloc alloc;
-	uint32_t cookie;		/* of the registered device */
+	struct bfs_dev dev[BFS_MAX_DEVS];
+	unsigned int ndev;
+	uint64_t chunk;			/* --stripe: blocks a chunk; 0: one device */
 	bool out_of_place;
 	struct fi_server *srv;
 	bool bpf;			/* --bpf: the extent_map tier */
-	int fd;				/* the device */
 	const char *meta;		/* --meta, or NULL */
-	/* With --meta: blocks freed since the last save, by device block (lblk = pblk). */
-	struct ext_list freed;
 };
 
 /* The BPF tier must not answer from @n's extents while they change. */
@@ -91,31 +100,42 @@ static struct bfs_file *bfs_file(struct fi_memns_node *n)
  * Blocks that change hands: the BPF tier must not remember them written
  * (see fi_server_bpf_blocks_reset()).
  */
-static void bfs_blocks_reset(struct blockfs *bfs, uint64_t pblk, uint64_t len)
+static void bfs_blocks_reset(struct blockfs *bfs, uint32_t dev, uint64_t pblk, uint64_t len)
 {
 	if (bfs->bpf)
-		fi_server_bpf_blocks_reset(bfs->srv, bfs->cookie, pblk, len);
+		fi_server_bpf_blocks_reset(bfs->srv, bfs->dev[dev].cookie, pblk, len);
 }
 
 static void bfs_free_piece(void *arg, struct ext piece)
 {
 	struct blockfs *bfs = arg;
+	struct bfs_dev *d = &bfs->dev[piece.dev];
 
-	bfs_blocks_reset(bfs, piece.pblk, piece.len);
+	bfs_blocks_reset(bfs, piece.dev, piece.pblk, piece.len);
 	/* Out of memory, the blocks stay in use until a restart: that is safe. */
 	if (bfs->meta) {
-		ext_insert(&bfs->freed, (struct ext){ piece.pblk, piece.pblk, piece.len, 0 });
+		ext_insert(&d->freed, (struct ext){ piece.pblk, piece.pblk, piece.len, 0, 0 });
 		return;
 	}
-	balloc_mark(&bfs->alloc, piece.pblk, piece.len, 0);
+	balloc_mark(&d->alloc, piece.pblk, piece.len, 0);
 }
 
 /* The side file no longer points at the freed blocks: they may be reused. */
 static void bfs_release_freed(struct blockfs *bfs)
 {
-	for (size_t i = 0; i < bfs->freed.nr; i++)
-		balloc_mark(&bfs->alloc, bfs->freed.v[i].pblk, bfs->freed.v[i].len, 0);
-	bfs->freed.nr = 0;
+	for (unsigned int k = 0; k < bfs->ndev; k++) {
+		struct bfs_dev *d = &bfs->dev[k];
+
+		for (size_t i = 0; i < d->freed.nr; i++)
+			balloc_mark(&d->alloc, d->freed.v[i].pblk, d->freed.v[i].len, 0);
+		d->freed.nr = 0;
+	}
+}
+
+/* The device that holds file block @lblk's chunk (famfs-style striping). */
+static uint32_t bfs_stripe_dev(struct blockfs *bfs, uint64_t lblk)
+{
+	return bfs->chunk ? lblk / bfs->chunk % bfs->ndev : 0;
 }
 
 static int bfs_resize(struct fi_memns *ns, struct fi_memns_node *n, off_t size)
@@ -155,8 +175,12 @@ static void bfs_statfs(struct fi_memns *ns, struct statvfs *sv)
 {
 	struct blockfs *bfs = bfs_of(ns);
 
-	sv->f_blocks = bfs->alloc.nblocks;
-	sv->f_bfree = sv->f_bavail = bfs->alloc.nfree;
+	sv->f_blocks = sv->f_bfree = 0;
+	for (unsigned int k = 0; k < bfs->ndev; k++) {
+		sv->f_blocks += bfs->dev[k].alloc.nblocks;
+		sv->f_bfree += bfs->dev[k].alloc.nfree;
+	}
+	sv->f_bavail = sv->f_bfree;
 }
 
 static const struct fi_memns_backend bfs_backend = {
@@ -167,20 +191,19 @@ static const struct fi_memns_backend bfs_backend = {
 
 /* --- answering FUSE_IOMAP_BEGIN ---------------------------------------------- */
 
-static struct fuse_iomap_io bfs_map(struct blockfs *bfs, uint16_t type, uint64_t lblk,
-				    uint64_t pblk, uint64_t len, uint16_t flags)
+static struct fuse_iomap_io bfs_map(struct blockfs *bfs, uint16_t type, struct ext e,
+				    uint16_t flags)
 {
 	return (struct fuse_iomap_io){
-		.offset = lblk << bfs->bbits, .length = len << bfs->bbits,
-		.addr = pblk << bfs->bbits, .type = type,
-		.flags = flags, .dev = bfs->cookie,
+		.offset = e.lblk << bfs->bbits, .length = e.len << bfs->bbits,
+		.addr = e.pblk << bfs->bbits, .type = type,
+		.flags = flags, .dev = bfs->dev[e.dev].cookie,
 	};
 }
 
-static struct fuse_iomap_io bfs_mapped(struct blockfs *bfs, uint64_t lblk, uint64_t pblk,
-				       uint64_t len, uint16_t flags)
+static struct fuse_iomap_io bfs_mapped(struct blockfs *bfs, struct ext e, uint16_t flags)
 {
-	return bfs_map(bfs, FUSE_IOMAP_TYPE_MAPPED, lblk, pblk, len, flags);
+	return bfs_map(bfs, FUSE_IOMAP_TYPE_MAPPED, e, flags);
 }
 
 /* What is at @lblk now: the extent (MAPPED or UNWRITTEN), or the hole up to the next one. */
@@ -193,7 +216,7 @@ static struct fuse_iomap_io bfs_lookup(struct blockfs *bfs, struct bfs_file *f, 
 		struct ext *e = &f->ext.v[i];
 
 		return bfs_map(bfs, e->unwritten ? FUSE_IOMAP_TYPE_UNWRITTEN : FUSE_IOMAP_TYPE_MAPPED,
-			       e->lblk, e->pblk, e->len, 0);
+			       *e, 0);
 	}
 	/* Past the last extent, one hole to the end of any file. */
 	end = i < f->ext.nr ? f->ext.v[i].lblk : FUSE_IOMAP_MAX_END >> bfs->bbits;
@@ -204,20 +227,24 @@ static int bfs_commit_locked(struct blockfs *bfs);
 
 /*
  * Up to @want new blocks at @lblk in @l (the file's extents, as UNWRITTEN,
- * or its cow list); *got says how many.  Out of space while freed blocks
- * wait for a save, it saves and tries again.
+ * or its cow list), on the device of @lblk's chunk; *e says which.  Out of
+ * space while freed blocks wait for a save, it saves and tries again.
  */
 static int bfs_allocate(struct blockfs *bfs, struct ext_list *l, uint64_t lblk, uint64_t want,
-			bool unwritten, uint64_t *pblk, uint64_t *got)
+			bool unwritten, struct ext *e)
 {
-	*got = balloc_alloc(&bfs->alloc, want, pblk);
-	if (!*got && bfs->freed.nr && !bfs_commit_locked(bfs))
-		*got = balloc_alloc(&bfs->alloc, want, pblk);
-	if (!*got)
+	struct bfs_dev *d;
+
+	*e = (struct ext){ .lblk = lblk, .unwritten = unwritten, .dev = bfs_stripe_dev(bfs, lblk) };
+	d = &bfs->dev[e->dev];
+	e->len = balloc_alloc(&d->alloc, want, &e->pblk);
+	if (!e->len && d->freed.nr && !bfs_commit_locked(bfs))
+		e->len = balloc_alloc(&d->alloc, want, &e->pblk);
+	if (!e->len)
 		return ENOSPC;
-	bfs_blocks_reset(bfs, *pblk, *got);
-	if (ext_insert(l, (struct ext){ lblk, *pblk, *got, unwritten })) {
-		balloc_mark(&bfs->alloc, *pblk, *got, 0);
+	bfs_blocks_reset(bfs, e->dev, e->pblk, e->len);
+	if (ext_insert(l, *e)) {
+		balloc_mark(&d->alloc, e->pblk, e->len, 0);
 		return ENOMEM;
 	}
 	return 0;
@@ -230,14 +257,15 @@ static int bfs_allocate(struct blockfs *bfs, struct ext_list *l, uint64_t lblk, 
  * writeback need FUSE_IOMAP_F_WANT_IOEND for that; a buffered write gets
  * the same answer, and its writeback asks again).  A hole gets an
  * unwritten extent of at least BFS_PREALLOC blocks, or up to the next
- * extent.
+ * extent; striped, the rest of its chunk.
  */
 static int bfs_begin_write_in_place(struct blockfs *bfs, struct fi_memns_node *n,
 				    struct bfs_file *f, const struct fuse_iomap_begin_in *in,
 				    struct fuse_iomap_io cur, uint64_t want, uint64_t run,
 				    struct fuse_iomap_begin_out *out)
 {
-	uint64_t lblk = in->pos >> bfs->bbits, pblk, got;
+	uint64_t lblk = in->pos >> bfs->bbits;
+	struct ext e;
 	int err;
 
 	out->write.type = FUSE_IOMAP_TYPE_PURE_OVERWRITE;
@@ -252,15 +280,16 @@ static int bfs_begin_write_in_place(struct blockfs *bfs, struct fi_memns_node *n
 		out->read.flags |= FUSE_IOMAP_F_WANT_IOEND;
 		return 0;
 	}
-	if (want < BFS_PREALLOC)
+	if (bfs->chunk)
+		want = bfs->chunk - lblk % bfs->chunk;
+	else if (want < BFS_PREALLOC)
 		want = BFS_PREALLOC;
 	if (want > run)
 		want = run;
-	err = bfs_allocate(bfs, &f->ext, lblk, want, true, &pblk, &got);
+	err = bfs_allocate(bfs, &f->ext, lblk, want, true, &e);
 	if (err)
 		return err;
-	out->read = bfs_map(bfs, FUSE_IOMAP_TYPE_UNWRITTEN, lblk, pblk, got,
-			    FUSE_IOMAP_F_WANT_IOEND);
+	out->read = bfs_map(bfs, FUSE_IOMAP_TYPE_UNWRITTEN, e, FUSE_IOMAP_F_WANT_IOEND);
 	return 0;
 }
 
@@ -272,22 +301,17 @@ static int bfs_stage(struct blockfs *bfs, struct bfs_file *f, uint64_t lblk, uin
 		     struct ext *c, bool *fresh)
 {
 	size_t i = ext_find(&f->cow, lblk);
-	uint64_t pblk, got;
-	int err;
 
 	*fresh = !(i < f->cow.nr && f->cow.v[i].lblk <= lblk);
 	if (!*fresh) {
 		*c = f->cow.v[i];
-		*c = (struct ext){ lblk, c->pblk + (lblk - c->lblk), c->len - (lblk - c->lblk), 0 };
+		*c = (struct ext){ lblk, c->pblk + (lblk - c->lblk), c->len - (lblk - c->lblk), 0,
+				   c->dev };
 		return 0;
 	}
 	if (i < f->cow.nr && f->cow.v[i].lblk - lblk < want)
 		want = f->cow.v[i].lblk - lblk;
-	err = bfs_allocate(bfs, &f->cow, lblk, want, false, &pblk, &got);
-	if (err)
-		return err;
-	*c = (struct ext){ lblk, pblk, got, 0 };
-	return 0;
+	return bfs_allocate(bfs, &f->cow, lblk, want, false, c);
 }
 
 /*
@@ -320,7 +344,7 @@ static int bfs_begin_write_oop(struct blockfs *bfs, struct bfs_file *f,
 	}
 	if (fresh)
 		flags |= FUSE_IOMAP_F_WANT_IOMAP_END;
-	out->write = bfs_mapped(bfs, c.lblk, c.pblk, c.len, flags);
+	out->write = bfs_mapped(bfs, c, flags);
 	return 0;
 }
 
@@ -351,7 +375,7 @@ static int bfs_begin_writeback_oop(struct blockfs *bfs, struct bfs_file *f,
 
 	if (err)
 		return err;
-	out->read = bfs_mapped(bfs, c.lblk, c.pblk, c.len, FUSE_IOMAP_F_WANT_IOEND);
+	out->read = bfs_mapped(bfs, c, FUSE_IOMAP_F_WANT_IOEND);
 	out->write.type = FUSE_IOMAP_TYPE_PURE_OVERWRITE;
 	return 0;
 }
@@ -381,7 +405,7 @@ static int bfs_extents(void *ctx, uint64_t nodeid, struct fi_extent **vp, uint32
 	for (size_t i = 0; i < f->ext.nr; i++)
 		v[i] = (struct fi_extent){
 			.lblk = f->ext.v[i].lblk, .len = f->ext.v[i].len, .pblk = f->ext.v[i].pblk,
-			.dev = bfs->cookie,
+			.dev = bfs->dev[f->ext.v[i].dev].cookie,
 			.type = f->ext.v[i].unwritten ? FUSE_IOMAP_TYPE_UNWRITTEN :
 							FUSE_IOMAP_TYPE_MAPPED,
 		};
@@ -484,7 +508,7 @@ static int bfs_save(struct blockfs *bfs, const char *path);
 static void bfs_converted(void *arg, struct ext piece)
 {
 	/* Written for good: the BPF tier's marks of them are not needed any more. */
-	bfs_blocks_reset(arg, piece.pblk, piece.len);
+	bfs_blocks_reset(arg, piece.dev, piece.pblk, piece.len);
 }
 
 /*
@@ -500,7 +524,7 @@ static int bfs_remap(struct blockfs *bfs, struct bfs_file *f, uint64_t first, ui
 		struct ext c = f->cow.v[i];
 		uint64_t s = c.lblk > first ? c.lblk : first;
 		uint64_t e = c.lblk + c.len < end ? c.lblk + c.len : end;
-		struct ext piece = { s, c.pblk + (s - c.lblk), e - s, 0 };
+		struct ext piece = { s, c.pblk + (s - c.lblk), e - s, 0, c.dev };
 
 		if (ext_remove(&f->ext, s, e - s, bfs_free_piece, bfs) ||
 		    ext_insert(&f->ext, piece) || ext_remove(&f->cow, s, e - s, NULL, NULL))
@@ -567,10 +591,13 @@ static int bfs_commit_locked(struct blockfs *bfs)
 {
 	int err;
 
-	if (fdatasync(bfs->fd)) {
-		err = errno;
-		fprintf(stderr, "fuse-iomap-blockfs: can't flush the device: %s\n", strerror(err));
-		return -err;
+	for (unsigned int k = 0; k < bfs->ndev; k++) {
+		if (fdatasync(bfs->dev[k].fd)) {
+			err = errno;
+			fprintf(stderr, "fuse-iomap-blockfs: can't flush %s: %s\n",
+				bfs->dev[k].path, strerror(err));
+			return -err;
+		}
 	}
 	err = bfs->meta ? bfs_save(bfs, bfs->meta) : 0;
 	if (err) {
@@ -619,10 +646,11 @@ static const struct fi_iomap_ops bfs_iomap_ops = {
 /*
  * Format, one record a line:  B <block size> / N <ino> <mode> <uid> <gid>
  * <size> <mtime s> <mtime ns> / L <ino> <hex target> / D <dir> <ino> <hex
- * name> / E <ino> <lblk> <pblk> <len> <unwritten>, the last 1 for an
- * unwritten extent, else 0 (files without it, from before unwritten
- * extents, still load: all written).  Inode numbers are the saved ones;
- * loading renumbers.
+ * name> / E <ino> <lblk> <pblk> <len> <unwritten> <device>, unwritten 1
+ * for an unwritten extent, else 0, device the index of its DEVICE
+ * argument (files without them, from before unwritten extents or
+ * striping, still load: all written, device 0).  Inode numbers are the
+ * saved ones; loading renumbers.
  */
 static void bfs_put_hex(FILE *fp, const char *s)
 {
@@ -668,9 +696,9 @@ static int bfs_save(struct blockfs *bfs, const char *path)
 		}
 		f = S_ISREG(n->st.st_mode) ? n->data : NULL;
 		for (size_t k = 0; f && k < f->ext.nr; k++)
-			fprintf(fp, "E %zu %" PRIu64 " %" PRIu64 " %" PRIu64 " %u\n", i,
+			fprintf(fp, "E %zu %" PRIu64 " %" PRIu64 " %" PRIu64 " %u %u\n", i,
 				f->ext.v[k].lblk, f->ext.v[k].pblk, f->ext.v[k].len,
-				f->ext.v[k].unwritten);
+				f->ext.v[k].unwritten, f->ext.v[k].dev);
 	}
 	if (fflush(fp) || fsync(fileno(fp)) || fclose(fp))
 		return -EIO;
@@ -701,7 +729,7 @@ static int bfs_load(struct blockfs *bfs, FILE *fp)
 		return -ENOMEM;
 	while (fgets(line, sizeof(line), fp)) {
 		unsigned long long a, b, c, d, e, g;
-		unsigned int mode, uid, gid, unw = 0;
+		unsigned int mode, uid, gid, unw = 0, dev = 0;
 		struct fi_memns_node *n;
 		long ns_;
 
@@ -752,15 +780,16 @@ static int bfs_load(struct blockfs *bfs, FILE *fp)
 				dir->st.st_nlink++;
 			else
 				child->st.st_nlink++;
-		} else if (sscanf(line, "E %llu %llu %llu %llu %u", &a, &d, &e, &g, &unw) >= 4) {
+		} else if (sscanf(line, "E %llu %llu %llu %llu %u %u", &a, &d, &e, &g, &unw, &dev) >= 4) {
 			struct bfs_file *f;
 
-			if (a >= cap || !map[a] || e + g > bfs->alloc.nblocks || !g || unw > 1)
+			if (a >= cap || !map[a] || dev >= bfs->ndev || !g || unw > 1 ||
+			    e + g > bfs->dev[dev].alloc.nblocks)
 				goto out;
 			f = bfs_file(fi_memns_node(ns, map[a]));
-			if (!f || ext_insert(&f->ext, (struct ext){ d, e, g, unw }))
+			if (!f || ext_insert(&f->ext, (struct ext){ d, e, g, unw, dev }))
 				goto out;
-			balloc_mark(&bfs->alloc, e, g, 1);
+			balloc_mark(&bfs->dev[dev].alloc, e, g, 1);
 		} else {
 			goto out;
 		}
@@ -785,6 +814,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: fuse-iomap-blockfs [OPTIONS] DEVICE MOUNTPOINT\n"
+"       fuse-iomap-blockfs --stripe N:CHUNK [OPTIONS] DEVICE... MOUNTPOINT\n"
 "\n"
 "Serve a file system whose file data lives on DEVICE (a block device, or an\n"
 "image file, which gets a loop device of its own), at\n"
@@ -802,6 +832,13 @@ static void usage(FILE *f)
 "reaches DEVICE (the kernel's FUSE_IOMAP_IOEND), and so does a larger\n"
 "size.  Truncating frees the blocks past the new size.\n"
 "\n"
+"With --stripe, file data is striped over N DEVICEs, famfs-style: the\n"
+"file's chunk c (CHUNK bytes from c * CHUNK) lives on the (c %% N)th\n"
+"DEVICE.  A write into a hole allocates the rest of its chunk, unwritten\n"
+"as above; each chunk is one extent (or more, where its device had no\n"
+"contiguous run).  The side file names each extent's device by its place\n"
+"on the command line: serve the DEVICEs in the same order again.\n"
+"\n"
 "Options:\n"
 "  -s, --block-size N   file system block size, 512..4096 (default 4096)\n"
 "  -m, --meta FILE      load the metadata from FILE if it exists, save it\n"
@@ -812,6 +849,10 @@ static void usage(FILE *f)
 "                       only after the next save (one is made when space\n"
 "                       runs out).  Refused at start if FILE.tmp can't be\n"
 "                       created next to it\n"
+"  -S, --stripe N:CHUNK stripe over N DEVICEs (2 to 16) in chunks of CHUNK\n"
+"                       bytes (a multiple of the block size; a K or M\n"
+"                       suffix multiplies by 1024 or 1048576); not with\n"
+"                       --out-of-place\n"
 "  -o, --out-of-place   write every write to newly allocated blocks, which\n"
 "                       replace the old ones once the data is on DEVICE\n"
 "                       (FUSE_IOMAP_IOEND): until then the file reads its\n"
@@ -840,16 +881,49 @@ static void usage(FILE *f)
 
 struct bfs_opts {
 	unsigned int bs;
-	const char *meta, *log, *dev, *mnt;
+	const char *meta, *log, *mnt;
+	const char *dev[BFS_MAX_DEVS];
+	unsigned int ndev;		/* --stripe's N, else 1 */
+	uint64_t chunk;			/* --stripe's CHUNK in bytes, else 0 */
 	unsigned int threads;
 	uint32_t ioend_queue;		/* bytes, 0 = the library's default */
 	bool oop, debug, bpf;
 };
 
+/* --stripe N:CHUNK */
+static int bfs_parse_stripe(const char *arg, struct bfs_opts *o)
+{
+	unsigned long n;
+	uint64_t chunk;
+	char *end;
+
+	errno = 0;
+	n = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end != ':' || n < 2 || n > BFS_MAX_DEVS)
+		goto bad;
+	chunk = strtoull(end + 1, &end, 10);
+	if (errno || end == strchr(arg, ':') + 1)
+		goto bad;
+	if (*end == 'K' || *end == 'k')
+		chunk <<= 10, end++;
+	else if (*end == 'M' || *end == 'm')
+		chunk <<= 20, end++;
+	if (*end || !chunk || chunk > 1ULL << 30)
+		goto bad;
+	o->ndev = n;
+	o->chunk = chunk;
+	return 0;
+bad:
+	fprintf(stderr, "fuse-iomap-blockfs: bad --stripe '%s': want N:CHUNK, N from 2 to %u devices, CHUNK from one block to 1G bytes\n",
+		arg, BFS_MAX_DEVS);
+	return -1;
+}
+
 static int bfs_parse(int argc, char *argv[], struct bfs_opts *o)
 {
 	static const struct option longopts[] = {
 		{ "block-size", required_argument, NULL, 's' },
+		{ "stripe", required_argument, NULL, 'S' },
 		{ "meta", required_argument, NULL, 'm' },
 		{ "out-of-place", no_argument, NULL, 'o' },
 		{ "bpf", no_argument, NULL, 'b' },
@@ -865,8 +939,8 @@ static int bfs_parse(int argc, char *argv[], struct bfs_opts *o)
 	char *end;
 	int c;
 
-	*o = (struct bfs_opts){ .bs = 4096 };
-	while ((c = getopt_long(argc, argv, "s:m:obl:t:q:dhV", longopts, NULL)) != -1) {
+	*o = (struct bfs_opts){ .bs = 4096, .ndev = 1 };
+	while ((c = getopt_long(argc, argv, "s:S:m:obl:t:q:dhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			errno = 0;
@@ -875,6 +949,10 @@ static int bfs_parse(int argc, char *argv[], struct bfs_opts *o)
 				fprintf(stderr, "fuse-iomap-blockfs: bad block size '%s': want a power of 2 from 512 to 4096\n", optarg);
 				return 2;
 			}
+			break;
+		case 'S':
+			if (bfs_parse_stripe(optarg, o))
+				return 2;
 			break;
 		case 'm':
 			o->meta = optarg;
@@ -920,8 +998,12 @@ static int bfs_parse(int argc, char *argv[], struct bfs_opts *o)
 			return 2;
 		}
 	}
-	if (optind != argc - 2) {
-		fprintf(stderr, "fuse-iomap-blockfs: expected DEVICE and MOUNTPOINT\n");
+	if (argc - optind != (int)o->ndev + 1) {
+		if (o->chunk)
+			fprintf(stderr, "fuse-iomap-blockfs: --stripe %u: expected %u DEVICEs and MOUNTPOINT\n",
+				o->ndev, o->ndev);
+		else
+			fprintf(stderr, "fuse-iomap-blockfs: expected DEVICE and MOUNTPOINT\n");
 		usage(stderr);
 		return 2;
 	}
@@ -929,14 +1011,28 @@ static int bfs_parse(int argc, char *argv[], struct bfs_opts *o)
 		fprintf(stderr, "fuse-iomap-blockfs: --ioend-queue needs --bpf\n");
 		return 2;
 	}
-	o->dev = argv[optind];
-	o->mnt = argv[optind + 1];
+	if (o->chunk && o->oop) {
+		fprintf(stderr, "fuse-iomap-blockfs: --stripe does not go with --out-of-place\n");
+		return 2;
+	}
+	if (o->chunk % o->bs) {
+		fprintf(stderr, "fuse-iomap-blockfs: stripe chunk %" PRIu64 " is not a multiple of the block size %u\n",
+			o->chunk, o->bs);
+		return 2;
+	}
+	for (unsigned int k = 0; k < o->ndev; k++)
+		o->dev[k] = argv[optind + k];
+	o->mnt = argv[optind + o->ndev];
 	return -1;
 }
 
-/* Open @path (a device or an image: fi_open_device) and size the allocator from it. */
+/*
+ * Open @path (a device or an image: fi_open_device) as the next device and
+ * size its allocator from it.
+ */
 static int bfs_open_dev(struct blockfs *bfs, const char *path)
 {
+	struct bfs_dev *d = &bfs->dev[bfs->ndev];
 	uint64_t bytes;
 	int fd, err;
 
@@ -950,14 +1046,37 @@ static int bfs_open_dev(struct blockfs *bfs, const char *path)
 		close(fd);
 		return -err;
 	}
-	err = balloc_init(&bfs->alloc, bytes >> bfs->bbits);
+	err = balloc_init(&d->alloc, bytes >> bfs->bbits);
 	if (err) {
 		fprintf(stderr, "fuse-iomap-blockfs: can't size the allocator for %s: %s\n", path,
 			strerror(-err));
 		close(fd);
 		return err;
 	}
-	return fd;
+	d->fd = fd;
+	d->path = path;
+	bfs->ndev++;
+	return 0;
+}
+
+static void bfs_close_devs(struct blockfs *bfs)
+{
+	for (unsigned int k = 0; k < bfs->ndev; k++) {
+		close(bfs->dev[k].fd);
+		ext_free(&bfs->dev[k].freed);
+		balloc_destroy(&bfs->dev[k].alloc);
+	}
+}
+
+/* Register every device with the library, which gives each its cookie. */
+static int bfs_add_devs(struct blockfs *bfs)
+{
+	uint64_t size;
+
+	for (unsigned int k = 0; k < bfs->ndev; k++)
+		if (fi_server_add_device(bfs->srv, bfs->dev[k].fd, &bfs->dev[k].cookie, &size))
+			return -1;
+	return 0;
 }
 
 /*
@@ -1013,8 +1132,7 @@ int main(int argc, char *argv[])
 	char extra[64];
 	struct bfs_opts o;
 	bool served = false;
-	uint64_t size;
-	int ret, err, fd;
+	int ret, err;
 
 	ret = bfs_parse(argc, argv, &o);
 	if (ret >= 0)
@@ -1023,6 +1141,7 @@ int main(int argc, char *argv[])
 	bfs.out_of_place = o.oop;
 	bfs.bpf = o.bpf;
 	bfs.meta = o.meta;
+	bfs.chunk = o.chunk / o.bs;
 	if (fi_check_mountpoint("fuse-iomap-blockfs", o.mnt, true))
 		return 1;
 	if (fi_memns_init(&bfs.ns, &bfs_backend, o.bs)) {
@@ -1030,10 +1149,9 @@ int main(int argc, char *argv[])
 		return 1;
 	}
 	ret = 1;
-	fd = bfs_open_dev(&bfs, o.dev);
-	if (fd < 0)
-		goto out_ns;
-	bfs.fd = fd;
+	for (unsigned int k = 0; k < o.ndev; k++)
+		if (bfs_open_dev(&bfs, o.dev[k]))
+			goto out_dev;
 	if (o.meta && bfs_meta_start(&bfs, o.meta))
 		goto out_dev;
 	if (o.log) {
@@ -1055,7 +1173,7 @@ int main(int argc, char *argv[])
 	bfs.srv = fi_server_new(&so, &ops, &bfs_iomap_ops, &bfs);
 	if (!bfs.srv)
 		goto out_log;
-	if (!fi_server_mount(bfs.srv) && !fi_server_add_device(bfs.srv, fd, &bfs.cookie, &size) &&
+	if (!fi_server_mount(bfs.srv) && !bfs_add_devs(&bfs) &&
 	    (!bfs.bpf || (!fi_server_bpf_set_ioend_queue(bfs.srv, o.ioend_queue) &&
 			  !fi_server_bpf_start(bfs.srv, 1 << 20)))) {
 		served = true;
@@ -1064,7 +1182,10 @@ int main(int argc, char *argv[])
 	fi_server_destroy(bfs.srv);
 	/* Saved once the last writeback is done: the file system is unmounted. */
 	if (served && o.meta) {
-		err = fdatasync(fd) ? -errno : bfs_save(&bfs, o.meta);
+		err = 0;
+		for (unsigned int k = 0; k < bfs.ndev && !err; k++)
+			err = fdatasync(bfs.dev[k].fd) ? -errno : 0;
+		err = err ? err : bfs_save(&bfs, o.meta);
 		if (err) {
 			fprintf(stderr, "fuse-iomap-blockfs: can't save %s: %s\n", o.meta, strerror(-err));
 			ret = 1;
@@ -1074,11 +1195,8 @@ out_log:
 	if (so.log)
 		fclose(so.log);
 out_dev:
-	close(fd);
-out_ns:
-	/* Files give their blocks back to the allocator: it goes last. */
+	/* Files give their blocks back to the allocators: they go last. */
 	fi_memns_destroy(&bfs.ns);
-	ext_free(&bfs.freed);
-	balloc_destroy(&bfs.alloc);
+	bfs_close_devs(&bfs);
 	return ret;
 }

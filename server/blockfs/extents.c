@@ -45,7 +45,7 @@ static int ext_reserve(struct ext_list *l, size_t n)
 static int ext_contiguous(const struct ext *a, const struct ext *b)
 {
 	return a->lblk + a->len == b->lblk && a->pblk + a->len == b->pblk &&
-	       a->unwritten == b->unwritten;
+	       a->unwritten == b->unwritten && a->dev == b->dev;
 }
 
 int ext_insert(struct ext_list *l, struct ext e)
@@ -85,12 +85,12 @@ int ext_remove(struct ext_list *l, uint64_t lblk, uint64_t len,
 		struct ext *e = &l->v[i];
 		uint64_t s = e->lblk > lblk ? e->lblk : lblk;
 		uint64_t t = e->lblk + e->len < end ? e->lblk + e->len : end;
-		struct ext piece = { s, e->pblk + (s - e->lblk), t - s, e->unwritten };
+		struct ext piece = { s, e->pblk + (s - e->lblk), t - s, e->unwritten, e->dev };
 
 		if (s > e->lblk && t < e->lblk + e->len) {
 			/* A hole in the middle: split in two. */
 			struct ext tail = { t, e->pblk + (t - e->lblk), e->lblk + e->len - t,
-					    e->unwritten };
+					    e->unwritten, e->dev };
 
 			if (ext_reserve(l, 1))
 				return -ENOMEM;
@@ -136,7 +136,7 @@ int ext_convert(struct ext_list *l, uint64_t lblk, uint64_t len,
 		at = t;
 		if (!e->unwritten)
 			continue;
-		piece = (struct ext){ s, e->pblk + (s - e->lblk), t - s, 0 };
+		piece = (struct ext){ s, e->pblk + (s - e->lblk), t - s, 0, e->dev };
 		/* Room for the split and the insert first: neither may fail halfway. */
 		if (ext_reserve(l, 2))
 			return -ENOMEM;

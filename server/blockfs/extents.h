@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * A file's extent list (sorted, non-overlapping, merged when contiguous
- * and of one kind: written or unwritten) and a block allocator over a
- * device, in file system blocks.
+ * A file's extent list (sorted, non-overlapping, merged when contiguous,
+ * on one device and of one kind: written or unwritten) and a block
+ * allocator over a device, in file system blocks.
  */
 #ifndef FI_EXTENTS_H
 #define FI_EXTENTS_H
@@ -16,6 +16,7 @@ struct ext {
 	uint64_t len;		/* blocks */
 	/* Allocated, never written: reads as zeros (FUSE_IOMAP_TYPE_UNWRITTEN). */
 	uint8_t unwritten;
+	uint32_t dev;		/* which of the server's devices pblk is on */
 };
 
 struct ext_list {
