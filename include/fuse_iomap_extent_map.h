@@ -7,7 +7,13 @@
  * The arena holds a root (struct fi_store_root, the program's one arena
  * global, at the arena's start), a table of FI_STORE_FILES file slots, and
  * per file an array of extents sorted by lblk, each with a check, and an
- * index after them (FI_INDEX_SHIFT).  Addresses in the store are the
+ * index after them (FI_INDEX_SHIFT): the base list, written whole by a
+ * publish.  Beside it, a file may have an overlay: up to FI_OVERLAY_MAX
+ * extents, sorted, that say what [lblk, lblk + len) of the file is now,
+ * whatever the base says there (a HOLE type punches it).  A change of a
+ * few extents (a conversion, an allocation, a truncate) rewrites the
+ * overlay only, so its cost does not grow with the base; the library
+ * publishes the file again (emptying it) once it is half full.  Addresses in the store are the
  * library's (the arena's user mapping); a program uses their low 32 bits,
  * as every arena pointer.  Holes are the gaps (a file's list is
  * complete), past the last extent a hole to any file size.  Blocks are in
@@ -21,7 +27,9 @@
  * A slot keeps its seq across reuse, so a program that matched a node id
  * and then saw the slot given to another file or its extents moved also
  * sees seq move.  Old extent arrays may be reused at once: a reader of
- * one sees the seq of the slot that pointed at it move.  The ordering
+ * one sees the seq of the slot that pointed at it move.  A base extent's
+ * check names the list's gen (which each publish moves), not seq, so
+ * that a change of the overlay does not rewrite the base.  The ordering
  * this needs (the reader's loads not passing one another, the writer's
  * stores not passing one another) is x86-64's own (TSO): a BPF load or
  * store is one x86 load or store in program order, and both sides only
@@ -59,6 +67,9 @@
 /* The arena's default size, in pages: address space, filled as written. */
 #define FI_STORE_PAGES		(1U << 18)
 
+/* Overlay extents one file may have; a change past it forgets the file. */
+#define FI_OVERLAY_MAX		64
+
 /* fi_store_file.nodeid of a slot whose file went (probing goes on past it). */
 #define FI_STORE_GONE		(~0ULL)
 
@@ -76,7 +87,7 @@ struct fi_extent {
 	__u64 len;		/* blocks */
 	__u64 pblk;		/* first device block */
 	__u32 dev;		/* device cookie */
-	__u16 type;		/* FUSE_IOMAP_TYPE_MAPPED or _UNWRITTEN */
+	__u16 type;		/* FUSE_IOMAP_TYPE_MAPPED or _UNWRITTEN; _HOLE in an overlay */
 	__u16 reserved;
 };
 
@@ -100,9 +111,12 @@ struct fi_store_file {
 	__u64 nodeid;		/* 0: never used (ends a probe), or FI_STORE_GONE */
 	__u32 seq;		/* odd while the library changes the slot */
 	__u32 flags;		/* FI_FILE_* */
-	__u32 count;		/* extents, 0 = the file is one hole */
+	__u32 count;		/* base extents, 0 = the base is one hole */
 	__u32 check;		/* fi_store_file_check() */
 	struct fi_store_extent FI_ARENA *ext;	/* count of them, then the index */
+	struct fi_store_extent FI_ARENA *over;	/* ocount of them */
+	__u32 ocount;		/* overlay extents, at most FI_OVERLAY_MAX */
+	__u32 gen;		/* the base's version, which its checks name */
 };
 
 struct fi_store_root {
@@ -122,21 +136,27 @@ static inline __attribute__((always_inline)) __u64 fi_store_mix(__u64 h, __u64 w
 	return h ^ (h >> 31);
 }
 
-static inline __attribute__((always_inline)) __u32 fi_store_file_check(__u64 nodeid, __u32 seq, __u32 flags, __u32 count)
+static inline __attribute__((always_inline)) __u32
+fi_store_file_check(__u64 nodeid, __u32 seq, __u32 flags, __u32 count, __u32 ocount, __u32 gen)
 {
 	__u64 h = fi_store_mix(0x46495354ULL, nodeid);
 
 	h = fi_store_mix(h, ((__u64)seq << 32) | flags);
+	h = fi_store_mix(h, ((__u64)ocount << 32) | gen);
 	return (__u32)(fi_store_mix(h, count) >> 32);
 }
 
-/* Of extent @idx of version @seq of @nodeid's list. */
-static inline __attribute__((always_inline)) __u32
-fi_store_extent_check(__u64 nodeid, __u32 seq, __u32 idx, const struct fi_extent *e)
-{
-	__u64 h = fi_store_mix(0x46495345ULL, nodeid);
+/* What an extent's check binds it to: a base list (its gen) or an overlay (its seq). */
+#define FI_CHECK_BASE		0x46495345ULL
+#define FI_CHECK_OVERLAY	0x4649534fULL
 
-	h = fi_store_mix(h, ((__u64)seq << 32) | idx);
+/* Of extent @idx of version @ver of @nodeid's base or overlay (@kind). */
+static inline __attribute__((always_inline)) __u32
+fi_store_extent_check(__u64 kind, __u64 nodeid, __u32 ver, __u32 idx, const struct fi_extent *e)
+{
+	__u64 h = fi_store_mix(kind, nodeid);
+
+	h = fi_store_mix(h, ((__u64)ver << 32) | idx);
 	h = fi_store_mix(h, e->lblk);
 	h = fi_store_mix(h, e->len);
 	h = fi_store_mix(h, e->pblk);

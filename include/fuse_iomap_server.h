@@ -101,6 +101,19 @@ struct fi_iomap_ops {
 	 */
 	bool ioend_in_place;
 	/*
+	 * Set if you report every change of a file's blocks yourself, at
+	 * the moment you make it and under the lock extents() takes: with
+	 * fi_server_bpf_update() (what the range is now) or
+	 * fi_server_bpf_forget().  The BPF tier then keeps a file's list
+	 * in its store across the requests that may change it (BEGIN and
+	 * END of writes, IOEND, queued ioends, a truncating SETATTR,
+	 * FALLOCATE) instead of forgetting it and publishing it whole again,
+	 * and frees a queued ioend's marks once ioend() returned.  A change
+	 * you do not report is a wrong block: leave it clear unless every
+	 * path that changes extents reports.
+	 */
+	bool reports_changes;
+	/*
 	 * Optional, for the BPF tier (fi_server_bpf_start()).  @nodeid's
 	 * complete extent list, sorted by lblk, holes left out: a malloc()ed
 	 * array in *v that the library frees, its length in *n, and
@@ -172,6 +185,10 @@ struct fi_server_opts {
 	 *				(a file's extents went to the BPF
 	 *				tier's store: microseconds spent in
 	 *				your extents() and in the store)
+	 *   UPDATE nodeid lblk len extents ns [forgot]
+	 *				(fi_server_bpf_update(): nanoseconds
+	 *				it took; "forgot" when the change did
+	 *				not fit and the file left the store)
 	 * pos, count and written in decimal bytes, opflags and flags in hex.
 	 * With threads above 1 each line ends in " t=THREAD inflight=N", N
 	 * being the mapping requests in progress when this one arrived,
@@ -290,6 +307,24 @@ int fi_server_bpf_start(struct fi_server *srv, uint32_t max_extents);
  * takes.  Harmless without the BPF tier.
  */
 void fi_server_bpf_forget(struct fi_server *srv, uint64_t nodeid);
+
+/*
+ * Blocks [@lblk, @lblk + @len) of @nodeid (in file system blocks) are now
+ * the @n extents of @v: sorted, inside the range, MAPPED or UNWRITTEN,
+ * and holes where none is.  The BPF tier's store takes the change where
+ * it is (in the file's overlay, see fuse_iomap_extent_map.h) with plain
+ * stores: no bpf() call, and a cost that does not grow with the file's
+ * list.  Call it where you would call fi_server_bpf_forget(), under the
+ * same lock.  A file with no list in the store is left alone (a read's
+ * upcall publishes it whole).  Once the overlay is half full, the
+ * library calls your extents() for the whole list at its next chance
+ * (never from inside this call) and publishes it, which empties the
+ * overlay; a change the overlay still has no room for, or a @v that
+ * breaks the rules above, forgets the file instead.  Harmless without
+ * the BPF tier.
+ */
+void fi_server_bpf_update(struct fi_server *srv, uint64_t nodeid, uint64_t lblk, uint64_t len,
+			  const struct fi_extent *v, uint32_t n);
 
 /*
  * Blocks [@pblk, @pblk + @len) of device @dev (in file system blocks)

@@ -336,6 +336,14 @@ int fuse_iomap_write_inode(struct inode *inode)
 
 	if (READ_ONCE(ic->no_setattr))
 		return 0;
+	/*
+	 * A file with no name left: the server frees it at the last forget,
+	 * and its times go with it.  fuse's unlink would otherwise send a
+	 * SETATTR for the new ctime of every file it removes; one that gets
+	 * a name again (linkat) is sent its times then.
+	 */
+	if (!inode->i_nlink)
+		return 0;
 	err = fuse_flush_times(inode, NULL);
 	if (!err)
 		atomic64_inc(&ic->times_flushed);

@@ -11,6 +11,11 @@
  * under the lock, before it writes the maps.  One counter for all files:
  * under a burst of changes a publish is skipped and the next read's
  * upcall publishes instead, which costs an upcall, never a wrong block.
+ *
+ * A server that reports its changes (fi_iomap_ops.reports_changes) says
+ * itself what changed, with fi_server_bpf_update() or
+ * fi_server_bpf_forget(), at the moment it changes it: its brackets only
+ * count, and a list in the store stays there across them.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -43,14 +48,19 @@ uint64_t fi_lib_rule_seq(struct fi_rule *r)
 	return seq;
 }
 
-void fi_lib_rule_change_begin(struct fi_rule *r, uint64_t nodeid)
+static void fi_lib_rule_begin(struct fi_rule *r, uint64_t nodeid, bool forget)
 {
 	pthread_mutex_lock(&r->lock);
 	r->changes++;
 	r->running++;
-	if (r->on)
+	if (r->on && forget)
 		fi_lib_store_forget(&r->bpf, nodeid);
 	pthread_mutex_unlock(&r->lock);
+}
+
+void fi_lib_rule_change_begin(struct fi_rule *r, uint64_t nodeid)
+{
+	fi_lib_rule_begin(r, nodeid, !r->reports);
 }
 
 /*
@@ -91,12 +101,17 @@ static bool fi_lib_rule_quiet_since(struct fi_rule *r, uint64_t seq)
 	return r->on && !r->running && r->changes == seq;
 }
 
-static uint64_t fi_now_us(void)
+static uint64_t fi_now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	return (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static uint64_t fi_now_us(void)
+{
+	return fi_now_ns() / 1000;
 }
 
 bool fi_lib_rule_publish(struct fi_server *srv, uint64_t nodeid, uint64_t seq)
@@ -152,10 +167,50 @@ int fi_server_bpf_start(struct fi_server *srv, uint32_t max_extents)
 	return 0;
 }
 
+/*
+ * A server that reports its changes keeps the store right at every
+ * moment, so the list it gives now is right now: its publish needs only
+ * that no change runs or begins while the list is read, from now on.
+ */
+bool fi_lib_rule_publish_after(struct fi_server *srv, uint64_t nodeid, uint64_t seq)
+{
+	struct fi_rule *r = &srv->rule;
+	bool kept;
+
+	if (!r->reports)
+		return fi_lib_rule_publish(srv, nodeid, seq);
+	pthread_mutex_lock(&r->lock);
+	kept = r->on && fi_lib_store_settled(&r->bpf, nodeid);
+	pthread_mutex_unlock(&r->lock);
+	return kept || fi_lib_rule_publish(srv, nodeid, fi_lib_rule_seq(r));
+}
+
 void fi_server_bpf_forget(struct fi_server *srv, uint64_t nodeid)
 {
-	fi_lib_rule_change_begin(&srv->rule, nodeid);
+	fi_lib_rule_begin(&srv->rule, nodeid, true);
 	fi_lib_rule_change_end(&srv->rule);
+}
+
+void fi_server_bpf_update(struct fi_server *srv, uint64_t nodeid, uint64_t lblk, uint64_t len,
+			  const struct fi_extent *v, uint32_t n)
+{
+	struct fi_rule *r = &srv->rule;
+	uint64_t t0 = fi_now_ns(), t1;
+	bool on;
+	int err;
+
+	pthread_mutex_lock(&r->lock);
+	/* A publish of a list read before this goes no further. */
+	r->changes++;
+	on = r->on;
+	err = on ? fi_lib_store_update(&r->bpf, nodeid, lblk, len, v, n) : 0;
+	if (err)
+		fi_lib_store_forget(&r->bpf, nodeid);
+	pthread_mutex_unlock(&r->lock);
+	t1 = fi_now_ns();
+	if (on && srv->opts.log)
+		fprintf(srv->opts.log, "UPDATE %" PRIu64 " %" PRIu64 " %" PRIu64 " %u %" PRIu64 "%s\n",
+			nodeid, lblk, len, n, t1 - t0, err ? " forgot" : "");
 }
 
 int fi_server_bpf_set_ioend_queue(struct fi_server *srv, uint32_t bytes)

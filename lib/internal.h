@@ -67,6 +67,14 @@ int fi_lib_bpf_queue_fd(struct fi_bpf *b);
 int fi_lib_store_init(struct fi_bpf *b);
 void fi_lib_store_destroy(struct fi_bpf *b);
 void fi_lib_store_forget(struct fi_bpf *b, uint64_t nodeid);
+/*
+ * Whether @nodeid has a list in the store whose overlay is less than
+ * half full: one that needs no publish from the server's list yet.
+ */
+bool fi_lib_store_settled(struct fi_bpf *b, uint64_t nodeid);
+/* fi_server_bpf_update() in the store: 0, or -errno and the store unchanged. */
+int fi_lib_store_update(struct fi_bpf *b, uint64_t nodeid, uint64_t lblk, uint64_t len,
+			const struct fi_extent *v, uint32_t n);
 int fi_lib_store_publish(struct fi_bpf *b, uint64_t nodeid, const struct fi_extent *v,
 			 uint32_t n, uint32_t flags);
 /* Bytes of extent arrays in use. */
@@ -86,6 +94,7 @@ struct fi_rule {
 	pthread_mutex_t lock;
 	struct fi_bpf bpf;
 	bool on;
+	bool reports;		/* fi_iomap_ops.reports_changes */
 	uint64_t changes;	/* changes begun so far */
 	unsigned int running;	/* changes begun and not ended */
 };
@@ -97,6 +106,12 @@ void fi_lib_rule_change_begin(struct fi_rule *r, uint64_t nodeid);
 void fi_lib_rule_change_end(struct fi_rule *r);
 /* true when the list went to the store */
 bool fi_lib_rule_publish(struct fi_server *srv, uint64_t nodeid, uint64_t seq);
+/*
+ * After a change: as fi_lib_rule_publish(), but a server that reports its
+ * changes kept a list in the store right, which stays until its overlay
+ * is half full; then the server's list replaces it, overlay folded in.
+ */
+bool fi_lib_rule_publish_after(struct fi_server *srv, uint64_t nodeid, uint64_t seq);
 void fi_lib_rule_in_place_begin(struct fi_rule *r);
 void fi_lib_rule_in_place_end(struct fi_server *srv, uint64_t nodeid);
 /* Put the library's wrappers into @ll where the server has an op. */

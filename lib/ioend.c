@@ -99,6 +99,18 @@ static void fi_ioend_touch(struct fi_server *srv, const struct fi_ioend_rec *rec
 	unsigned int i, cap;
 	bool known = false;
 
+	/*
+	 * Its ioend() brought the store up to date: the marks are not needed.
+	 * A drain may apply hundreds of records, each a change to the overlay,
+	 * so the overlay is folded here, not after the drain, before it fills.
+	 * Under q->lock, but no server lock: a server never holds one around
+	 * a drain, so asking it for the list here cannot deadlock.
+	 */
+	if (srv->rule.reports) {
+		fi_lib_store_unmark(&srv->rule.bpf, rec->tag, rec->mark);
+		fi_lib_rule_publish_after(srv, rec->nodeid, fi_lib_rule_seq(&srv->rule));
+		return;
+	}
 	for (i = 0; i < q->ntouched && !known; i++)
 		known = q->touched[i] == rec->nodeid;
 	if (!known && q->ntouched < FI_IOEND_REPUBLISH) {

@@ -66,6 +66,7 @@ struct fi_server *fi_server_new(const struct fi_server_opts *opts,
 	};
 	pthread_mutex_init(&srv->lock, NULL);
 	fi_lib_rule_init(&srv->rule);
+	srv->rule.reports = srv->iomap.reports_changes;
 	fi_lib_ioend_init(&srv->ioq);
 	if (opts->log)
 		setvbuf(opts->log, NULL, _IOLBF, 0);
@@ -282,8 +283,10 @@ static int fi_begin(struct fi_server *srv, const struct fuse_in_header *ih,
 	 * place, which BPF answers only from a list, so that the file's next
 	 * overwrites (which it may run under i_rwsem shared) stay there too.
 	 */
-	if (!err && (!change || fi_hands_out_known(&out)))
+	if (!err && !change)
 		fi_lib_rule_publish(srv, ih->nodeid, seq);
+	else if (!err && fi_hands_out_known(&out))
+		fi_lib_rule_publish_after(srv, ih->nodeid, seq);
 	return fi_reply(srv, ih->unique, err, &out, sizeof(out));
 }
 
@@ -338,7 +341,7 @@ static int fi_ioend(struct fi_server *srv, const struct fuse_in_header *ih,
 	 * the kernel.  After the reply: the writer waits for it, not for this.
 	 */
 	if (!err)
-		fi_lib_rule_publish(srv, ih->nodeid, fi_lib_rule_seq(&srv->rule));
+		fi_lib_rule_publish_after(srv, ih->nodeid, fi_lib_rule_seq(&srv->rule));
 	return ret;
 }
 

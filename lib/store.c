@@ -31,6 +31,11 @@ struct fi_store_own {
 	struct fi_store_extent *ext;
 	uint32_t cap;
 	uint32_t seq;
+	uint32_t gen;		/* of the base */
+	uint32_t count, flags;	/* as in the arena's slot */
+	uint32_t on;		/* overlay extents */
+	struct fi_store_extent *over;	/* FI_OVERLAY_MAX of them, or NULL */
+	struct fi_extent *ov;	/* the overlay as written there */
 };
 
 /* Keeps the compiler from moving stores across it; the CPU keeps their order (TSO). */
@@ -164,11 +169,16 @@ static void fi_store_set(struct fi_store *st, int at, uint32_t seq, uint32_t cou
 	struct fi_store_file *s = &st->files[at];
 	struct fi_store_own *o = &st->own[at];
 
+	o->count = count;
+	o->flags = flags;
 	s->nodeid = o->nodeid;
 	s->flags = flags;
 	s->count = count;
 	s->ext = o->ext;
-	s->check = fi_store_file_check(o->nodeid, seq, flags, count);
+	s->over = o->over;
+	s->ocount = o->on;
+	s->gen = o->gen;
+	s->check = fi_store_file_check(o->nodeid, seq, flags, count, o->on, o->gen);
 }
 
 /* Array entries a list of @n extents takes, its index included. */
@@ -180,23 +190,40 @@ static uint64_t fi_store_units(uint32_t n)
 		   sizeof(struct fi_store_extent);
 }
 
-/* Extents @v of @nodeid, checked for seq @seq, and their index, into the store at @to. */
-static void fi_store_fill(struct fi_store_extent *to, uint64_t nodeid, uint32_t seq,
+/* Extents @v of @nodeid, checked as @kind for version @ver, into the store at @to. */
+static void fi_store_fill_extents(struct fi_store_extent *to, uint64_t kind, uint64_t nodeid,
+				  uint32_t ver, const struct fi_extent *v, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		to[i] = (struct fi_store_extent){
+			.lblk = v[i].lblk, .len = v[i].len, .pblk = v[i].pblk, .dev = v[i].dev,
+			.type = v[i].type,
+			.check = fi_store_extent_check(kind, nodeid, ver, i, &v[i]),
+		};
+}
+
+/* A base list @v of @nodeid, checked for @gen, and its index, into the store at @to. */
+static void fi_store_fill(struct fi_store_extent *to, uint64_t nodeid, uint32_t gen,
 			  const struct fi_extent *v, uint32_t n)
 {
 	uint32_t top = fi_index_top(n), other = fi_index_other(n);
 	uint64_t *index = (uint64_t *)&to[n];
 
-	for (uint32_t i = 0; i < n; i++)
-		to[i] = (struct fi_store_extent){
-			.lblk = v[i].lblk, .len = v[i].len, .pblk = v[i].pblk, .dev = v[i].dev,
-			.type = v[i].type,
-			.check = fi_store_extent_check(nodeid, seq, i, &v[i]),
-		};
+	fi_store_fill_extents(to, FI_CHECK_BASE, nodeid, gen, v, n);
 	for (uint32_t j = 0; j < top; j++)
 		index[j] = v[(uint64_t)j << (2 * FI_INDEX_SHIFT)].lblk;
 	for (uint32_t j = 0; j < other; j++)
 		index[top + j] = v[(uint64_t)j << FI_INDEX_SHIFT].lblk;
+}
+
+bool fi_lib_store_settled(struct fi_bpf *b, uint64_t nodeid)
+{
+	int at, spare;
+
+	if (!b->skel || !nodeid || nodeid == FI_STORE_GONE)
+		return false;
+	at = fi_store_find(&b->store, nodeid, &spare);
+	return at >= 0 && b->store.own[at].on < FI_OVERLAY_MAX / 2;
 }
 
 void fi_lib_store_forget(struct fi_bpf *b, uint64_t nodeid)
@@ -213,9 +240,9 @@ void fi_lib_store_forget(struct fi_bpf *b, uint64_t nodeid)
 	o = &st->own[at];
 	fi_store_seq_begin(&st->files[at], o);
 	fi_store_free(st, o->ext, o->cap);
-	o->nodeid = FI_STORE_GONE;
-	o->ext = NULL;
-	o->cap = 0;
+	fi_store_free(st, o->over, o->over ? FI_OVERLAY_MAX : 0);
+	free(o->ov);
+	*o = (struct fi_store_own){ .nodeid = FI_STORE_GONE, .seq = o->seq, .gen = o->gen };
 	fi_store_set(st, at, o->seq + 1, 0, 0);
 	fi_store_seq_end(&st->files[at], o);
 }
@@ -233,7 +260,7 @@ int fi_lib_store_publish(struct fi_bpf *b, uint64_t nodeid, const struct fi_exte
 	struct fi_store_own *o;
 	unsigned int c;
 	uint64_t units;
-	uint32_t seq;
+	uint32_t seq, gen;
 	int at, spare;
 
 	if (!b->skel)
@@ -249,15 +276,20 @@ int fi_lib_store_publish(struct fi_bpf *b, uint64_t nodeid, const struct fi_exte
 		return -ENOSPC;
 	if (at < 0) {
 		at = spare;
-		st->own[at] = (struct fi_store_own){ .nodeid = nodeid, .seq = st->own[at].seq };
+		st->own[at] = (struct fi_store_own){ .nodeid = nodeid, .seq = st->own[at].seq,
+						     .gen = st->own[at].gen };
 	}
 	o = &st->own[at];
 	old = o->ext;
 	seq = fi_store_next_seq(o);
+	gen = o->gen + 1;
 	units = fi_store_units(n);
+	/* A new base replaces the overlay too. */
 	if (n && units <= o->cap) {
 		fi_store_seq_begin(&st->files[at], o);
-		fi_store_fill(old, nodeid, seq, v, n);
+		fi_store_fill(old, nodeid, gen, v, n);
+		o->gen = gen;
+		o->on = 0;
 		fi_store_set(st, at, seq, n, flags);
 		fi_store_seq_end(&st->files[at], o);
 		return 0;
@@ -269,14 +301,144 @@ int fi_lib_store_publish(struct fi_bpf *b, uint64_t nodeid, const struct fi_exte
 			fi_lib_store_forget(b, nodeid);
 			return -ENOSPC;
 		}
-		fi_store_fill(nv, nodeid, seq, v, n);
+		fi_store_fill(nv, nodeid, gen, v, n);
 	}
 	fi_store_seq_begin(&st->files[at], o);
 	fi_store_free(st, old, o->cap);
 	o->ext = nv;
 	o->cap = n ? 1U << c : 0;
+	o->gen = gen;
+	o->on = 0;
 	fi_store_set(st, at, seq, n, flags);
 	fi_store_seq_end(&st->files[at], o);
+	return 0;
+}
+
+/* Whether @b continues @a: the same kind, and for blocks, the next ones of the same device. */
+static bool fi_store_joins(const struct fi_extent *a, const struct fi_extent *b)
+{
+	if (a->lblk + a->len != b->lblk || a->type != b->type)
+		return false;
+	return a->type == FUSE_IOMAP_TYPE_HOLE ||
+	       (a->dev == b->dev && a->pblk + a->len == b->pblk);
+}
+
+/* Append @e to @v (of *n, room for @max), merged with the last one where it continues it. */
+static int fi_store_put(struct fi_extent *v, uint32_t *n, uint32_t max, struct fi_extent e)
+{
+	if (*n && fi_store_joins(&v[*n - 1], &e)) {
+		v[*n - 1].len += e.len;
+		return 0;
+	}
+	if (*n == max)
+		return -ENOSPC;
+	v[(*n)++] = e;
+	return 0;
+}
+
+/* The part of @e in [from, to), if any. */
+static bool fi_store_clip(struct fi_extent e, uint64_t from, uint64_t to, struct fi_extent *out)
+{
+	uint64_t s = e.lblk > from ? e.lblk : from, t = e.lblk + e.len < to ? e.lblk + e.len : to;
+
+	if (s >= t)
+		return false;
+	if (e.type != FUSE_IOMAP_TYPE_HOLE)
+		e.pblk += s - e.lblk;
+	e.lblk = s;
+	e.len = t - s;
+	*out = e;
+	return true;
+}
+
+/*
+ * The overlay @o has, with [lblk, end) replaced by @v (holes where @v
+ * has none), into @nv.  -ENOSPC past FI_OVERLAY_MAX extents.
+ */
+static int fi_store_splice(const struct fi_store_own *o, uint64_t lblk, uint64_t end,
+			   const struct fi_extent *v, uint32_t n, struct fi_extent *nv,
+			   uint32_t *nn)
+{
+	struct fi_extent piece;
+	uint64_t at = lblk;
+	uint32_t i = 0;
+	int err = 0;
+
+	*nn = 0;
+	for (; i < o->on && o->ov[i].lblk < lblk && !err; i++)
+		if (fi_store_clip(o->ov[i], 0, lblk, &piece))
+			err = fi_store_put(nv, nn, FI_OVERLAY_MAX, piece);
+	for (uint32_t k = 0; k < n && !err; k++) {
+		if (v[k].lblk > at)
+			err = fi_store_put(nv, nn, FI_OVERLAY_MAX, (struct fi_extent){
+				.lblk = at, .len = v[k].lblk - at, .type = FUSE_IOMAP_TYPE_HOLE });
+		if (!err)
+			err = fi_store_put(nv, nn, FI_OVERLAY_MAX, v[k]);
+		at = v[k].lblk + v[k].len;
+	}
+	if (!err && at < end)
+		err = fi_store_put(nv, nn, FI_OVERLAY_MAX, (struct fi_extent){
+			.lblk = at, .len = end - at, .type = FUSE_IOMAP_TYPE_HOLE });
+	/* From the one that may reach across lblk on: what lies past end. */
+	for (i = i ? i - 1 : 0; i < o->on && !err; i++)
+		if (fi_store_clip(o->ov[i], end, UINT64_MAX, &piece))
+			err = fi_store_put(nv, nn, FI_OVERLAY_MAX, piece);
+	return err;
+}
+
+/* @v: sorted, apart, inside [lblk, end), each MAPPED or UNWRITTEN and not empty. */
+static bool fi_store_update_valid(uint64_t lblk, uint64_t end, const struct fi_extent *v,
+				  uint32_t n)
+{
+	uint64_t at = lblk;
+
+	if (end <= lblk)
+		return false;
+	for (uint32_t k = 0; k < n; k++) {
+		if (v[k].lblk < at || !v[k].len || v[k].len > end - v[k].lblk ||
+		    (v[k].type != FUSE_IOMAP_TYPE_MAPPED && v[k].type != FUSE_IOMAP_TYPE_UNWRITTEN))
+			return false;
+		at = v[k].lblk + v[k].len;
+	}
+	return true;
+}
+
+int fi_lib_store_update(struct fi_bpf *b, uint64_t nodeid, uint64_t lblk, uint64_t len,
+			const struct fi_extent *v, uint32_t n)
+{
+	struct fi_store *st = &b->store;
+	struct fi_extent nv[FI_OVERLAY_MAX];
+	struct fi_store_file *s;
+	struct fi_store_own *o;
+	uint64_t end = len > UINT64_MAX - lblk ? UINT64_MAX : lblk + len;
+	uint32_t nn, seq;
+	int at, spare, err;
+
+	if (!b->skel)
+		return -ENODEV;
+	if (!nodeid || nodeid == FI_STORE_GONE || !fi_store_update_valid(lblk, end, v, n))
+		return -EINVAL;
+	at = fi_store_find(st, nodeid, &spare);
+	if (at < 0)
+		return 0;	/* not published: the next publish reads the server's list */
+	o = &st->own[at];
+	s = &st->files[at];
+	if (!o->over) {
+		o->over = fi_store_alloc(st, fi_store_class(FI_OVERLAY_MAX));
+		o->ov = calloc(FI_OVERLAY_MAX, sizeof(*o->ov));
+		if (!o->over || !o->ov)
+			return -ENOMEM;
+	}
+	err = fi_store_splice(o, lblk, end, v, n, nv, &nn);
+	if (err)
+		return err;
+	seq = fi_store_next_seq(o);
+	fi_store_seq_begin(s, o);
+	fi_store_fill_extents(o->over, FI_CHECK_OVERLAY, nodeid, seq, nv, nn);
+	memcpy(o->ov, nv, nn * sizeof(*nv));
+	o->on = nn;
+	fi_store_set(st, at, seq, o->count, o->flags);
+	fi_store_seq_end(s, o);
 	return 0;
 }
 

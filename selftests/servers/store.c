@@ -5,7 +5,7 @@
  * The arena is found among the server's descriptors (pidfd_getfd) and
  * mapped at the address the server mapped it at, as an arena must be.
  *
- *   fi-store PID dump NODEID        the slot (seq count flags cap) and extents
+ *   fi-store PID dump NODEID        the slot, its extents, then its overlay's ("over ...")
  *   fi-store PID hold NODEID        leave the slot's seq odd: a change that never ends
  *   fi-store PID flip NODEID SECS   move the seq odd and even for SECS seconds
  *   fi-store PID scribble SEED SECS random bytes over slots and extent arrays
@@ -151,11 +151,16 @@ static int cmd_dump(struct store *st, uint64_t nodeid)
 		fprintf(stderr, PROG ": node %" PRIu64 " has no slot\n", nodeid);
 		return 1;
 	}
-	printf("seq %u count %u flags 0x%x check 0x%x\n", s->seq, s->count, s->flags, s->check);
+	printf("seq %u count %u flags 0x%x check 0x%x ocount %u gen %u\n", s->seq, s->count,
+	       s->flags, s->check, s->ocount, s->gen);
 	for (uint32_t i = 0; i < s->count; i++)
 		printf("%" PRIu64 " %" PRIu64 " %" PRIu64 " %u %u\n", (uint64_t)s->ext[i].lblk,
 		       (uint64_t)s->ext[i].len, (uint64_t)s->ext[i].pblk, s->ext[i].dev,
 		       s->ext[i].type);
+	for (uint32_t i = 0; i < s->ocount && i < FI_OVERLAY_MAX; i++)
+		printf("over %" PRIu64 " %" PRIu64 " %" PRIu64 " %u %u\n", (uint64_t)s->over[i].lblk,
+		       (uint64_t)s->over[i].len, (uint64_t)s->over[i].pblk, s->over[i].dev,
+		       s->over[i].type);
 	return 0;
 }
 

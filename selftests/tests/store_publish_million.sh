@@ -2,13 +2,16 @@
 # Publishing and changing a list of 1,000,000 extents: fuse-iomap-blockfs
 # --bpf starts from a side file describing one file of 1,000,000 one-block
 # extents (every other block); the first read publishes it, then a write
-# into one of its holes changes it (1,000,001 extents, published again
-# after the write's BEGIN and after its ioend is applied).  The PUBLISH
-# lines of the server's log give each publish's time in the server's
-# extents() and in the store: printed, never asserted.  Reads of 500
+# into one of its holes changes it: blockfs reports the allocation and,
+# when the queued ioend is applied, the conversion, each an UPDATE of the
+# store's overlay.  The list is not published again (no PUBLISH line
+# after the change) and the store's base still holds the 1,000,000, its
+# overlay the new block.  The PUBLISH line gives the publish's time in the
+# server's extents() and in the store, the UPDATE lines each change's:
+# printed, never asserted.  Reads of 500
 # sampled extents, their holes and the new block return what the device
 # holds there (a stamp per block) or zeros, with no upcall after the
-# change was published.  (blockfs, not ext4: an ext4 file of a million
+# change.  (blockfs, not ext4: an ext4 file of a million
 # extents takes the kernel minutes to write in a test guest; the bytes
 # are checked against the layout instead.)
 # TIMEOUT: 400
@@ -40,14 +43,17 @@ os.fsync(fd)
 os.close(fd)
 PY
 dd if="$mnt/big" of=/dev/null bs=4096 count=1 skip=3 iflag=direct status=none || fail "read after the change failed"
-tail -n +$((published + 1)) <(grep '^PUBLISH ' "$T_TMP/blockfs.log") > "$T_TMP/changes"
-[ -s "$T_TMP/changes" ] || fail "the change was never published"
-while read -r _ _ n list_us store_us; do
-	log "publish after the change, $n extents: ${list_us} us in extents(), ${store_us} us in the store"
+expect_eq "PUBLISH lines after the change" "$(log_count PUBLISH)" "$published"
+grep '^UPDATE 2 ' "$T_TMP/blockfs.log" > "$T_TMP/changes"
+[ "$(grep -c ' forgot$' "$T_TMP/changes")" = 0 ] || fail "an update forgot the file: $(grep -m1 forgot "$T_TMP/changes")"
+[ "$(wc -l < "$T_TMP/changes")" -ge 2 ] || fail "want the allocation and the conversion as updates, got: $(cat "$T_TMP/changes")"
+while read -r _ _ lblk len n ns; do
+	log "update of [$lblk, +$len) to $n extents: $ns ns"
 done < "$T_TMP/changes"
-"$FISTORE" "$SERVER_PID" dump 2 > "$T_TMP/file" || fail "the file is not published after the change"
+"$FISTORE" "$SERVER_PID" dump 2 > "$T_TMP/file" || fail "the file is not in the store after the change"
 read -r _ _ _ count _ < "$T_TMP/file"
-expect_eq "extents published after the change" "$count" $((N + 1))
+expect_eq "base extents after the change" "$count" $N
+grep -q '^over 1 1 [0-9]* [0-9]* 2$' "$T_TMP/file" || fail "the overlay does not map block 1 written: $(grep '^over' "$T_TMP/file" | head -3)"
 
 begins=$(counter "$mnt" iomap_begin_upcalls) hits=$(counter "$mnt" bpf_hits)
 python3 - "$mnt/big" "$T_TMP/samples" <<'PY' || fail "reads through the BPF tier returned wrong bytes"

@@ -84,6 +84,31 @@ static void bfs_bpf_forget(struct blockfs *bfs, struct fi_memns_node *n)
 		fi_server_bpf_forget(bfs->srv, n->st.st_ino);
 }
 
+static struct fi_extent bfs_fi_extent(struct blockfs *bfs, const struct ext *e)
+{
+	return (struct fi_extent){
+		.lblk = e->lblk, .len = e->len, .pblk = e->pblk, .dev = bfs->dev[e->dev].cookie,
+		.type = e->unwritten ? FUSE_IOMAP_TYPE_UNWRITTEN : FUSE_IOMAP_TYPE_MAPPED,
+	};
+}
+
+/*
+ * @n's blocks [lblk, lblk + len) are now @e, or a hole (@e NULL): the BPF
+ * tier's store takes the change in place (every change of a file's
+ * extents in place is reported so: bfs_iomap_ops.reports_changes).
+ */
+static void bfs_bpf_update(struct blockfs *bfs, struct fi_memns_node *n, uint64_t lblk,
+			   uint64_t len, const struct ext *e)
+{
+	struct fi_extent x;
+
+	if (!bfs->bpf)
+		return;
+	if (e)
+		x = bfs_fi_extent(bfs, e);
+	fi_server_bpf_update(bfs->srv, n->st.st_ino, lblk, len, e ? &x : NULL, e ? 1 : 0);
+}
+
 static struct blockfs *bfs_of(struct fi_memns *ns)
 {
 	return (struct blockfs *)ns;
@@ -146,11 +171,15 @@ static int bfs_resize(struct fi_memns *ns, struct fi_memns_node *n, off_t size)
 
 	if (!f)
 		return -ENOMEM;
-	bfs_bpf_forget(bfs, n);
+	/* The store lets go of the blocks before they are free. */
+	bfs_bpf_update(bfs, n, keep, UINT64_MAX - keep, NULL);
 	/* Preallocated and staged blocks past the new size go too. */
 	if (ext_remove(&f->ext, keep, UINT64_MAX - keep, bfs_free_piece, bfs) ||
-	    ext_remove(&f->cow, keep, UINT64_MAX - keep, bfs_free_piece, bfs))
+	    ext_remove(&f->cow, keep, UINT64_MAX - keep, bfs_free_piece, bfs)) {
+		/* Some of them may still be the file's. */
+		bfs_bpf_forget(bfs, n);
 		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -289,6 +318,7 @@ static int bfs_begin_write_in_place(struct blockfs *bfs, struct fi_memns_node *n
 	err = bfs_allocate(bfs, &f->ext, lblk, want, true, &e);
 	if (err)
 		return err;
+	bfs_bpf_update(bfs, n, e.lblk, e.len, &e);
 	out->read = bfs_map(bfs, FUSE_IOMAP_TYPE_UNWRITTEN, e, FUSE_IOMAP_F_WANT_IOEND);
 	return 0;
 }
@@ -403,12 +433,7 @@ static int bfs_extents(void *ctx, uint64_t nodeid, struct fi_extent **vp, uint32
 		goto out;
 	}
 	for (size_t i = 0; i < f->ext.nr; i++)
-		v[i] = (struct fi_extent){
-			.lblk = f->ext.v[i].lblk, .len = f->ext.v[i].len, .pblk = f->ext.v[i].pblk,
-			.dev = bfs->dev[f->ext.v[i].dev].cookie,
-			.type = f->ext.v[i].unwritten ? FUSE_IOMAP_TYPE_UNWRITTEN :
-							FUSE_IOMAP_TYPE_MAPPED,
-		};
+		v[i] = bfs_fi_extent(bfs, &f->ext.v[i]);
 	*vp = v;
 	*np = f->ext.nr;
 	/* In place, extent_map answers unwritten extents and takes ioends. */
@@ -505,10 +530,21 @@ static int bfs_save(struct blockfs *bfs, const char *path);
 
 /* --- answering FUSE_IOMAP_IOEND ------------------------------------------------- */
 
+struct bfs_converting {
+	struct blockfs *bfs;
+	struct fi_memns_node *n;
+};
+
 static void bfs_converted(void *arg, struct ext piece)
 {
-	/* Written for good: the BPF tier's marks of them are not needed any more. */
-	bfs_blocks_reset(arg, piece.dev, piece.pblk, piece.len);
+	struct bfs_converting *c = arg;
+
+	/*
+	 * Written for good: the store says so first, then the BPF tier's
+	 * marks of them are not needed any more.
+	 */
+	bfs_bpf_update(c->bfs, c->n, piece.lblk, piece.len, &piece);
+	bfs_blocks_reset(c->bfs, piece.dev, piece.pblk, piece.len);
 }
 
 /*
@@ -557,9 +593,12 @@ static int bfs_ioend_locked(struct blockfs *bfs, uint64_t nodeid,
 		if (bfs_remap(bfs, f, first, end))
 			return -ENOMEM;
 	} else if ((in->flags & FUSE_IOMAP_IOEND_UNWRITTEN) && in->written) {
-		bfs_bpf_forget(bfs, n);
-		if (ext_convert(&f->ext, first, end - first, bfs_converted, bfs))
+		struct bfs_converting c = { bfs, n };
+
+		if (ext_convert(&f->ext, first, end - first, bfs_converted, &c)) {
+			bfs_bpf_forget(bfs, n);
 			return -ENOMEM;
+		}
 	}
 	if ((in->flags & FUSE_IOMAP_IOEND_APPEND) && in->pos + in->written > (uint64_t)n->st.st_size)
 		n->st.st_size = in->pos + in->written;
@@ -638,6 +677,7 @@ static const struct fi_iomap_ops bfs_iomap_ops = {
 	.end = bfs_end,
 	.ioend = bfs_ioend,
 	.extents = bfs_extents,
+	.reports_changes = true,
 	.syncfs = bfs_syncfs,
 };
 
