@@ -32,7 +32,7 @@ mount_sys() {	# SYS: a fresh image mounted at $W/SYS
 	case $sys in
 	ext4) mount -o loop "$img" "$mnt" ;;
 	fuse2fs) fuse2fs "$img" "$mnt" > /dev/null ;;
-	journal) "$REPO/build/server/fuse-iomap-ext4" --bpf --stats "$W/stats" "$img" "$mnt" \
+	journal) "$REPO/build/server/fuse-iomap-ext4" --bpf "$img" "$mnt" \
 			>> "$W/ours.log" 2>&1 & ;;
 	nojournal) "$REPO/build/server/fuse-iomap-ext4" --bpf --journal=off "$img" "$mnt" \
 			>> "$W/ours.log" 2>&1 & ;;

@@ -112,6 +112,18 @@ static inline bool fuse_iomap_keeps_nosec(struct inode *inode)
 	return fuse_iomap_inode(inode) && !is_sxid(inode->i_mode);
 }
 
+/*
+ * For the same reason a file this kernel just created has no
+ * security.capability (only a setxattr sets one, and clears S_NOSEC), and
+ * its first write need not ask the server with FUSE_GETXATTR.  Called
+ * before the dentry makes the inode reachable, so no setxattr can race.
+ */
+static inline void fuse_iomap_created(struct inode *inode)
+{
+	if (fuse_iomap_keeps_nosec(inode))
+		inode_has_no_xattr(inode);
+}
+
 /* --- shared by our own files --------------------------------------------- */
 
 /* iomap.flags bit (file system private): the mapping wants FUSE_IOMAP_IOEND. */

@@ -161,6 +161,8 @@ void ext4_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t
 /* At most this many blocks per write mapping: bounds the work of one upcall. */
 #define EXT4_MAP_MAX_ALLOC	4096
 extern const struct fi_iomap_ops ext4_iomap_ops;
+int ext4_punch(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode,
+	       blk64_t first, blk64_t last);
 int ext4_shrink_tree(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode);
 void ext4_fallocate(fuse_req_t req, fuse_ino_t nodeid, int mode, off_t offset, off_t length,
 		    struct fuse_file_info *fi);
@@ -189,6 +191,7 @@ bool ext4_journal_deferred(const struct ext4srv *s);
 void ext4_journal_idle(struct ext4srv *s);
 int ext4_journal_stop(struct ext4srv *s);
 int ext4_journal_write_data(struct ext4srv *s, blk64_t blk, const void *buf);
+void ext4_block_range_stats(ext2_filsys fs, blk64_t blk, blk_t num, int inuse);
 const struct ext4_journal_stats *ext4_journal_stats(const struct ext4srv *s);
 
 /* replay.c */

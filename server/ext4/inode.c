@@ -225,7 +225,7 @@ static int ext4_free_inode(struct ext4srv *s, ext2_ino_t ino, bool orphan)
 		return err;
 	ext4_bpf_forget(s, ino);
 	if (ext2fs_inode_has_valid_blocks2(s->fs, ext2(&inode)))
-		err = to_errno(ext2fs_punch(s->fs, ino, ext2(&inode), NULL, 0, ~0ULL));
+		err = ext4_punch(s, ino, &inode, 0, ~0ULL);
 	if (!err)
 		err = to_errno(ext2fs_free_ext_attr(s->fs, ino, &inode));
 	if (err)
@@ -245,7 +245,7 @@ static int ext4_drop_past_eof(struct ext4srv *s, ext2_ino_t ino, struct ext2_ino
 	int err = 0;
 
 	if (ext2fs_inode_has_valid_blocks2(s->fs, ext2(inode)))
-		err = to_errno(ext2fs_punch(s->fs, ino, ext2(inode), NULL, keep, ~0ULL));
+		err = ext4_punch(s, ino, inode, keep, ~0ULL);
 	return err ?: ext4_write_inode(s, ino, inode);
 }
 
@@ -473,7 +473,7 @@ int ext4_set_size(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *in
 
 	if (size <= EXT2_I_SIZE(inode) && ext2fs_inode_has_valid_blocks2(s->fs, ext2(inode))) {
 		ext4_bpf_forget(s, ino);
-		err = to_errno(ext2fs_punch(s->fs, ino, ext2(inode), NULL, keep, ~0ULL));
+		err = ext4_punch(s, ino, inode, keep, ~0ULL);
 		if (!err)
 			err = ext4_shrink_tree(s, ino, inode);
 		if (err)

@@ -76,6 +76,7 @@ struct ext4_journal {
 	ext2fs_block_bitmap freed;	/* freed in the running transaction: not for file data */
 	blk64_t nr_freed;	/* blocks marked in it */
 	ext2fs_block_bitmap fresh;	/* allocated in the running transaction */
+	bool range_noted;	/* ext4_block_range_stats(): the callback saw the range */
 	unsigned char *buf;	/* one block, aligned */
 	struct ext4_journal_stats st;
 };
@@ -410,8 +411,9 @@ static void journal_range_stats(ext2_filsys fs, blk64_t blk, blk_t num, int inus
 {
 	struct ext4_journal *j = fs->priv_data;
 
-	if (!j || !j->active)
+	if (!j || !j->active || !num)
 		return;
+	j->range_noted = true;
 	if (inuse > 0) {
 		ext2fs_mark_block_bitmap_range2(j->fresh, blk, num);
 		return;
@@ -424,6 +426,26 @@ static void journal_range_stats(ext2_filsys fs, blk64_t blk, blk_t num, int inus
 static void journal_block_stats(ext2_filsys fs, blk64_t blk, int inuse)
 {
 	journal_range_stats(fs, blk, 1, inuse);
+}
+
+/*
+ * ext2fs_block_alloc_stats_range(), with the journal told.  libext2fs
+ * 1.47.0 (Debian 12's) calls the range callback with the range's end and
+ * 0 blocks, later releases with the range: where the callback learnt
+ * nothing, it is called here with the range.  Without, a directory block
+ * freed by ext4_punch() stayed in the map, the kernel wrote file data
+ * there, and a checkpoint wrote the old directory block over it
+ * (ext4_stress_fsck_clean).
+ */
+void ext4_block_range_stats(ext2_filsys fs, blk64_t blk, blk_t num, int inuse)
+{
+	struct ext4_journal *j = fs->priv_data;
+
+	if (j)
+		j->range_noted = false;
+	ext2fs_block_alloc_stats_range(fs, blk, num, inuse);
+	if (j && !j->range_noted)
+		journal_range_stats(fs, blk, num, inuse);
 }
 
 /* The last commit is durable: what the transactions before it freed is free. */

@@ -208,10 +208,17 @@ int ext4_sync(struct ext4srv *s, bool sync)
 	return to_errno(err);
 }
 
+/*
+ * A close: without the journal, the metadata goes to the image, as
+ * fuse2fs does it.  With it, a close has nothing to write, and ENOSYS
+ * tells the kernel to send no FLUSH again: one round trip less per close.
+ */
 static void ext4_flush(fuse_req_t req, fuse_ino_t nodeid, struct fuse_file_info *fi)
 {
+	struct ext4srv *s = srv_of(req);
+
 	(void)nodeid, (void)fi;
-	fuse_reply_err(req, ext4_sync(srv_of(req), false));
+	fuse_reply_err(req, s->jnl ? ENOSYS : ext4_sync(s, false));
 }
 
 static void ext4_fsync(fuse_req_t req, fuse_ino_t nodeid, int datasync, struct fuse_file_info *fi)

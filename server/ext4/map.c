@@ -152,13 +152,13 @@ static int alloc_extent(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_lar
 	if (err)
 		return err;
 	/* Ours before the tree takes a block for a split. */
-	ext2fs_block_alloc_stats_range(s->fs, *pblk, *len, +1);
+	ext4_block_range_stats(s->fs, *pblk, *len, +1);
 	/* The BPF tier must not remember them written under an earlier owner. */
 	if (s->bpf)
 		fi_server_bpf_blocks_reset(s->srv, s->cookie, *pblk, *len);
 	err = ext2fs_iblk_add_blocks(s->fs, ext2(inode), *len);
 	if (err) {
-		ext2fs_block_alloc_stats_range(s->fs, *pblk, *len, -1);
+		ext4_block_range_stats(s->fs, *pblk, *len, -1);
 		return to_errno(err);
 	}
 	err = ext2fs_extent_open2(s->fs, ino, ext2(inode), &h);
@@ -188,8 +188,60 @@ static int alloc_extent(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_lar
 	return to_errno(err);
 out_unclaim:
 	ext2fs_iblk_sub_blocks(s->fs, ext2(inode), *len);
-	ext2fs_block_alloc_stats_range(s->fs, *pblk, *len, -1);
+	ext4_block_range_stats(s->fs, *pblk, *len, -1);
 	return to_errno(err);
+}
+
+/*
+ * ext2fs_punch(), but what lies at the end of the file goes by whole
+ * extents: the last one shortened or deleted, its blocks freed in one
+ * call.  ext2fs_punch() frees one block per call, each with its group's
+ * checksum and our journal's bookkeeping, and the 1 MiB allocated ahead of
+ * a small file cost 256 of them at its close: 0.8 ms of server time per
+ * file in the TCG guest (make bench-explain, metadata_create_unlink).
+ * ext2fs_punch() then does the rest, a range inside the file, or nothing.
+ * The caller writes @inode.
+ */
+int ext4_punch(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode,
+	       blk64_t first, blk64_t last)
+{
+	struct ext3_extent_header *root = (struct ext3_extent_header *)inode->i_block;
+	ext2_extent_handle_t h;
+	struct ext2fs_extent e;
+	errcode_t err;
+
+	if (!(inode->i_flags & EXT4_EXTENTS_FL))
+		goto rest;
+	err = ext2fs_extent_open2(s->fs, ino, ext2(inode), &h);
+	if (err)
+		return to_errno(err);
+	/* The root is in @inode: libext2fs empties it to depth 0 at the end. */
+	while (root->eh_entries) {
+		blk64_t pblk, n;
+
+		err = ext2fs_extent_get(h, EXT2_EXTENT_LAST_LEAF, &e);
+		if (err || e.e_lblk + e.e_len <= first || e.e_lblk + e.e_len - 1 > last)
+			break;
+		if (e.e_lblk >= first) {
+			pblk = e.e_pblk;
+			n = e.e_len;
+			err = ext2fs_extent_delete(h, 0);
+		} else {
+			n = e.e_lblk + e.e_len - first;
+			e.e_len -= n;
+			pblk = e.e_pblk + e.e_len;
+			err = ext2fs_extent_replace(h, 0, &e);
+		}
+		if (err)
+			break;
+		ext2fs_iblk_sub_blocks(s->fs, ext2(inode), n);
+		ext4_block_range_stats(s->fs, pblk, n, -1);
+	}
+	ext2fs_extent_free(h);
+	if (err && err != EXT2_ET_EXTENT_NO_NEXT)
+		return to_errno(err);
+rest:
+	return to_errno(ext2fs_punch(s->fs, ino, ext2(inode), NULL, first, last));
 }
 
 /*
@@ -512,7 +564,7 @@ static int punch_or_zero(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_la
 		err = zero_partial(s, ino, inode, last << s->bbits, end);
 	if (err || first == last)
 		return err;
-	err = to_errno(ext2fs_punch(s->fs, ino, ext2(inode), NULL, first, last - 1));
+	err = ext4_punch(s, ino, inode, first, last - 1);
 	if (!err && zero)
 		err = prealloc(s, ino, inode, first, last);
 	if (!err)

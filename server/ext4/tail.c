@@ -74,7 +74,7 @@ int ext4_tail_trim(struct ext4srv *s, struct ext4_ref *r)
 	if (from >= to || !inode.i_links_count)
 		return 0;
 	ext4_bpf_forget(s, r->ino);
-	err = to_errno(ext2fs_punch(s->fs, r->ino, ext2(&inode), NULL, from, to - 1));
+	err = ext4_punch(s, r->ino, &inode, from, to - 1);
 	if (!err)
 		err = ext4_shrink_tree(s, r->ino, &inode);
 	if (!err)
