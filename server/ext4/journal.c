@@ -52,6 +52,7 @@
 
 struct jentry {
 	struct jentry *next;	/* in its hash bucket */
+	struct jentry *run_next, **run_pprev;	/* on the running list, while running */
 	blk64_t blk;
 	bool running;		/* changed in the running transaction */
 	bool in_log;		/* in a committed transaction not yet checkpointed */
@@ -65,6 +66,11 @@ struct ext4_journal {
 	bool broken;		/* a commit failed: no more commits */
 	struct jentry **hash;
 	size_t nr_buckets, nr_entries, nr_running;
+	/*
+	 * The running entries: a commit walks them, not the hash, which has
+	 * a bucket per log block (a 1 GiB log: 262,144 buckets per fsync).
+	 */
+	struct jentry *run;
 	blk64_t *revokes;	/* the running transaction's revoke records */
 	size_t nr_revokes, max_revokes;
 	uint32_t head;		/* where the next transaction goes in the log */
@@ -74,7 +80,7 @@ struct ext4_journal {
 	struct timespec dirty_since;	/* when the running transaction began changing */
 	bool dirty;
 	ext2fs_block_bitmap freed;	/* freed in the running transaction: not for file data */
-	blk64_t nr_freed;	/* blocks marked in it */
+	blk64_t nr_freed;	/* blocks marked in it (some maybe twice): 0 if none */
 	ext2fs_block_bitmap fresh;	/* allocated in the running transaction */
 	bool range_noted;	/* ext4_block_range_stats(): the callback saw the range */
 	unsigned char *buf;	/* one block, aligned */
@@ -132,8 +138,12 @@ static void jentry_drop(struct ext4_journal *j, struct jentry **pp)
 	struct jentry *e = *pp;
 
 	*pp = e->next;
-	if (e->running)
+	if (e->running) {
+		*e->run_pprev = e->run_next;
+		if (e->run_next)
+			e->run_next->run_pprev = e->run_pprev;
 		j->nr_running--;
+	}
 	j->nr_entries--;
 	free(e->data);
 	free(e);
@@ -185,6 +195,11 @@ static errcode_t journal_put(struct ext4_journal *j, blk64_t blk, const void *da
 	memcpy(e->data, data, j->l.bsize);
 	if (!e->running) {
 		e->running = true;
+		e->run_next = j->run;
+		e->run_pprev = &j->run;
+		if (j->run)
+			j->run->run_pprev = &e->run_next;
+		j->run = e;
 		j->nr_running++;
 	}
 	revoke_cancel(j, blk);
@@ -398,12 +413,22 @@ static void journal_freed(struct ext4_journal *j, blk64_t blk, blk64_t num)
  */
 static void freed_note(struct ext4_journal *j, blk64_t blk, blk64_t num)
 {
-	for (; num; num--, blk++) {
-		if (ext2fs_test_block_bitmap2(j->fresh, blk) ||
-		    ext2fs_test_block_bitmap2(j->freed, blk))
-			continue;
-		ext2fs_mark_block_bitmap2(j->freed, blk);
-		j->nr_freed++;
+	blk64_t end = blk + num - 1, to;
+
+	/*
+	 * Run by run of blocks not allocated since, stepping over the ones
+	 * that were: a tail is one run.  (libext2fs 1.47.0's find_first_zero
+	 * on a tree bitmap fails where no bit is set from the range on.)
+	 */
+	while (blk <= end) {
+		if (ext2fs_find_first_set_block_bitmap2(j->fresh, blk, end, &to))
+			to = end + 1;
+		if (to > blk) {
+			ext2fs_mark_block_bitmap_range2(j->freed, blk, to - blk);
+			j->nr_freed += to - blk;
+		}
+		for (blk = to; blk <= end && ext2fs_test_block_bitmap2(j->fresh, blk); blk++)
+			;
 	}
 }
 
@@ -801,10 +826,8 @@ static struct jentry **running_list(struct ext4_journal *j)
 
 	if (!v)
 		return NULL;
-	for (size_t b = 0; b < j->nr_buckets; b++)
-		for (struct jentry *e = j->hash[b]; e; e = e->next)
-			if (e->running)
-				v[n++] = e;
+	for (struct jentry *e = j->run; e; e = e->run_next)
+		v[n++] = e;
 	qsort(v, n, sizeof(*v), cmp_entry);
 	return v;
 }
@@ -836,6 +859,7 @@ static int log_transaction(struct ext4_journal *j, struct jentry **v)
 		v[i]->in_log = true;
 	}
 	j->st.revokes += j->nr_revokes;
+	j->run = NULL;
 	j->nr_running = 0;
 	j->nr_revokes = 0;
 	j->head = jblk;

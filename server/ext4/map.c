@@ -216,7 +216,7 @@ int ext4_punch(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode
 	if (err)
 		return to_errno(err);
 	/* The root is in @inode: libext2fs empties it to depth 0 at the end. */
-	while (root->eh_entries) {
+	while (ext2fs_le16_to_cpu(root->eh_entries)) {
 		blk64_t pblk, n;
 
 		err = ext2fs_extent_get(h, EXT2_EXTENT_LAST_LEAF, &e);
