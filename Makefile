@@ -29,7 +29,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all help deps check check-long check-debug demo bench bench-quick bench-explain bench-seqread bench-journal clean distclean
+.PHONY: all help deps check check-long check-debug demo bench bench-quick bench-explain bench-seqread bench-journal bench-mapping clean distclean
 
 all: kmod tools bpf userspace benchtools
 
@@ -60,6 +60,7 @@ help:
 	@echo '  make bench-explain where a write'"'"'s time goes (on/off-CPU, stacks): ext4 against ours'
 	@echo '  make bench-seqread sequential read MB/s: ext4, fuse-iomap-ext4, fuse2fs'
 	@echo '  make bench-journal fsync-heavy ops/s: ext4, fuse2fs, ours with the journal on and off'
+	@echo '  make bench-mapping read latency and ns per lookup against 10 .. 1,000,000 extents'
 	@echo '  make install       binaries, library, header, .pc, BPF objects, mount helpers'
 	@echo '                     (PREFIX=$(PREFIX), DESTDIR=)'
 	@echo '  make install-dev   only the library, headers, .pc and libbpf.a'
@@ -135,6 +136,15 @@ bench-explain: deps
 	$(Q)$(MAKE) all
 	selftests/vm/boot --timeout 3600 $(foreach v,$(EXPLAIN_KNOBS),$(if $($(v)),--env $(v)=$($(v)))) \
 		-- bench/explain.sh
+
+# The mapping cost (one boot): extent_map with 10 .. 1,000,000 extents,
+# interleaved rounds: build/bench/mapping.tsv.  ROUNDS (default 5) and
+# RUNTIME (default 4 s per round and N).
+bench-mapping: deps
+	$(Q)$(MAKE) all
+	$(Q)mkdir -p $(B)/bench
+	selftests/vm/boot --timeout 1800 --env ROUNDS=$(or $(ROUNDS),5) \
+		-- bench/mapping.sh build /tmp/mapping build/bench/mapping.tsv $(or $(RUNTIME),4)
 
 # Sequential read MB/s: kernel ext4, fuse-iomap-ext4, fuse2fs (one boot).
 bench-seqread: deps

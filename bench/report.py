@@ -121,12 +121,16 @@ def main():
     if os.path.exists(mp):
         out += ["", "## Mapping cost", "",
                 "4 KiB O_DIRECT random reads of a file of N one-block extents, every "
-                "mapping answered by extent_map (fuse-iomap-blockfs --bpf).", "",
-                "| extents | latency per read (us) | IOPS | upcalls | ns per lookup | store bytes per extent |",
-                "| --- | --- | --- | --- | --- | --- |"]
+                "mapping answered by extent_map (fuse-iomap-blockfs --bpf), the four files "
+                "in interleaved rounds. Latency: fio's p50, the median over rounds (min-max); "
+                "paired: each round's p50 over the same round's at 10 extents.", "",
+                "| extents | latency per read (us) | paired to 10 extents | IOPS | upcalls | ns per lookup "
+                "| store bytes per extent |",
+                "| --- | --- | --- | --- | --- | --- | --- |"]
         for r in csv.DictReader(open(mp), delimiter="\t"):
-            out.append("| %s | %s | %s | %s | %s | %s |" % (r["extents"], r["lat_us"], r["iops"], r["upcalls"],
-                                                          r["lookup_ns"], r["store_bytes_per_extent"]))
+            out.append("| %s | %s (%s) | %sx (%s) | %s | %s | %s | %s |" % (
+                r["extents"], r["lat_us"], r["lat_range_us"], r["paired_ratio"], r["paired_range"],
+                r["iops"], r["upcalls"], r["lookup_ns"], r["store_bytes_per_extent"]))
     open(os.path.join(d, "results.md"), "w").write("\n".join(out) + "\n")
 
     dat = os.path.join(d, "ratios.dat")
