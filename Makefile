@@ -6,12 +6,25 @@
 # ("  CC  lib/serve.o"); V=1 shows the commands.  The build runs one job per
 # core unless -j is given.
 
-KREL := $(shell awk '$$1 == "KREL" { print $$2 }' deps.pins)
+# The kernel target (deps.pins; scripts/target --list): KTARGET=NAME on the
+# command line or in the environment, else deps.pins' DEFAULT.  A target
+# whose Debian release is not this machine's builds in its own userland
+# root (ROOT, made by make deps): the build goals below run there, through
+# scripts/in-root, where the same Makefile finds itself at home.
+TARGET_VARS := $(shell scripts/target $(KTARGET))
+$(foreach v,$(TARGET_VARS),$(eval T_$(v)))
+ifeq ($(T_KREL),)
+$(error no kernel target '$(KTARGET)' (scripts/target --list shows them))
+endif
+export KTARGET := $(T_KTARGET)
+KREL := $(T_KREL)
+ROOT := $(T_ROOT)
+KSRC := $(T_KSRC)
 VERSION := $(shell cat VERSION)
 CLANG := clang-19
 LLVM_STRIP := llvm-strip-19
 
-B := $(CURDIR)/build
+B := $(CURDIR)/$(T_BUILD)
 
 ifeq ($(MAKELEVEL)$(filter -j%,$(MAKEFLAGS)),0)
 MAKEFLAGS += -j$(shell nproc)
@@ -31,15 +44,28 @@ endif
 .SECONDARY:
 .PHONY: all help deps check check-long check-debug demo bench bench-quick bench-explain bench-seqread bench-journal bench-mapping clean distclean
 
+ifeq ($(ROOT),)
 all: kmod tools bpf userspace benchtools
 
 include mk/kernel.mk
 include mk/user.mk
 include mk/install.mk
 include mk/debug.mk
+else
+# Built in the target's userland, as on a machine that runs it.
+IN_ROOT_GOALS := all kernel tools kmod bpf lib userspace benchtools
+.PHONY: $(IN_ROOT_GOALS)
+$(IN_ROOT_GOALS):
+	+$(Q)scripts/in-root $(ROOT) $(MAKE) $@ KTARGET=$(KTARGET)
+print-%:
+	$(Q)scripts/in-root $(ROOT) $(MAKE) -s $@ KTARGET=$(KTARGET)
+
+install install-dev uninstall install-dkms uninstall-dkms debug-kernel debug-kmod:
+	@echo "make $@: KTARGET=$(KTARGET) is for Debian $(T_SUITE) machines, and this one is not: its builds and tests run in $(ROOT)" >&2; exit 2
+endif
 
 help:
-	@echo 'fuse-iomap-bpf $(VERSION), for Debian 12 running kernel $(KREL)'
+	@echo 'fuse-iomap-bpf $(VERSION), kernel target $(KTARGET): $(KREL), Debian $(T_SUITE) userland'
 	@echo
 	@echo '  make deps          install the pinned Debian packages and unpack the pinned'
 	@echo '                     kernel into build/kernel (root; idempotent)'

@@ -17,16 +17,56 @@
 #include <linux/bpf.h>
 #include <linux/bpf_verifier.h>
 #include <linux/btf.h>
-#include <linux/btf_ids.h>
 
-BTF_ID_LIST(fuse_bpf_writable_ids)
-BTF_ID(struct, fuse_iomap_begin_out)
-
-static const struct btf *fuse_bpf_btf;	/* ours, for the writable type's id */
+static const struct btf *fuse_bpf_btf;	/* ours, as the kernel holds it */
+/*
+ * The id of struct fuse_iomap_begin_out in fuse_bpf_btf: what iomap_begin's
+ * answer points to, found through our struct_ops type.  Not a BTF_ID_LIST
+ * entry: a module built with pahole 1.26 or later (Debian 13's) carries
+ * distilled base BTF, which the kernel renumbers at load, and only the
+ * kernel's own id lists (kfunc sets, dtors) follow the new numbers.
+ */
+static u32 fuse_bpf_writable_id;
 
 static int fuse_bpf_ops_init(struct btf *btf)
 {
 	fuse_bpf_btf = btf;
+	return 0;
+}
+
+/* @ptr_id's pointee, if it is a struct of @size bytes; else 0. */
+static u32 fuse_bpf_pointee(u32 ptr_id, u32 size)
+{
+	const struct btf_type *t = btf_type_by_id(fuse_bpf_btf, ptr_id);
+	u32 id;
+
+	if (!t || !btf_type_is_ptr(t))
+		return 0;
+	id = t->type;
+	t = btf_type_by_id(fuse_bpf_btf, id);
+	if (!t || BTF_INFO_KIND(t->info) != BTF_KIND_STRUCT || t->size != size)
+		return 0;
+	return id;
+}
+
+/* @ops is struct fuse_bpf_ops: its iomap_begin's second argument's struct. */
+static u32 fuse_bpf_answer_id(const struct btf_type *ops)
+{
+	const struct btf_member *m = btf_type_member(ops);
+	const struct btf_type *t;
+	u16 i;
+
+	for (i = 0; i < btf_type_vlen(ops); i++, m++) {
+		if (__btf_member_bit_offset(ops, m) != offsetof(struct fuse_bpf_ops, iomap_begin) * 8)
+			continue;
+		t = btf_type_by_id(fuse_bpf_btf, m->type);
+		if (!t || !btf_type_is_ptr(t))
+			return 0;
+		t = btf_type_by_id(fuse_bpf_btf, t->type);
+		if (!t || !btf_type_is_func_proto(t) || btf_type_vlen(t) != 2)
+			return 0;
+		return fuse_bpf_pointee(btf_params(t)[1].type, sizeof(struct fuse_iomap_begin_out));
+	}
 	return 0;
 }
 
@@ -40,7 +80,9 @@ static bool fuse_bpf_is_valid_access(int off, int size, enum bpf_access_type typ
 static int fuse_bpf_btf_struct_access(struct bpf_verifier_log *log,
 				      const struct bpf_reg_state *reg, int off, int size)
 {
-	if (reg->btf == fuse_bpf_btf && reg->btf_id == fuse_bpf_writable_ids[0] &&
+	u32 id = READ_ONCE(fuse_bpf_writable_id);
+
+	if (id && reg->btf == fuse_bpf_btf && reg->btf_id == id &&
 	    off >= 0 && off + size <= sizeof(struct fuse_iomap_begin_out))
 		return NOT_INIT;
 	bpf_log(log, "fuse_bpf_ops: a program may write only its answer (struct fuse_iomap_begin_out)\n");
@@ -61,6 +103,16 @@ static const struct bpf_verifier_ops fuse_bpf_verifier_ops = {
 static int fuse_bpf_ops_check_member(const struct btf_type *t, const struct btf_member *member,
 				     const struct bpf_prog *prog)
 {
+	/*
+	 * Before the verifier walks the program, which asks
+	 * fuse_bpf_btf_struct_access(); every load finds the same id.
+	 */
+	if (!READ_ONCE(fuse_bpf_writable_id))
+		WRITE_ONCE(fuse_bpf_writable_id, fuse_bpf_answer_id(t));
+	if (!READ_ONCE(fuse_bpf_writable_id)) {
+		pr_err_ratelimited("fuse_bpf_ops: no struct fuse_iomap_begin_out behind iomap_begin in the module's BTF\n");
+		return -EINVAL;
+	}
 	if (!prog->sleepable)
 		return 0;
 	pr_info_ratelimited("fuse_bpf_ops: %s refused: sleepable, but called under RCU where nothing may sleep\n",

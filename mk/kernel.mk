@@ -1,7 +1,7 @@
 # The kernel pieces we build from (never committed), libbpf, bpftool and the
 # module.  Included by the top Makefile.
 
-KSRC_TARBALL := /usr/src/linux-source-6.12.tar.xz
+KSRC_TARBALL := /usr/src/$(KSRC).tar.xz
 # The pinned kernel's image, modules and headers, unpacked from their .debs
 # by scripts/deps (never installed on the host: see deps.pins).
 KDIR := $(B)/kernel
@@ -29,12 +29,12 @@ kernel: $(KSTAMP)
 
 # --- the kernel tree pieces we build tools from ------------------------------
 $(KTREE)/.stamp: $(KSRC_TARBALL) deps.pins
-	$(call msg,UNPACK,ksrc (tools, headers, scripts from linux-source-6.12; about 30 s))
+	$(call msg,UNPACK,ksrc (tools, headers, scripts from $(KSRC); about 30 s))
 	$(Q)rm -rf $(KTREE) && mkdir -p $(KTREE)
 	$(Q)tar -xJf $(KSRC_TARBALL) -C $(KTREE) --strip-components=1 \
-		linux-source-6.12/tools linux-source-6.12/include \
-		linux-source-6.12/arch/x86/include linux-source-6.12/scripts \
-		linux-source-6.12/kernel/bpf linux-source-6.12/Makefile
+		$(KSRC)/tools $(KSRC)/include \
+		$(KSRC)/arch/x86/include $(KSRC)/scripts \
+		$(KSRC)/kernel/bpf $(KSRC)/Makefile
 	$(Q)touch $@
 
 # --- libbpf (static) and bpftool, from the same tree -----------------------

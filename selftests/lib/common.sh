@@ -8,10 +8,12 @@
 # T_SERVERS.
 set -eu -o pipefail
 
-BUILD=$REPO/build
+# The kernel target's build tree and release (KTARGET, scripts/target).
+eval "$("$REPO/scripts/target" | sed 's/^/T_/')"
+BUILD=$REPO/$T_BUILD
 # FI_KREL: the release of the kernel the guest booted when it is not the
-# pinned one (make check-debug's).
-KREL=${FI_KREL:-$(awk '$1 == "KREL" { print $2 }' "$REPO/deps.pins")}
+# target's (make check-debug's).
+KREL=${FI_KREL:-$T_KREL}
 # FI_KMOD: another build of the module (install_dkms_build passes the
 # one DKMS built through selftests/vm/boot --env).
 KMOD=${FI_KMOD:-$BUILD/kmod/fuse_iomap.ko}

@@ -13,6 +13,7 @@ repo=$T_TMP/repo
 mkdir -p "$repo/selftests/tests"
 ln -s "$REPO/selftests/lib" "$repo/selftests/lib"
 ln -s "$REPO/deps.pins" "$repo/deps.pins"
+ln -s "$REPO/scripts" "$repo/scripts"
 
 # A server that says something and stays up; mounting is not the point.
 head='#!/bin/bash

@@ -7,6 +7,7 @@
  * is freed when the kernel forgets it, or when the server stops.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -71,9 +72,15 @@ int ext4_write_inode(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large 
 	return to_errno(ext2fs_write_inode_full(s->fs, ino, ext2(inode), sizeof(*inode)));
 }
 
-/* ext4 keeps seconds in 32 bits and two more bits of epoch beside the nanoseconds. */
+/*
+ * ext4 keeps seconds in 32 bits and two more bits of epoch beside the
+ * nanoseconds, in fields past i_extra_isize's start that only a large enough
+ * inode has.  (libext2fs names its own test inode_includes up to 1.47.0 and
+ * ext2fs_inode_includes from 1.47.1.)
+ */
 #define HAS_EXTRA(inode, field) \
-	inode_includes(EXT2_GOOD_OLD_INODE_SIZE + (inode)->i_extra_isize, field)
+	(EXT2_GOOD_OLD_INODE_SIZE + (size_t)(inode)->i_extra_isize >= \
+	 offsetof(struct ext2_inode_large, field) + sizeof((inode)->field))
 
 static struct timespec get_time(uint32_t sec, uint32_t extra, bool has_extra)
 {
