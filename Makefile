@@ -42,7 +42,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all help deps check check-long check-debug demo bench bench-quick bench-explain bench-seqread bench-journal bench-mapping clean distclean
+.PHONY: all help deps check check-long check-kernels check-debug demo bench bench-quick bench-explain bench-seqread bench-journal bench-mapping clean distclean
 
 ifeq ($(ROOT),)
 all: kmod tools bpf userspace benchtools
@@ -79,6 +79,7 @@ help:
 	@echo '  make demo          boot a guest and show it working'
 	@echo '  make check         build, boot two guests, run every test (T="a b" for some)'
 	@echo '  make check-long    the same, with the stress tests'"'"' long variants'
+	@echo '  make check-kernels the core tests (selftests/CORE) on every other kernel target'
 	@echo '  make check-debug   the guest tests on a lockdep/KASAN build of the pinned'
 	@echo '                     kernel (built once into build/debug; about an hour)'
 	@echo '  make bench         side-by-side benchmark against the kernel'"'"'s ext4'
@@ -110,6 +111,13 @@ check: deps
 check-long: deps
 	$(Q)$(MAKE) all
 	STRESS_LONG=1 selftests/run $(if $(T),$(T))
+
+# The core tests (selftests/CORE) on every kernel target but this one
+# (selftests/kernels-core: each target's deps, build and guests); all of
+# them run even when one fails.
+OTHER_TARGETS = $(filter-out $(KTARGET),$(shell awk '$$1 == "TARGET" { print $$2 }' deps.pins))
+check-kernels: deps
+	$(Q)rc=0; for t in $(OTHER_TARGETS); do selftests/kernels-core $$t || rc=1; done; exit $$rc
 
 # Not in .ci/run: the kernel build alone takes about an hour.
 check-debug: deps
@@ -170,7 +178,7 @@ bench-mapping: deps
 	$(Q)$(MAKE) all
 	$(Q)mkdir -p $(B)/bench
 	selftests/vm/boot --timeout 1800 --env ROUNDS=$(or $(ROUNDS),5) \
-		-- bench/mapping.sh build /tmp/mapping build/bench/mapping.tsv $(or $(RUNTIME),4)
+		-- bench/mapping.sh $(B) /tmp/mapping $(B)/bench/mapping.tsv $(or $(RUNTIME),4)
 
 # Sequential read MB/s: kernel ext4, fuse-iomap-ext4, fuse2fs (one boot).
 bench-seqread: deps

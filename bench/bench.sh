@@ -80,7 +80,8 @@
 # loaded host up to the fourth io_uring cell; the rest is extrapolated.
 set -eu
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-OUT=$REPO/build/bench
+BUILD=$REPO/$("$REPO/scripts/target" --var BUILD)
+OUT=$BUILD/bench
 ROUNDS=${ROUNDS:-5}
 RUNTIME=${RUNTIME:-4}
 QD_RUNTIME=${QD_RUNTIME:-2}
@@ -89,7 +90,6 @@ SLICES=${SLICES:-2}
 NOSIMPLE=${NOSIMPLE:-1}
 MAPPING=${MAPPING:-1}
 W=/tmp/bench
-BUILD=$REPO/build
 SYSTEMS=${BENCH_SYSTEMS:-ext4 fuse2fs iomap_upcall iomap_bpf}
 SYSTEMS=${SYSTEMS//,/ }
 TMP_NEED=6144	# MiB of /tmp the bench wants (see "Memory" above)

@@ -24,10 +24,11 @@
 # Knobs: IOS (default 4096; the writes of randwrite cover IOS * 4 KiB),
 # FILES (default 500), TOP (stacks per run kept in explain.json, default
 # 30; the tables show the 5 largest), CELLS (a comma separated subset),
-# EXPLAIN_OUT (where the results go, default build/bench).
+# EXPLAIN_OUT (where the results go, default BUILD/bench: build/bench for
+# the default kernel target).
 set -eu
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=$REPO/build
+BUILD=$REPO/$("$REPO/scripts/target" --var BUILD)
 OUT=${EXPLAIN_OUT:-$BUILD/bench}
 W=/tmp/explain
 IOS=${IOS:-4096}

@@ -18,7 +18,8 @@
 # Knobs: ROUNDS (3), APPENDS (4096), FILES (10000).
 set -eu
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-OUT=$REPO/build/bench
+BUILD=$REPO/$("$REPO/scripts/target" --var BUILD)
+OUT=$BUILD/bench
 W=/tmp/bench-journal
 ROUNDS=${ROUNDS:-3}
 APPENDS=${APPENDS:-4096}
@@ -32,9 +33,9 @@ mount_sys() {	# SYS: a fresh image mounted at $W/SYS
 	case $sys in
 	ext4) mount -o loop "$img" "$mnt" ;;
 	fuse2fs) fuse2fs "$img" "$mnt" > /dev/null ;;
-	journal) "$REPO/build/server/fuse-iomap-ext4" --bpf "$img" "$mnt" \
+	journal) "$BUILD/server/fuse-iomap-ext4" --bpf "$img" "$mnt" \
 			>> "$W/ours.log" 2>&1 & ;;
-	nojournal) "$REPO/build/server/fuse-iomap-ext4" --bpf --journal=off "$img" "$mnt" \
+	nojournal) "$BUILD/server/fuse-iomap-ext4" --bpf --journal=off "$img" "$mnt" \
 			>> "$W/ours.log" 2>&1 & ;;
 	esac
 	for _ in $(seq 100); do grep -q " $mnt " /proc/mounts && return 0; sleep 0.1; done
@@ -58,7 +59,7 @@ metadata_create_unlink() {	# DIR: files per second
 	python3 "$REPO/bench/explain_io.py" metadata_create_unlink "$1" 0 "$FILES"
 }
 
-insmod "$REPO/build/kmod/fuse_iomap.ko"
+insmod "$BUILD/kmod/fuse_iomap.ko"
 modprobe loop
 modprobe ext4
 modprobe fuse

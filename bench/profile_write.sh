@@ -11,7 +11,7 @@
 #   selftests/vm/boot --timeout 1200 -- bench/profile_write.sh
 set -eu
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=$REPO/build
+BUILD=$REPO/$("$REPO/scripts/target" --var BUILD)
 W=/tmp/profile_write
 SECS=${SECS:-15}
 

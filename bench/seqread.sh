@@ -6,10 +6,11 @@
 # Run with: make bench-seqread   (or selftests/vm/boot -- bench/seqread.sh)
 set -eu
 REPO=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=$REPO/$("$REPO/scripts/target" --var BUILD)
 work=/tmp/bench-seqread
 rounds=${ROUNDS:-3}
 rm -rf "$work" && mkdir -p "$work/tree" "$work/ext4" "$work/ours" "$work/fuse2fs"
-insmod "$REPO/build/kmod/fuse_iomap.ko"
+insmod "$BUILD/kmod/fuse_iomap.ko"
 modprobe loop
 modprobe ext4
 modprobe fuse
@@ -18,7 +19,7 @@ mke2fs -q -t ext4 -d "$work/tree" "$work/img" 1G
 rm -rf "$work/tree"
 
 mount -o ro,noload,loop "$work/img" "$work/ext4"
-"$REPO/build/server/fuse-iomap-ext4" --read-only "$work/img" "$work/ours" &
+"$BUILD/server/fuse-iomap-ext4" --read-only "$work/img" "$work/ours" &
 ours=$!
 fuse2fs "$work/img" "$work/fuse2fs" -o ro > /dev/null
 for i in $(seq 50); do

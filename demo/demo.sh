@@ -7,6 +7,8 @@
 # step that fails stops the demo (set -e) and the guest powers off.
 set -eu -o pipefail
 work=/tmp/demo
+# The kernel target's build tree (build for the default one).
+B=$(scripts/target --var BUILD)
 mkdir -p "$work/plain" "$work/iomap"
 
 say() { printf '\n== %s\n' "$*"; }
@@ -23,7 +25,7 @@ counter() { cat "$conn/$1"; }
 say "This is a QEMU guest running Debian's stock kernel $(uname -r), the pinned one."
 note "Every line starting with \$ is a command, printed exactly as it runs (as root, in the repository)."
 say "Load our module, fuse_iomap.ko: a renamed copy of the kernel's fuse that lives beside the built-in one."
-run 'insmod build/kmod/fuse_iomap.ko'
+run "insmod $B/kmod/fuse_iomap.ko"
 run 'ls -l /dev/fuse /dev/fuse-iomap'
 note "/dev/fuse is the built-in fuse's device, /dev/fuse-iomap ours: both misc devices (major 10), each its own minor."
 run 'grep fuse /proc/filesystems'
@@ -31,7 +33,7 @@ note "fuse, fuseblk and fusectl are the built-in fuse's; fuseiomap, fuseiomapblk
 	"their counterparts in our module (nodev: the file system needs no block device to mount)."
 
 say "1. Plain FUSE: an unmodified libfuse3 server on 'fuseiomap'; every byte goes through the server."
-run_bg "build/server/fuse-iomap-memfs $work/plain"
+run_bg "$B/server/fuse-iomap-memfs $work/plain"
 memfs=$bg
 wait_mounted "$work/plain"
 run "echo 'hello through fuse-iomap' > $work/plain/greeting"
@@ -44,7 +46,7 @@ run 'modprobe loop'
 run "truncate -s 256M $work/disk.img"
 run "dev=\$(losetup -f --show $work/disk.img); echo \$dev"
 note "a 256 MiB loop device; fuse-iomap-blockfs keeps its files on it, in extents it allocates."
-run_bg "build/server/fuse-iomap-blockfs -l $work/requests.log \$dev $work/iomap"
+run_bg "$B/server/fuse-iomap-blockfs -l $work/requests.log \$dev $work/iomap"
 blockfs=$bg
 wait_mounted "$work/iomap"
 run "grep ' $work/iomap ' /proc/mounts"
@@ -100,7 +102,7 @@ head -c $((8 << 20)) /dev/urandom > "$work/tree/blob"
 ln -s docs/GPL-2 "$work/tree/license"
 note "$work/tree holds docs/GPL-2 (a text file), blob (8 MiB of random bytes) and license (a symlink)."
 run "mke2fs -q -t ext4 -d $work/tree $work/ext4.img 64M"
-run_bg "build/server/fuse-iomap-ext4 --read-only $work/ext4.img $work/ext4"
+run_bg "$B/server/fuse-iomap-ext4 --read-only $work/ext4.img $work/ext4"
 ext4srv=$bg
 wait_mounted "$work/ext4"
 run "mount -o ro,noload,loop $work/ext4.img $work/kernel"
@@ -119,7 +121,7 @@ run "umount $work/ext4"
 wait $ext4srv
 
 say "4. Writing through it: the kernel writes file data to the image; the server allocates blocks with libext2fs."
-run_bg "build/server/fuse-iomap-ext4 $work/ext4.img $work/ext4"
+run_bg "$B/server/fuse-iomap-ext4 $work/ext4.img $work/ext4"
 ext4srv=$bg
 wait_mounted "$work/ext4"
 wconn=/sys/fs/fuseiomap/iomap/$(stat -c %d "$work/ext4")
@@ -148,10 +150,10 @@ fi
 run "umount $work/kernel"
 
 say "5. The BPF tier: extent_map answers FUSE_IOMAP_BEGIN inside the kernel; the server fills its maps."
-run_bg "build/server/fuse-iomap-ext4 --read-only --bpf $work/ext4.img $work/ext4"
+run_bg "$B/server/fuse-iomap-ext4 --read-only --bpf $work/ext4.img $work/ext4"
 ext4srv=$bg
 wait_mounted "$work/ext4"
-run "build/loader/fuse-iomap-bpf show $work/ext4"
+run "$B/loader/fuse-iomap-bpf show $work/ext4"
 note "The loader's view.  connection $(stat -c %d "$work/ext4") is the mount's device number (stat -c %d);" \
 	"ops extent_map is the attached fuse_bpf_ops, by name; link and map are its BPF ids" \
 	"(bpftool link show, bpftool map show); then the connection's counters, all 0 so far."
@@ -168,7 +170,7 @@ note "dd reads the 8 MiB file in 128 reads of 64 KiB, each asking where its rang
 	"extents to the map.  Every later question, in both reads, was answered inside the kernel." \
 	"bpf_fallbacks (questions the program left to the server), bpf_rejected (answers validation" \
 	"refused) and bpf_errors (the program failed) are now $(cat "$bconn/bpf_fallbacks"), $(cat "$bconn/bpf_rejected") and $(cat "$bconn/bpf_errors")."
-run 'build/bpftool/bpftool struct_ops show'
+run "$B/bpftool/bpftool struct_ops show"
 note "bpftool, built from the pinned kernel's tree with our patches: the map's id (the loader's 'map')," \
 	"its name, extent_map, and its struct_ops type, fuse_bpf_ops."
 run "umount $work/ext4"
