@@ -163,15 +163,16 @@ ext4_fsck_clean() {
 		fail "e2fsck -fn${2:+ $2}: $(grep -v '^Pass\|^e2fsck\|^$' "$T_TMP/fsck.out" | head -n3 | tr '\n' ' ')"
 }
 
-# ext4_crash_kernel IMG WORKLOAD: the kernel's ext4 runs WORKLOAD (a
-# command, given the mount point) on IMG over dm-flakey; then every write
-# is dropped (drop_writes) and the file system unmounted, so IMG is left
-# as a power cut after WORKLOAD would leave it: its journal needs
+# ext4_crash_kernel IMG WORKLOAD [DROPPED]: the kernel's ext4 runs WORKLOAD
+# (a command, given the mount point) on IMG over dm-flakey; then every
+# write is dropped (drop_writes), DROPPED runs if given (say, to close the
+# files WORKLOAD left open), and the file system is unmounted, so IMG is
+# left as a power cut after WORKLOAD would leave it: its journal needs
 # recovery.  Fails if it does not.  The periodic write-back of dirty
 # pages is off meanwhile: it would write journaled metadata home, and the
 # kernel would then drop those transactions from the journal.
 ext4_crash_kernel() {
-	local img=$1 work=$2 name=fi-crash-$$ mnt=$T_TMP/crash loop sz
+	local img=$1 work=$2 dropped=${3:-} name=fi-crash-$$ mnt=$T_TMP/crash loop sz
 	local wb=/proc/sys/vm/dirty_writeback_centisecs
 	modprobe dm_flakey || fail "can't load dm-flakey"
 	defer "echo $(cat $wb) > $wb"
@@ -190,6 +191,7 @@ ext4_crash_kernel() {
 	dmsetup --noudevsync suspend --nolockfs "$name" &&
 		dmsetup --noudevsync load "$name" --table "0 $sz flakey $loop 0 0 3600 1 drop_writes" &&
 		dmsetup --noudevsync resume "$name" || fail "can't make dm-flakey drop writes"
+	[ -z "$dropped" ] || "$dropped" "$mnt" || fail "$dropped failed after the crash"
 	umount "$mnt" || fail "can't unmount the crashed ext4"
 	dmsetup --noudevsync remove "$name" || fail "can't remove dm-flakey"
 	losetup -d "$loop"

@@ -4,7 +4,9 @@ block: WANT (replayed by e2fsck -E journal_only) and GOT (replayed by our
 server, which then served it and closed it).  Every block must be equal,
 except where the two writers legitimately differ:
   - in the primary super block, the times, the mount count, the lifetime
-    write count and the checksum;
+    write count and the checksum, and the feature orphan_present, which
+    our server clears once it has dealt with the orphan file (as the
+    kernel's ext4 does at mount; e2fsck -E journal_only leaves it set);
   - the backup super blocks and group descriptors, which our server's
     libext2fs rewrites at close and e2fsck (master super block only) does
     not;
@@ -24,6 +26,9 @@ import sys
 # (offset, length) in the super block: times, mount count, lifetime writes,
 # the high bytes of times, the checksum.
 VOLATILE = [(0x2C, 8), (0x34, 2), (0x40, 4), (0x178, 8), (0x274, 6), (0x3FC, 4)]
+# s_feature_ro_compat (little-endian) and orphan_present, its bit 0x10000.
+RO_COMPAT = 0x64
+ORPHAN_PRESENT_BYTE2 = 0x01
 
 
 def backups(dump):
@@ -39,6 +44,7 @@ def masked_sb(b):
     b = bytearray(b)
     for off, n in VOLATILE:
         b[1024 + off:1024 + off + n] = bytes(n)
+    b[1024 + RO_COMPAT + 2] &= ~ORPHAN_PRESENT_BYTE2
     return bytes(b)
 
 

@@ -133,6 +133,8 @@ void ext4_forget(fuse_req_t req, fuse_ino_t nodeid, uint64_t nlookup);
 void ext4_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets);
 void ext4_free_orphans(struct ext4srv *s);
 int ext4_orphans_recover(struct ext4srv *s, unsigned int *freed);
+int ext4_orphan_recover_one(struct ext4srv *s, ext2_ino_t ino);
+int ext4_orphan_file_recover(struct ext4srv *s, unsigned int *freed);
 struct ext4_ref *ext4_ref_find(struct ext4srv *s, ext2_ino_t ino);
 void ext4_getattr(fuse_req_t req, fuse_ino_t nodeid, struct fuse_file_info *fi);
 void ext4_setattr(fuse_req_t req, fuse_ino_t nodeid, struct stat *attr, int to_set,

@@ -257,6 +257,22 @@ static int ext4_drop_past_eof(struct ext4srv *s, ext2_ino_t ino, struct ext2_ino
 }
 
 /*
+ * One inode the orphan file names (not on the list): freed if it has no
+ * names, else cut back to its size, as for a listed one.
+ */
+int ext4_orphan_recover_one(struct ext4srv *s, ext2_ino_t ino)
+{
+	struct ext2_inode_large inode;
+	int err = ext4_read_inode(s, ino, &inode);
+
+	if (err)
+		return err;
+	if (!inode.i_links_count)
+		return ext4_free_inode(s, ino, false);
+	return ext4_drop_past_eof(s, ino, &inode);
+}
+
+/*
  * After a crash: free the orphans a server or the kernel left, and cut
  * back those it was truncating (an inode with names on the list) to
  * their size.

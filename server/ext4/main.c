@@ -275,8 +275,6 @@ static const char *ext4_unwritable(ext2_filsys fs)
 
 	if (!(sb->s_state & EXT2_VALID_FS) || (sb->s_state & EXT2_ERROR_FS))
 		return "it was not cleanly unmounted or has errors (run e2fsck -f first, or use --read-only)";
-	if (ext2fs_has_feature_orphan_present(sb))
-		return "its orphan file has inodes to clean up (run e2fsck -f first, or use --read-only)";
 	return NULL;
 }
 
@@ -509,17 +507,20 @@ static int ext4_recover(const char *image, int flags, struct ext4srv *s)
 }
 
 /*
- * The inodes a crash left on the orphan list, freed (or truncated) as the
- * kernel's ext4 does, in a transaction of their own.
+ * The inodes a crash left on the orphan list or in the orphan file, freed
+ * (or truncated) as the kernel's ext4 does, in a transaction of their own.
  */
 static int ext4_recover_orphans(const char *image, struct ext4srv *s)
 {
-	unsigned int n;
+	unsigned int n = 0, m = 0;
 	int err;
 
-	if (!s->fs->super->s_last_orphan)
+	if (!s->fs->super->s_last_orphan && !ext2fs_has_feature_orphan_present(s->fs->super))
 		return 0;
 	err = ext4_orphans_recover(s, &n);
+	if (!err)
+		err = ext4_orphan_file_recover(s, &m);
+	n += m;
 	if (!err)
 		err = ext4_sync(s, true);
 	if (err) {
