@@ -149,10 +149,20 @@ void fi_server_destroy(struct fi_server *srv)
 	if (!srv)
 		return;
 	if (srv->se) {
-		fi_lib_unmount(srv->se, &srv->mount);
 		if (srv->signals)
 			fuse_remove_signal_handlers(srv->se);
+		if (srv->mount.stock)
+			fi_lib_unmount(srv->se, &srv->mount);
+		/*
+		 * Ours: the connection ends first (closing /dev/fuse-iomap
+		 * aborts it), then the mount.  A mount never served (a later
+		 * step of starting failed, say the BPF tier's) would otherwise
+		 * wait at its unmount for an INIT that only this thread could
+		 * answer, and the server would hang instead of exiting.
+		 */
 		fuse_session_destroy(srv->se);
+		if (!srv->mount.stock)
+			fi_lib_unmount(NULL, &srv->mount);
 	}
 	/* Whatever the BPF tier queued since serving ended is the server's too. */
 	fi_lib_ioend_drain(srv);
