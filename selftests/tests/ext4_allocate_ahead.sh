@@ -2,7 +2,8 @@
 # fuse-iomap-ext4 --bpf allocates ahead of appends: 256 MiB of 1 MiB
 # buffered appends, then 64 MiB of 4 KiB ones (dd bs=4k), each make at
 # most one BEGIN upcall per 8 MiB (the allocations grow with the file from
-# 1 MiB to 16 MiB while space allows; logged: how many were for
+# 1 MiB to 16 MiB while space allows, in up to four runs of free blocks
+# when one is cut short; logged: how many were for
 # writeback).
 # After close st_blocks matches the size
 # (the unused tail is freed), after unmount e2fsck -fn is clean (no

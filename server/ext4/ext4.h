@@ -172,6 +172,8 @@ void ext4_fallocate(fuse_req_t req, fuse_ino_t nodeid, int mode, off_t offset, o
 /* tail.c */
 /* The least a new file gets allocated ahead of its appends (1 MiB of 4 KiB blocks). */
 #define EXT4_AHEAD_MIN		256
+/* An allocation ahead is taken in at most this many runs of free blocks. */
+#define EXT4_AHEAD_RUNS		4
 blk64_t ext4_ahead(struct ext4srv *s, const struct ext2_inode_large *inode, blk64_t lblk,
 		   blk64_t want);
 void ext4_tail_note(struct ext4srv *s, ext2_ino_t ino, blk64_t from, blk64_t to);

@@ -303,6 +303,26 @@ int ext4_shrink_tree(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large 
 }
 
 /*
+ * The rest of an allocation ahead that free space cut short (a backup
+ * superblock, another file's blocks): a few more runs, so that the next
+ * appends still find their blocks mapped.  The write itself needs only the
+ * first run; running out of space here is no error.
+ */
+static int alloc_rest(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_large *inode,
+		      blk64_t lblk, blk64_t n, blk64_t *got)
+{
+	blk64_t pblk, len;
+	int runs, err = 0;
+
+	for (runs = 1; !err && *got < n && runs < EXT4_AHEAD_RUNS; runs++) {
+		err = alloc_extent(s, ino, inode, lblk + *got, n - *got, true, &pblk, &len);
+		if (!err)
+			*got += len;
+	}
+	return err == ENOSPC ? 0 : err;
+}
+
+/*
  * A write at @lblk: in place over written blocks (asking for an ioend if
  * it may grow the file); uninitialized ones, new in a hole or not, are
  * written as UNWRITTEN and initialized at ioend.
@@ -327,13 +347,14 @@ static int begin_write(struct ext4srv *s, ext2_ino_t ino, struct ext2_inode_larg
 		if (n > EXT4_MAP_MAX_ALLOC)
 			n = EXT4_MAP_MAX_ALLOC;
 		err = alloc_extent(s, ino, inode, lblk, n, true, &pblk, &got);
-		if (!err)
-			err = ext4_write_inode(s, ino, inode);
 		if (!err) {
 			cur = extent_map(s, lblk, pblk, got, true);
-			if (got > want)
-				ext4_tail_note(s, ino, lblk + want, lblk + got);
+			err = alloc_rest(s, ino, inode, lblk, n, &got);
 		}
+		if (!err)
+			err = ext4_write_inode(s, ino, inode);
+		if (!err && got > want)
+			ext4_tail_note(s, ino, lblk + want, lblk + got);
 	}
 	if (err)
 		return err;
