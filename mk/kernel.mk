@@ -68,7 +68,7 @@ $(BPFTOOL): $(KTREE)/.stamp $(BPFTOOL_PATCHES)
 tools: $(LIBBPF) $(BPFTOOL)
 
 # --- the module -------------------------------------------------------------
-KMOD_SRCS := $(wildcard kmod/*.c kmod/*.h kmod/patches/*.patch) kmod/Kbuild kmod/prepare-src
+KMOD_SRCS := $(wildcard kmod/*.c kmod/*.h kmod/patches/$(KSRC)/*) kmod/Kbuild kmod/prepare-src
 
 # Module BTF (which our struct_ops type needs) comes from pahole with
 # --btf_base $(KHEADERS)/vmlinux, the BTF-only vmlinux Debian's headers

@@ -38,7 +38,7 @@ log "make install-dkms"
 make -C "$REPO" -s install-dkms DKMS_INSTALL=no > "$T_TMP/install-dkms.log" 2>&1 ||
 	fail "make install-dkms failed: $(tail -n1 "$T_TMP/install-dkms.log")"
 for f in dkms.conf VERSION kmod/prepare-src kmod/Kbuild kmod/iomap.c include/fuse_iomap_bpf.h \
-	$(cd "$REPO" && ls kmod/patches/*.patch); do
+	$(cd "$REPO" && ls kmod/patches/*/*.patch); do
 	[ -f "$src/$f" ] || fail "make install-dkms did not copy $f to $src"
 done
 dkms status -m $name -v "$VERSION" | grep -q ': added' ||
