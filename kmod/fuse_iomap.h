@@ -126,8 +126,29 @@ static inline void fuse_iomap_created(struct inode *inode)
 
 /* --- shared by our own files --------------------------------------------- */
 
-/* iomap.flags bit (file system private): the mapping wants FUSE_IOMAP_IOEND. */
-#define FUSE_IOMAP_KF_IOEND	(IOMAP_F_PRIVATE << 1)
+/*
+ * What our iomap_ops keep in iomap->private: the device cookie, for
+ * FUSE_IOMAP_END to hand back, and whether the mapping wants
+ * FUSE_IOMAP_IOEND.  Not an iomap.flags bit: 7.3's fs/iomap uses every bit
+ * but IOMAP_F_PRIVATE (ours: "wants FUSE_IOMAP_END") for itself.
+ */
+#define FUSE_IOMAP_PRIV_IOEND	BIT_ULL(32)
+static_assert(sizeof(void *) >= sizeof(u64));
+
+static inline void *fuse_iomap_priv(u32 cookie, bool wants_ioend)
+{
+	return (void *)(uintptr_t)(cookie | (wants_ioend ? FUSE_IOMAP_PRIV_IOEND : 0));
+}
+
+static inline u32 fuse_iomap_priv_dev(const struct iomap *iomap)
+{
+	return (u32)(uintptr_t)iomap->private;
+}
+
+static inline bool fuse_iomap_wants_ioend(const struct iomap *iomap)
+{
+	return (uintptr_t)iomap->private & FUSE_IOMAP_PRIV_IOEND;
+}
 
 /* A registered block device.  Freed only with the connection. */
 struct fuse_iomap_dev {
@@ -209,8 +230,8 @@ int fuse_iomap_map_bpf(struct inode *inode, loff_t pos, loff_t count, unsigned i
 
 /* iomap_ioend.c */
 extern const struct iomap_dio_ops fuse_iomap_dio_write_ops;
-int fuse_iomap_prepare_ioend(struct iomap_ioend *ioend, int status);
-void fuse_iomap_ioend_split(struct iomap_writepage_ctx *wpc);
+bool fuse_iomap_ioend_wanted(const struct iomap_ioend *ioend);
+void fuse_iomap_writeback_end_bio(struct bio *bio);
 void fuse_iomap_ioend_conn_init(struct fuse_iomap_conn *ic);
 void fuse_iomap_ioend_conn_free(struct fuse_iomap_conn *ic);
 int fuse_iomap_ioend_init(void);

@@ -12,6 +12,7 @@
  * explicitly, in both directions: the ABI does not follow kernel changes.
  */
 #include "fuse_i.h"
+#include "compat.h"
 
 #include <linux/blkdev.h>
 #include <linux/overflow.h>
@@ -94,8 +95,6 @@ static u16 fuse_iomap_flags_to_kernel(u16 flags)
 	/* IOMAP_F_PRIVATE is ours to use: "send FUSE_IOMAP_END". */
 	if (flags & FUSE_IOMAP_F_WANT_IOMAP_END)
 		f |= IOMAP_F_PRIVATE;
-	if (flags & FUSE_IOMAP_F_WANT_IOEND)
-		f |= FUSE_IOMAP_KF_IOEND;
 	return f;
 }
 
@@ -113,8 +112,6 @@ static u16 fuse_iomap_flags_from_kernel(u16 flags)
 		f |= FUSE_IOMAP_F_MERGED;
 	if (flags & IOMAP_F_PRIVATE)
 		f |= FUSE_IOMAP_F_WANT_IOMAP_END;
-	if (flags & FUSE_IOMAP_KF_IOEND)
-		f |= FUSE_IOMAP_F_WANT_IOEND;
 	return f;
 }
 
@@ -199,8 +196,7 @@ static void fuse_iomap_to_kernel(const struct fuse_iomap_io *map, struct fuse_io
 	iomap->flags = fuse_iomap_flags_to_kernel(map->flags);
 	iomap->addr = dev ? map->addr : IOMAP_NULL_ADDR;
 	iomap->bdev = dev ? dev->bdev : NULL;
-	/* The cookie, for FUSE_IOMAP_END to hand back. */
-	iomap->private = (void *)(uintptr_t)map->dev;
+	iomap->private = fuse_iomap_priv(map->dev, map->flags & FUSE_IOMAP_F_WANT_IOEND);
 }
 
 /*
@@ -391,7 +387,7 @@ static int fuse_iomap_may_map(struct inode *inode)
 {
 	if (fuse_is_bad(inode))
 		return -EIO;
-	if (!READ_ONCE(get_fuse_conn(inode)->connected))
+	if (!compat_conn_connected(get_fuse_conn(inode)))
 		return -ENOTCONN;
 	return 0;
 }
@@ -460,8 +456,9 @@ static int fuse_iomap_upcall_end(struct inode *inode, loff_t pos, loff_t count,
 			.length = iomap->length,
 			.addr = iomap->addr,
 			.type = fuse_iomap_type_from_kernel(iomap->type),
-			.flags = fuse_iomap_flags_from_kernel(iomap->flags),
-			.dev = (u32)(uintptr_t)iomap->private,
+			.flags = fuse_iomap_flags_from_kernel(iomap->flags) |
+				 (fuse_iomap_wants_ioend(iomap) ? FUSE_IOMAP_F_WANT_IOEND : 0),
+			.dev = fuse_iomap_priv_dev(iomap),
 		},
 	};
 	FUSE_ARGS(args);
@@ -497,7 +494,8 @@ static int fuse_iomap_end(struct inode *inode, loff_t pos, loff_t count, ssize_t
 static int fuse_iomap_overwrite_only(struct inode *inode, loff_t pos, loff_t count,
 				     unsigned int flags, struct iomap *iomap)
 {
-	if (iomap->type == IOMAP_MAPPED && !(iomap->flags & (IOMAP_F_NEW | FUSE_IOMAP_KF_IOEND)))
+	if (iomap->type == IOMAP_MAPPED && !(iomap->flags & IOMAP_F_NEW) &&
+	    !fuse_iomap_wants_ioend(iomap))
 		return 0;
 	fuse_iomap_end(inode, pos, count, 0, flags, iomap);
 	return -EAGAIN;
@@ -523,7 +521,7 @@ static int fuse_iomap_begin(struct inode *inode, loff_t pos, loff_t count, unsig
 	 * commit at ioend does not want either).
 	 */
 	iomap->flags &= ~IOMAP_F_SHARED;
-	if (iomap->flags & FUSE_IOMAP_KF_IOEND)
+	if (fuse_iomap_wants_ioend(iomap))
 		iomap->flags |= IOMAP_F_SHARED;
 	return 0;
 }
@@ -533,7 +531,12 @@ const struct iomap_ops fuse_iomap_map_ops = {
 	.iomap_end	= fuse_iomap_end,
 };
 
-/* Where writeback of dirty page cache at @offset goes: a MAPPED range. */
+/*
+ * Where writeback of dirty page cache at @offset goes: a MAPPED range.
+ * Asked for every dirty range, the answer never reused: an out-of-place
+ * server may move a range again as soon as its folio is unlocked, and
+ * only the locked folio keeps the answer valid.
+ */
 int fuse_iomap_map_writeback(struct inode *inode, loff_t offset, unsigned int len,
 			     struct iomap *iomap)
 {

@@ -8,6 +8,7 @@
  * iomap mount steers kernel I/O to raw device blocks.
  */
 #include "fuse_i.h"
+#include "compat.h"
 
 #include <linux/blkdev.h>
 #include <linux/capability.h>
@@ -416,15 +417,7 @@ int fuse_iomap_conn_init(struct fuse_conn *fc, struct fuse_fs_context *ctx,
 	 * without it answers ENOSYS once.
 	 */
 	fc->sync_fs = 1;
-	/*
-	 * fuse counts finished writeback itself, for its WRITE requests, and
-	 * turns the generic counting off.  Ours is plain block I/O ending in
-	 * folio_end_writeback(): without the generic counting this bdi never
-	 * earns a share of the dirty limit, and a writer faulting on a mapped
-	 * page livelocks in balance_dirty_pages (writeback cleans the page,
-	 * the store faults again).
-	 */
-	sb->s_bdi->capabilities |= BDI_CAP_WRITEBACK_ACCT;
+	compat_bdi_count_writeback(sb->s_bdi);
 	/*
 	 * fuse caps a mount at 1% of the dirty limit, strictly, so that an
 	 * untrusted server cannot pin the page cache with WRITE requests it
@@ -463,7 +456,7 @@ void fuse_iomap_sb_destroy(struct super_block *sb)
 
 	if (!fc->iomap)
 		return;
-	if (fc->connected)
+	if (compat_conn_connected(fc))
 		sync_filesystem(sb);
 	/* No I/O from here on: the BPF tier lets go of the connection. */
 	fuse_bpf_conn_del(fc->iomap);

@@ -10,6 +10,7 @@
  * map after its device went never names another device.
  */
 #include "fuse_i.h"
+#include "compat.h"
 
 #include <linux/blkdev.h>
 #include <linux/capability.h>
@@ -197,7 +198,7 @@ long fuse_iomap_dev_ioctl(struct fuse_dev *fud, unsigned int cmd, void __user *a
 		return -EPERM;
 	if (!fud)
 		return -EINVAL;
-	ic = fud->fc->iomap;
+	ic = compat_dev_conn(fud)->iomap;
 	if (!ic)
 		return -EOPNOTSUPP;
 

@@ -15,6 +15,7 @@
  * writeback, fsync, close and unmount.  So an overwrite needs no upcall.
  */
 #include "fuse_i.h"
+#include "compat.h"
 
 #include <linux/falloc.h>
 #include <linux/mm.h>
@@ -87,7 +88,7 @@ static int fuse_iomap_zero_eof(struct inode *inode, loff_t newsize)
 
 	if (end <= isize)
 		return 0;
-	return iomap_zero_range(inode, isize, end - isize, NULL, &fuse_iomap_map_ops);
+	return compat_zero_range(inode, isize, end - isize, &fuse_iomap_map_ops);
 }
 
 /*
@@ -134,7 +135,7 @@ static ssize_t fuse_iomap_dio_write(struct kiocb *iocb, struct iov_iter *from, b
 
 	*buffered = true;
 	pos = iocb->ki_pos;
-	ret = iomap_file_buffered_write(iocb, from, &fuse_iomap_map_ops, NULL);
+	ret = compat_buffered_write(iocb, from, &fuse_iomap_map_ops);
 	if (ret <= 0)
 		return done ?: ret;
 	/* On a writeback error it puts ki_pos back to @pos and counts @done only. */
@@ -255,7 +256,7 @@ ssize_t fuse_iomap_write_iter(struct kiocb *iocb, struct iov_iter *from)
 		ret = fuse_iomap_dio_write(iocb, from, extending, oldsize, &buffered);
 	} else {
 		buffered = true;
-		ret = iomap_file_buffered_write(iocb, from, &fuse_iomap_map_ops, NULL);
+		ret = compat_buffered_write(iocb, from, &fuse_iomap_map_ops);
 	}
 	if (ret > 0)
 		fuse_write_update_attr(inode, iocb->ki_pos, ret);
@@ -296,7 +297,7 @@ int fuse_iomap_fsync(struct file *file, loff_t start, loff_t end, int datasync)
 	 * with each ioend): fdatasync leaves them to writeback, as
 	 * __generic_file_fsync does, and spares a SETATTR upcall.
 	 */
-	if (!datasync || (inode->i_state & I_DIRTY_DATASYNC))
+	if (!datasync || compat_inode_dirty_datasync(inode))
 		err = sync_inode_metadata(inode, 1);
 	if (err || fc->no_fsync)
 		return err;
@@ -375,7 +376,7 @@ int fuse_iomap_setsize_begin(struct inode *inode, loff_t newsize)
 	if (newsize >= oldsize)
 		return fuse_iomap_zero_eof(inode, newsize);
 
-	err = iomap_truncate_page(inode, newsize, NULL, &fuse_iomap_map_ops);
+	err = compat_truncate_page(inode, newsize, &fuse_iomap_map_ops);
 	if (err)
 		return err;
 	err = filemap_write_and_wait_range(inode->i_mapping, newsize, LLONG_MAX);
@@ -420,7 +421,7 @@ static vm_fault_t fuse_iomap_page_mkwrite(struct vm_fault *vmf)
 	sb_start_pagefault(inode->i_sb);
 	file_update_time(vmf->vma->vm_file);
 	filemap_invalidate_lock_shared(inode->i_mapping);
-	ret = iomap_page_mkwrite(vmf, &fuse_iomap_map_ops);
+	ret = compat_page_mkwrite(vmf, &fuse_iomap_map_ops);
 	filemap_invalidate_unlock_shared(inode->i_mapping);
 	sb_end_pagefault(inode->i_sb);
 	return ret;
@@ -484,7 +485,7 @@ int fuse_iomap_fiemap(struct inode *inode, struct fiemap_extent_info *fieinfo,
 
 static int fuse_iomap_read_folio(struct file *file, struct folio *folio)
 {
-	return iomap_read_folio(folio, &fuse_iomap_map_ops);
+	return compat_read_folio(folio, &fuse_iomap_map_ops);
 }
 
 static void fuse_iomap_readahead(struct readahead_control *rac)
@@ -493,40 +494,12 @@ static void fuse_iomap_readahead(struct readahead_control *rac)
 	struct folio *folio;
 
 	if (!READ_ONCE(ic->multi_dev)) {
-		iomap_readahead(rac, &fuse_iomap_map_ops);
+		compat_readahead(rac, &fuse_iomap_map_ops);
 		return;
 	}
 	/* One bio per folio: iomap_readahead would join blocks of two devices. */
 	while ((folio = readahead_folio(rac)))
-		iomap_read_folio(folio, &fuse_iomap_map_ops);
-}
-
-/*
- * A mapping is asked for every dirty range and never reused: an
- * out-of-place server may move a range again as soon as its folio is
- * unlocked, and only the locked folio keeps the answer valid.
- */
-static int fuse_iomap_writeback_map(struct iomap_writepage_ctx *wpc, struct inode *inode,
-				    loff_t offset, unsigned int len)
-{
-	int err = fuse_iomap_map_writeback(inode, offset, len, &wpc->iomap);
-
-	if (!err)
-		fuse_iomap_ioend_split(wpc);
-	return err;
-}
-
-static const struct iomap_writeback_ops fuse_iomap_writeback_ops = {
-	.map_blocks	= fuse_iomap_writeback_map,
-	.prepare_ioend	= fuse_iomap_prepare_ioend,
-};
-
-static int fuse_iomap_writepages(struct address_space *mapping,
-				 struct writeback_control *wbc)
-{
-	struct iomap_writepage_ctx wpc = { };
-
-	return iomap_writepages(mapping, wbc, &wpc, &fuse_iomap_writeback_ops);
+		compat_read_folio(folio, &fuse_iomap_map_ops);
 }
 
 /*
@@ -552,7 +525,7 @@ static sector_t fuse_iomap_bmap(struct address_space *mapping, sector_t block)
 const struct address_space_operations fuse_iomap_aops = {
 	.read_folio		= fuse_iomap_read_folio,
 	.readahead		= fuse_iomap_readahead,
-	.writepages		= fuse_iomap_writepages,
+	.writepages		= compat_writepages,	/* asks fuse_iomap_map_writeback */
 	.bmap			= fuse_iomap_bmap,
 	.dirty_folio		= iomap_dirty_folio,
 	.release_folio		= iomap_release_folio,

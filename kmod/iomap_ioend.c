@@ -15,6 +15,7 @@
  * Failed I/O has nothing to convert and is not sent.
  */
 #include "fuse_i.h"
+#include "compat.h"
 
 #include <linux/bio.h>
 #include <linux/workqueue.h>
@@ -122,7 +123,7 @@ static int fuse_iomap_ioend(struct inode *inode, u32 flags, loff_t pos, u64 writ
 	};
 	int err;
 
-	if (!READ_ONCE(get_fuse_conn(inode)->connected))
+	if (!compat_conn_connected(get_fuse_conn(inode)))
 		return -ENOTCONN;
 	in.flags |= FUSE_IOMAP_IOEND_APPEND;
 	err = fuse_iomap_ioend_bpf(inode, &in);
@@ -157,13 +158,13 @@ const struct iomap_dio_ops fuse_iomap_dio_write_ops = {
 
 /* --- writeback ----------------------------------------------------------- */
 
-static bool fuse_iomap_ioend_wanted(const struct iomap_ioend *ioend)
+bool fuse_iomap_ioend_wanted(const struct iomap_ioend *ioend)
 {
-	return ioend->io_type == IOMAP_UNWRITTEN || (ioend->io_flags & FUSE_IOMAP_KF_IOEND);
+	return compat_ioend_unwritten(ioend) || compat_ioend_wants_ioend(ioend);
 }
 
 /* Bio completion (interrupt context): on to the work item. */
-static void fuse_iomap_writeback_end_bio(struct bio *bio)
+void fuse_iomap_writeback_end_bio(struct bio *bio)
 {
 	struct iomap_ioend *ioend = iomap_ioend_from_bio(bio);
 	struct fuse_iomap_conn *ic = get_fuse_conn(ioend->io_inode)->iomap;
@@ -178,14 +179,6 @@ static void fuse_iomap_writeback_end_bio(struct bio *bio)
 		queue_work(fuse_iomap_ioend_wq, &ic->ioend_work);
 }
 
-/* Called just before the ioend's bio is submitted (or failed, with @status). */
-int fuse_iomap_prepare_ioend(struct iomap_ioend *ioend, int status)
-{
-	if (fuse_iomap_ioend_wanted(ioend))
-		ioend->io_bio.bi_end_io = fuse_iomap_writeback_end_bio;
-	return status;
-}
-
 /* One ioend, with the ones merged into it: send, then end their writeback. */
 static void fuse_iomap_ioend_finish(struct iomap_ioend *ioend)
 {
@@ -193,7 +186,7 @@ static void fuse_iomap_ioend_finish(struct iomap_ioend *ioend)
 	int err = blk_status_to_errno(ioend->io_bio.bi_status);
 	u32 flags = FUSE_IOMAP_IOEND_WRITEBACK;
 
-	if (ioend->io_type == IOMAP_UNWRITTEN)
+	if (compat_ioend_unwritten(ioend))
 		flags |= FUSE_IOMAP_IOEND_UNWRITTEN;
 	/* io_size is clamped to EOF: zero when writeback raced a truncate. */
 	if (!err && ioend->io_size)
@@ -247,30 +240,6 @@ static void fuse_iomap_ioend_work(struct work_struct *work)
 			cond_resched();
 		}
 	}
-}
-
-/*
- * fs/iomap (6.12) adds a range to the open ioend when the type and the
- * SHARED flag are the same and the sectors follow on: it compares neither
- * devices nor whether the mappings want an ioend.  But an ioend is sent
- * (or not) whole, with one device's cookie: it must hold ranges of one
- * device that all want FUSE_IOMAP_IOEND, or none.  Nothing else reads
- * SHARED in our writeback, so it is set here: the open ioend's, to let
- * the range join, or its opposite, to start a new ioend, which then takes
- * its flags from this mapping.
- */
-void fuse_iomap_ioend_split(struct iomap_writepage_ctx *wpc)
-{
-	struct iomap_ioend *ioend = wpc->ioend;
-	u16 shared;
-
-	if (!ioend)
-		return;
-	shared = ioend->io_flags & IOMAP_F_SHARED;
-	if (ioend->io_bio.bi_bdev != wpc->iomap.bdev ||
-	    ((ioend->io_flags ^ wpc->iomap.flags) & FUSE_IOMAP_KF_IOEND))
-		shared ^= IOMAP_F_SHARED;
-	wpc->iomap.flags = (wpc->iomap.flags & ~IOMAP_F_SHARED) | shared;
 }
 
 void fuse_iomap_ioend_conn_init(struct fuse_iomap_conn *ic)

@@ -5,8 +5,10 @@
  * read needs one bio at most, so it skips fs/iomap's iterator and its
  * per-read allocation: the bio comes from our bio_set, with what its
  * completion needs in front of it, and a hole or unwritten block is
- * zeros.  It is a database's random read, where iomap_dio_rw's state
- * machine is most of the cost.  Everything else, and every read when the
+ * zeros.  (7.3's fs/iomap has such a one-bio read itself, and no longer
+ * exports what ours needs: there the written block goes to it.)  It is a
+ * database's random read, where iomap_dio_rw's state machine is most of
+ * the cost.  Everything else, and every read when the
  * connection's simple_read knob is off, goes through iomap_dio_rw.
  *
  * The rest is iomap_dio_rw's behaviour for reads: the page cache over
@@ -15,6 +17,7 @@
  * dirtied after the read.
  */
 #include "fuse_i.h"
+#include "compat.h"
 
 #include <linux/bio.h>
 #include <linux/blkdev.h>
@@ -94,7 +97,7 @@ static ssize_t fuse_simple_read_bio(struct kiocb *iocb, struct iov_iter *to,
 	ssize_t ret;
 
 	if (((iocb->ki_pos | count) & (bdev_logical_block_size(iomap->bdev) - 1)) ||
-	    !bdev_iter_is_aligned(iomap->bdev, to))
+	    !compat_bdev_iter_is_aligned(iomap->bdev, to))
 		return -EINVAL;
 
 	bio = bio_alloc_bioset(iomap->bdev, bio_iov_vecs_to_alloc(to, BIO_MAX_VECS), REQ_OP_READ,
@@ -106,7 +109,7 @@ static ssize_t fuse_simple_read_bio(struct kiocb *iocb, struct iov_iter *to,
 	bio->bi_iter.bi_sector = iomap_sector(iomap, iocb->ki_pos);
 	bio->bi_ioprio = iocb->ki_ioprio;
 
-	ret = bio_iov_iter_get_pages(bio, to);
+	ret = compat_bio_iov_iter_get_pages(bio, to);
 	if (ret)
 		goto out_put;
 	/* Sized for the whole iter, the bio takes it all, but if not: iomap_dio_rw. */
@@ -172,7 +175,9 @@ ssize_t fuse_iomap_simple_read(struct kiocb *iocb, struct iov_iter *to, bool *ta
 	/* The answer is block-aligned and covers pos: it covers the whole read. */
 	switch (iomap.type) {
 	case IOMAP_MAPPED:
-		ret = fuse_simple_read_bio(iocb, to, &iomap);
+		/* 7.3's fs/iomap has this bio itself (compat.h). */
+		ret = COMPAT_DIO_READ_SIMPLE ? compat_dio_read_simple(iocb, to, &iomap, flags) :
+					       fuse_simple_read_bio(iocb, to, &iomap);
 		if (ret == -ENOTBLK)
 			goto fall_through;
 		break;

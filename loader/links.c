@@ -33,7 +33,7 @@ static long ops_offset(const struct bpf_map_info *info)
 	t = mod ? btf__type_by_id(mod, info->btf_vmlinux_value_type_id) : NULL;
 	if (t && btf_is_struct(t) && !strcmp(btf__name_by_offset(mod, t->name_off), FI_VALUE_TYPE)) {
 		m = btf_members(t);
-		for (int i = 0; i < btf_vlen(t); i++, m++)
+		for (unsigned int i = 0; i < btf_vlen(t); i++, m++)
 			if (!strcmp(btf__name_by_offset(mod, m->name_off), "data"))
 				off = btf_member_bit_offset(t, i) / 8;
 	}
