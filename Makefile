@@ -92,7 +92,8 @@ help:
 	@echo '                     (PREFIX=$(PREFIX), DESTDIR=)'
 	@echo '  make install-dev   only the library, headers, .pc and libbpf.a'
 	@echo '  make uninstall     remove what make install put there'
-	@echo '  make install-dkms  register, build and install the module with DKMS for $(KREL)'
+	@echo '  make install-dkms  register the module with DKMS, build and install it for $(KREL)'
+	@echo '                     and every other supported kernel whose headers are installed'
 	@echo '  make uninstall-dkms  remove it from DKMS'
 	@echo '  make clean         remove the build, keep the unpacked kernel pieces'
 	@echo '  make distclean     remove all of build/'
@@ -113,11 +114,13 @@ check-long: deps
 	STRESS_LONG=1 selftests/run $(if $(T),$(T))
 
 # The core tests (selftests/CORE) on every kernel target but this one
-# (selftests/kernels-core: each target's deps, build and guests); all of
-# them run even when one fails.
+# (selftests/kernels-core: each target's deps, build and guests), then
+# install_dkms_two_kernels (DKMS on Debian 13 for deb13 and deb13-bpo);
+# all of them run even when one fails.
 OTHER_TARGETS = $(filter-out $(KTARGET),$(shell awk '$$1 == "TARGET" { print $$2 }' deps.pins))
 check-kernels: deps
-	$(Q)rc=0; for t in $(OTHER_TARGETS); do selftests/kernels-core $$t || rc=1; done; exit $$rc
+	$(Q)rc=0; for t in $(OTHER_TARGETS); do selftests/kernels-core $$t || rc=1; done; \
+	selftests/run install_dkms_two_kernels || rc=1; exit $$rc
 
 # Not in .ci/run: the kernel build alone takes about an hour.
 check-debug: deps

@@ -122,27 +122,28 @@ print-%:
 
 # --- DKMS -----------------------------------------------------------------------
 # DKMS finds sources only in /usr/src/NAME-VERSION (its source_tree).  It
-# builds from the pinned linux-source tarball (kmod/prepare-src, as the
-# module rule in kernel.mk does) and only for KREL: the module is that
-# release's fs/fuse plus our patches, so any other kernel is refused
-# (kmod/dkms.conf.in says so when asked).
+# builds from the kernel's own linux-source tarball (kmod/prepare-src, as
+# the module rule in kernel.mk does) and only for the kernels of deps.pins'
+# targets: the module is one release's fs/fuse plus our patches, so any
+# other kernel is refused (kmod/dkms.conf.in says so, with the list).
 #
 # make install-dkms removes an earlier registration of this VERSION (DKMS
 # would keep its old build of the same version), copies the sources,
-# registers them (dkms add), then builds and installs the module for KREL
-# (dkms install), with KHEADERS as the kernel headers unless
-# /lib/modules/KREL/build exists.  DKMS_INSTALL=no
-# stops after dkms add (the test runs dkms build itself).  With DESTDIR set
+# registers them (dkms add), then builds and installs the module (dkms
+# install) for every supported kernel whose headers are installed
+# (/lib/modules/RELEASE/build), and for KREL in any case, with KHEADERS
+# as its headers when its are not installed.  DKMS_INSTALL=no stops after
+# dkms add (the tests run dkms build themselves).  With DESTDIR set
 # (packaging) only the sources are copied.
 DKMS_NAME := fuse-iomap
 DKMS_SRC := /usr/src/$(DKMS_NAME)-$(VERSION)
-# Where Debian's linux-source-6.12 package puts it on the machine DKMS runs
-# on (not wherever this build found its copy).
-DKMS_KSRC_TARBALL := /usr/src/linux-source-6.12.tar.xz
+# RELEASE:LINUX-SOURCE, one word per target.
+DKMS_KERNELS := $(shell scripts/target --kernels | awk '{ print $$2 ":" $$3 }')
+DKMS_RELEASES := $(foreach k,$(DKMS_KERNELS),$(firstword $(subst :, ,$(k))))
+DKMS_FOR := $(sort $(KREL) $(foreach r,$(DKMS_RELEASES),$(if $(wildcard /lib/modules/$(r)/build/include),$(r))))
 DKMS_INSTALL ?= yes
 # dkms runs make itself: without our make's jobserver (it warns and runs -j1).
 DKMS := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dkms
-DKMS_KSRCDIR = $(if $(wildcard /lib/modules/$(KREL)/build/include),,--kernelsourcedir $(KHEADERS))
 
 install-dkms:
 ifeq ($(DESTDIR),)
@@ -153,12 +154,15 @@ endif
 	$(Q)rm -rf $(DESTDIR)$(DKMS_SRC) && mkdir -p $(DESTDIR)$(DKMS_SRC)/kmod
 	$(Q)cp -a $(filter-out kmod/dkms.conf.in,$(wildcard kmod/*)) $(DESTDIR)$(DKMS_SRC)/kmod/
 	$(Q)cp -a include VERSION $(DESTDIR)$(DKMS_SRC)/
-	$(Q)sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@KREL@|$(KREL)|g' \
-		-e 's|@KSRC_TARBALL@|$(DKMS_KSRC_TARBALL)|g' kmod/dkms.conf.in > $(DESTDIR)$(DKMS_SRC)/dkms.conf
+	$(Q)sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@KERNELS@|$(DKMS_KERNELS)|g' \
+		kmod/dkms.conf.in > $(DESTDIR)$(DKMS_SRC)/dkms.conf
 ifeq ($(DESTDIR),)
 	$(Q)$(DKMS) add -m $(DKMS_NAME) -v $(VERSION)
 ifeq ($(DKMS_INSTALL),yes)
-	$(Q)$(DKMS) install -m $(DKMS_NAME) -v $(VERSION) -k $(KREL) $(DKMS_KSRCDIR)
+	$(Q)for r in $(DKMS_FOR); do \
+		src=; [ -d /lib/modules/$$r/build/include ] || src="--kernelsourcedir $(KHEADERS)"; \
+		$(DKMS) install -m $(DKMS_NAME) -v $(VERSION) -k $$r $$src || exit 1; \
+	done
 endif
 endif
 
