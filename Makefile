@@ -117,7 +117,7 @@ check-long: deps
 # (selftests/kernels-core: each target's deps, build and guests), then
 # install_dkms_two_kernels (DKMS on Debian 13 for deb13 and deb13-bpo);
 # all of them run even when one fails.
-OTHER_TARGETS = $(filter-out $(KTARGET),$(shell awk '$$1 == "TARGET" { print $$2 }' deps.pins))
+OTHER_TARGETS = $(filter-out $(KTARGET),$(shell scripts/target --kernels | awk '{ print $$1 }'))
 check-kernels: deps
 	$(Q)rc=0; for t in $(OTHER_TARGETS); do selftests/kernels-core $$t || rc=1; done; \
 	selftests/run install_dkms_two_kernels || rc=1; exit $$rc

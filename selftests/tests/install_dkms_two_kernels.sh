@@ -95,7 +95,7 @@ in_root dkms build -m $name -v "$VERSION" -k "$other" \
 	> "$T_TMP/other.log" 2>&1 || rc=$?
 [ $rc != 0 ] || fail "dkms build for kernel $other succeeded"
 supported=$("$REPO/scripts/target" --kernels | awk '{ print $2 }' | paste -sd, | sed 's/,/, /g')
-grep -qF "fuse-iomap: refusing kernel $other: " "$T_TMP/other.log" &&
+grep -q "^fuse-iomap: refusing kernel ${other//./\\.}: " "$T_TMP/other.log" &&
 	grep -qF "the supported kernels are $supported" "$T_TMP/other.log" ||
 	fail "dkms build for $other did not say why it refused: $(grep -m1 -i error "$T_TMP/other.log")"
 grep -q BUILD_EXCLUSIVE "$T_TMP/other.log" ||
