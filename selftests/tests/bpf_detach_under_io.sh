@@ -1,15 +1,19 @@
 #!/bin/bash
 # fio with crc32c verify runs on fuse-iomap-ext4 --bpf while the BPF tier
-# is detached and attached again 20 times (the loader detaches the
-# server's extent_map first, then each fresh extent_map it attaches, whose
-# empty maps send every mapping to the server): fio passes, every attach
-# works, the kernel stays quiet, e2fsck is clean.
+# is detached and attached again ROUNDS times (10; 40 under STRESS_LONG=1;
+# the loader detaches the server's extent_map first, then each fresh
+# extent_map it attaches, whose empty maps send every mapping to the
+# server): fio passes, every attach works, the kernel stays quiet, e2fsck
+# is clean.
 # TIMEOUT: 600
+# TIMEOUT_LONG: 1800
 . "$REPO/selftests/lib/common.sh"
 . "$REPO/selftests/lib/iomap.sh"
 . "$REPO/selftests/lib/ext4.sh"
 . "$REPO/selftests/lib/bpf.sh"
 
+ROUNDS=10
+[ "${STRESS_LONG:-0}" != 1 ] || ROUNDS=40
 fi_load
 modprobe loop
 img=$T_TMP/img ours=$T_TMP/ours
@@ -35,7 +39,7 @@ defer "touch '$T_TMP/stop'; kill $fio 2>/dev/null"
 # detach and attach under no I/O at all.
 wait_for 60 eval "[ -e '$T_TMP/failed' ] || [ \$(counter '$ours' bpf_hits) -gt 0 ]" ||
 	log "no BPF answer to fio in 60 s"
-for i in $(seq 20); do
+for i in $(seq $ROUNDS); do
 	[ ! -e "$T_TMP/failed" ] || break
 	"$LOADER" detach "$ours" > /dev/null || fail "detach $i failed"
 	sleep 0.3
@@ -45,7 +49,7 @@ for i in $(seq 20); do
 done
 touch "$T_TMP/stop"
 wait $fio || fail "fio failed (round $i): $(grep -i 'verify\|error\|bad' "$T_TMP/fio.out" | head -2 | tr '\n' ' ')"
-log "$(cat "$T_TMP/runs") fio runs, all verified, over 20 detach/attach rounds"
+log "$(cat "$T_TMP/runs") fio runs, all verified, over $ROUNDS detach/attach rounds"
 "$LOADER" detach "$ours" > /dev/null
 stop_server "$ours" "$SERVER_PID"
 e2fsck -fn "$img" > "$T_TMP/fsck.out" 2>&1 || fail "e2fsck -fn: $(grep -v '^Pass\|^e2fsck\|^$' "$T_TMP/fsck.out" | head -3 | tr '\n' ' ')"

@@ -13,7 +13,7 @@
 # Everything it adds to the root is removed afterwards.
 # Run by make check-kernels (selftests/run runs a "RUN: named" test only
 # when it is named).
-# WHERE: host
+# WHERE: machine
 # RUN: named
 # TIMEOUT: 2400
 . "$REPO/selftests/lib/common.sh"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # A killed fuse-iomap-ext4 (journal on, the default) loses nothing that was
 # fsync'd, and the next server replays and serves without e2fsck.  On a
-# device filled with old bytes: KILLS times (default 20) a new server
+# device filled with old bytes: KILLS times (default 10) a new server
 # starts (replaying what the last one left: it must say so), the state is
 # checked through it, and a parallel workload runs until the server is
 # SIGKILLed at a random point: crash_model.py's random block writes with
@@ -20,7 +20,7 @@
 . "$REPO/selftests/lib/iomap.sh"
 . "$REPO/selftests/lib/ext4.sh"
 
-KILLS=20
+KILLS=10
 [ "${STRESS_LONG:-0}" = 1 ] && KILLS=60
 seed=${STRESS_SEED:-$RANDOM}
 RANDOM=$seed

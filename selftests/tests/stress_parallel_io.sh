@@ -1,5 +1,5 @@
 #!/bin/bash
-# Two minutes (ten with STRESS_LONG=1, make check-long) of parallel I/O on
+# One minute (ten with STRESS_LONG=1, make check-long) of parallel I/O on
 # fuse-iomap-ext4 --bpf: fio with crc32c
 # verify (buffered and O_DIRECT random read/write, one run after another),
 # and three churn.py processes (writes, reads checked against a model,
@@ -17,7 +17,7 @@
 . "$REPO/selftests/lib/ext4.sh"
 . "$REPO/selftests/lib/bpf.sh"
 
-SECONDS_WANTED=120
+SECONDS_WANTED=60
 [ "${STRESS_LONG:-0}" != 1 ] || SECONDS_WANTED=600
 unreclaimable_kb() {
 	sync
