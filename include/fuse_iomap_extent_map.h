@@ -5,7 +5,8 @@
  * (BPF_MAP_TYPE_ARENA) per connection that the library mmap()s.
  *
  * The arena holds a root (struct fi_store_root, the program's one arena
- * global, at the arena's start), a table of FI_STORE_FILES file slots, and
+ * global, where libbpf puts it: see fi_store_table_off()), a table of
+ * FI_STORE_FILES file slots from the arena's second page, and
  * per file an array of extents sorted by lblk, each with a check, and an
  * index after them (FI_INDEX_SHIFT): the base list, written whole by a
  * publish.  Beside it, a file may have an overlay: up to FI_OVERLAY_MAX
@@ -123,6 +124,19 @@ struct fi_store_root {
 	struct fi_store_file FI_ARENA *files;	/* FI_STORE_FILES of them, NULL: none yet */
 	__u64 reserved[7];
 };
+
+/*
+ * Where the file table starts in the arena: at the first page after room
+ * for the root.  The root is not always before it: 6.12's libbpf puts a
+ * program's arena globals at the arena's start, 7.3's on its last page
+ * (when the kernel takes full 64-bit ld_imm64 offsets).  So a library
+ * keeps its heap off the root's page, and a reader in another process
+ * (selftests' fi-store) finds the table here, not through the root.
+ */
+static inline unsigned long fi_store_table_off(unsigned long page)
+{
+	return (sizeof(struct fi_store_root) + page - 1) / page * page;
+}
 
 /*
  * The checks: whatever else writes the arena (it is the server's memory)

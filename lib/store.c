@@ -113,19 +113,22 @@ int fi_lib_store_init(struct fi_bpf *b)
 {
 	size_t page = sysconf(_SC_PAGESIZE), globals, size;
 	struct fi_store *st = &b->store;
-	char *base;
+	char *base, *root;
 
 	base = bpf_map__initial_value(b->skel->maps.store, &globals);
 	if (!base)
 		return -ENOMEM;
+	if (globals > fi_store_table_off(page))
+		return -EINVAL;
 	size = (size_t)bpf_map__max_entries(b->skel->maps.store) * page;
 	memset(st, 0, sizeof(*st));
 	st->own = calloc(FI_STORE_FILES, sizeof(*st->own));
 	if (!st->own)
 		return -ENOMEM;
-	st->end = base + size;
-	/* The table starts at the page after the program's globals. */
-	st->files = (struct fi_store_file *)(base + (globals + page - 1) / page * page);
+	/* The root is at the start or on the last page (fi_store_table_off()). */
+	root = (char *)b->skel->arena;
+	st->end = root > base ? root : base + size;
+	st->files = (struct fi_store_file *)(base + fi_store_table_off(page));
 	st->brk = (char *)(st->files + FI_STORE_FILES);
 	if (st->brk > st->end)
 		return -ENOMEM;
