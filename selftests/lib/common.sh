@@ -85,7 +85,7 @@ fi_unload() {
 	fi
 	module_loaded fuse_iomap || return 0
 	# A released struct_ops map lets go of the module after a grace period.
-	wait_for 10 rmmod fuse_iomap 2> "$T_TMP/rmmod.out" ||
+	wait_for 30 rmmod fuse_iomap 2> "$T_TMP/rmmod.out" ||
 		fail "rmmod fuse_iomap failed: $(tail -n1 "$T_TMP/rmmod.out")"
 }
 
@@ -103,9 +103,9 @@ start_server() {
 	# disown: bash would report the kill ("line 26: PID Killed ...") on
 	# the test's stderr, a line with nothing to say about the test.
 	defer "disown $SERVER_PID 2>/dev/null; kill -9 $SERVER_PID 2>/dev/null; umount -l '$mnt' 2>/dev/null"
-	if ! wait_for 10 is_mounted "$mnt"; then
+	if ! wait_for 30 is_mounted "$mnt"; then
 		kill -0 $SERVER_PID 2>/dev/null || fail "server exited before mounting $mnt: $(tail -n1 "$slog")"
-		fail "$mnt not mounted after 10s"
+		fail "$mnt not mounted after 30s"
 	fi
 }
 
@@ -113,7 +113,7 @@ start_server() {
 stop_server() {
 	local mnt=$1 pid=$2 rc=0
 	umount "$mnt" || fail "can't unmount $mnt"
-	wait_for 10 eval "! kill -0 $pid 2>/dev/null" || fail "server $pid still running 10s after umount of $mnt"
+	wait_for 30 eval "! kill -0 $pid 2>/dev/null" || fail "server $pid still running 30s after umount of $mnt"
 	wait "$pid" || rc=$?
 	[ $rc = 0 ] || fail "server for $mnt exited with status $rc"
 }

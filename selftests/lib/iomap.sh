@@ -170,8 +170,8 @@ check_unwritten_states() {
 crash_server() {
 	local mnt=$1 pid=$SERVER_PID
 	kill -9 "$pid" 2>/dev/null || fail "server $pid was not running at the crash"
-	wait_for 10 eval "[ ! -e /proc/$pid ] || grep -q '^$pid (.*) Z ' /proc/$pid/stat 2>/dev/null" ||
-		fail "server $pid still running 10 s after SIGKILL"
+	wait_for 30 eval "[ ! -e /proc/$pid ] || grep -q '^$pid (.*) Z ' /proc/$pid/stat 2>/dev/null" ||
+		fail "server $pid still running 30 s after SIGKILL"
 	wait "$pid" 2>/dev/null || true
 	umount -l "$mnt" 2>/dev/null || true
 	# One python3 (slow to start in a guest) tries for 10 s.

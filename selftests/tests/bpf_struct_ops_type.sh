@@ -25,5 +25,5 @@ umount "$FI_CTL" || fail "can't unmount $FI_CTL"
 ! rmmod fuse_iomap 2> "$T_TMP/rmmod.err" || fail "rmmod succeeded while a fuse_bpf_ops map exists"
 grep -q "in use" "$T_TMP/rmmod.err" || fail "rmmod: want 'in use', got: $(cat "$T_TMP/rmmod.err")"
 rm -f /sys/fs/bpf/fuse-iomap-*
-wait_for 10 eval '! grep -q "^fuse_iomap " /proc/modules || rmmod fuse_iomap 2>/dev/null' ||
+wait_for 30 eval '! grep -q "^fuse_iomap " /proc/modules || rmmod fuse_iomap 2>/dev/null' ||
 	fail "rmmod still fails after the link is gone"

@@ -59,7 +59,7 @@ PY
 	log "$name: $(head -n1 "$T_TMP/$name.py")"
 	[ "$(counter "$mnt" rejected/dev_range)" -gt 0 ] || fail "$name: writeback was never refused"
 	umount "$mnt" 2>/dev/null || umount -l "$mnt"
-	wait_for 10 eval "! kill -0 $SERVER_PID 2>/dev/null" || fail "$name: server still running"
+	wait_for 30 eval "! kill -0 $SERVER_PID 2>/dev/null" || fail "$name: server still running"
 }
 
 # All buffered: write(2) fails with EIO and nothing moves.

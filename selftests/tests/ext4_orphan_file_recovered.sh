@@ -23,7 +23,7 @@ hold() {
 		exec sleep 600
 	) > /dev/null 2>&1 &
 	echo $! > "$T_TMP/holder"
-	wait_for 10 test -e "$T_TMP/holding" || return 1
+	wait_for 30 test -e "$T_TMP/holding" || return 1
 	head -c $((256 << 10)) /dev/urandom | dd of="$1/kept" bs=64k conv=fsync status=none
 	rm "$1/open_unlinked"
 	python3 -c 'import os, sys; os.fsync(os.open(sys.argv[1], os.O_RDONLY))' "$1"

@@ -44,7 +44,7 @@ echo 10 > /proc/sys/kernel/hung_task_timeout_secs
 
 kill -STOP "$SERVER_PID"
 defer "kill -CONT $SERVER_PID 2>/dev/null"
-wait_for 5 eval '[ "$(state $SERVER_PID)" = T ]' || fail "the server did not stop"
+wait_for 15 eval '[ "$(state $SERVER_PID)" = T ]' || fail "the server did not stop"
 stalled=$(cat "$queue")
 
 dd if=/dev/fd/5 of=/dev/null bs=4k count=1 iflag=direct 2> "$T_TMP/dd1" &
@@ -53,7 +53,7 @@ wait_for 30 queued 1 $reader || log "no request from the read in 30 s"
 gone $reader && fail "the read did not wait for the stopped server: $(cat "$T_TMP/dd1")"
 expect_eq "the waiting reader's state" "$(state $reader)" S
 kill -9 $reader
-wait_for 5 gone $reader || fail "SIGKILL did not end the waiting read"
+wait_for 15 gone $reader || fail "SIGKILL did not end the waiting read"
 
 stalled=$(cat "$queue")
 dd if=/dev/fd/5 of="$T_TMP/got" bs=4k count=1 skip=100 iflag=direct 2> "$T_TMP/dd2" &
@@ -72,7 +72,7 @@ for p in $p1 $p2 $p3; do
 done
 echo 1 > "$abort"
 for p in $p1 $p2 $p3; do
-	wait_for 5 gone $p || fail "pid $p still waits after the abort"
+	wait_for 15 gone $p || fail "pid $p still waits after the abort"
 	rc=0
 	wait $p || rc=$?
 	[ $rc != 0 ] || fail "pid $p succeeded after the abort"
@@ -83,6 +83,6 @@ for f in dd2 dd3 touch; do
 		fail "$f after the abort: $(cat "$T_TMP/$f")"
 done
 exec 5<&- 6<&-
-wait_for 10 umount "$mnt" || fail "can't unmount $mnt after the abort"
+wait_for 30 umount "$mnt" || fail "can't unmount $mnt after the abort"
 kill -CONT "$SERVER_PID"
-wait_for 10 gone "$SERVER_PID" || fail "the server did not exit after the abort"
+wait_for 30 gone "$SERVER_PID" || fail "the server did not exit after the abort"

@@ -58,7 +58,7 @@ exited() {
 # unmount_check MNT PID: umount ends the server, and the image is clean.
 unmount_check() {
 	umount "$1" || fail "can't unmount $1"
-	wait_for 20 exited "$2" || fail "server $2 still running 20s after umount $1"
+	wait_for 40 exited "$2" || fail "server $2 still running 40s after umount $1"
 	e2fsck -fn "$img" > "$T_TMP/fsck.out" 2>&1 ||
 		fail "e2fsck -fn after umount: $(grep -v '^Pass\|^e2fsck\|^$' "$T_TMP/fsck.out" | head -3 | xargs)"
 }
@@ -140,7 +140,7 @@ for round in 1 2; do
 		cmp "$T_TMP/new" "$mnt/kept" || fail "blockfs lost the file written in the first mount"
 	fi
 	umount "$mnt" || fail "can't unmount blockfs #$round"
-	wait_for 20 exited "$pid" || fail "blockfs server $pid still running 20s after umount"
+	wait_for 40 exited "$pid" || fail "blockfs server $pid still running 40s after umount"
 done
 
 # --- failures say why ------------------------------------------------------------

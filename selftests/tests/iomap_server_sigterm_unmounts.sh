@@ -16,10 +16,10 @@ head -c $((4 << 20)) /dev/urandom > "$T_TMP/ref"
 exec 3> "$mnt/f"
 cat "$T_TMP/ref" >&3			# dirty page cache, file still open
 kill -TERM "$SERVER_PID"
-wait_for 10 eval "! is_mounted '$mnt'" || fail "$mnt still mounted 10 s after SIGTERM"
+wait_for 30 eval "! is_mounted '$mnt'" || fail "$mnt still mounted 30 s after SIGTERM"
 kill -0 "$SERVER_PID" 2>/dev/null || fail "the server exited while a file of its mount was still open"
 exec 3>&-				# the close writes the data back
-wait_for 10 eval "! kill -0 $SERVER_PID 2>/dev/null" || fail "the server did not exit within 10 s of the last close"
+wait_for 30 eval "! kill -0 $SERVER_PID 2>/dev/null" || fail "the server did not exit within 30 s of the last close"
 rc=0
 wait "$SERVER_PID" || rc=$?
 expect_eq "server exit status after SIGTERM" "$rc" 0

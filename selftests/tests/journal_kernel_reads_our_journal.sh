@@ -34,7 +34,7 @@ ext4_journal_workload "$mnt" || fail "the workload failed on our server"
 ) &
 holder=$!
 defer "kill -9 $holder 2>/dev/null"
-wait_for 10 test -e "$T_TMP/holding" || fail "can't make the open file"
+wait_for 30 test -e "$T_TMP/holding" || fail "can't make the open file"
 rm "$mnt/dir/open_unlinked"
 python3 -c 'import os, sys; os.fsync(os.open(sys.argv[1], os.O_RDONLY))' "$mnt/dir"
 $TREE "$mnt" > "$T_TMP/before.tree"

@@ -60,8 +60,8 @@ log "free blocks with A and the filler: $free"
 
 # rm A: freed in the running transaction, at the FORGET after the unlink.
 rm "$mnt/A"
-wait_for 10 eval '[ "$(free_blocks)" -ge $((free + 256)) ]' ||
-	fail "statfs: $(free_blocks) free blocks 10 s after rm A, not $((free + 256))"
+wait_for 30 eval '[ "$(free_blocks)" -ge $((free + 256)) ]' ||
+	fail "statfs: $(free_blocks) free blocks 30 s after rm A, not $((free + 256))"
 dd if="$T_TMP/b.pat" of="$mnt/B" bs=768k oflag=direct status=none || fail "can't write B"
 # dm-log-writes logs a write only at the flush after it: one, not a
 # commit, is what a disk writing its cache back on its own amounts to.

@@ -10,7 +10,7 @@ log "module: $KMOD"
 for i in 1 2 3; do
 	insmod "$KMOD" || fail "insmod #$i failed"
 	# devtmpfs creates the node asynchronously.
-	wait_for 5 test -c /dev/fuse-iomap || fail "/dev/fuse-iomap missing after insmod #$i"
+	wait_for 15 test -c /dev/fuse-iomap || fail "/dev/fuse-iomap missing after insmod #$i"
 	grep -qw fuseiomap /proc/filesystems || fail "no fuseiomap file system type after insmod #$i"
 	grep -qw fuseiomapblk /proc/filesystems || fail "no fuseiomapblk file system type after insmod #$i"
 	[ -e /sys/kernel/btf/fuse_iomap ] || fail "/sys/kernel/btf/fuse_iomap missing after insmod #$i"
@@ -18,7 +18,7 @@ for i in 1 2 3; do
 	# The built-in fuse is untouched.
 	grep -qP '\tfuse$' /proc/filesystems || fail "built-in fuse type gone after insmod #$i"
 	rmmod fuse_iomap || fail "rmmod #$i failed"
-	wait_for 5 test ! -e /dev/fuse-iomap || fail "/dev/fuse-iomap still there after rmmod #$i"
+	wait_for 15 test ! -e /dev/fuse-iomap || fail "/dev/fuse-iomap still there after rmmod #$i"
 	for p in /sys/kernel/btf/fuse_iomap /sys/fs/fuseiomap; do
 		[ ! -e $p ] || fail "$p still there after rmmod #$i"
 	done

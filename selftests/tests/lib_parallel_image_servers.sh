@@ -55,12 +55,12 @@ waiting() {
 		find "/proc/$pid/fd" -lname "$T_TMP/go" 2>/dev/null | grep -q . || return 1
 	done
 }
-wait_for 10 waiting || fail "the servers' shells did not all open $T_TMP/go"
+wait_for 30 waiting || fail "the servers' shells did not all open $T_TMP/go"
 exec 3>&-
 
 for ((i = 0; i < n; i++)); do
 	mnt=$T_TMP/mnt$i
-	if ! wait_for 20 is_mounted "$mnt"; then
+	if ! wait_for 40 is_mounted "$mnt"; then
 		kill -0 "${pids[i]}" 2>/dev/null ||
 			fail "server $i (${cmds[i]##*/}) exited before mounting: $(tail -n1 "$T_TMP/srv$i.out")"
 		fail "server $i (${cmds[i]##*/}) has not mounted $mnt after 20 s"

@@ -20,14 +20,14 @@ after_mount=0 served=0
 for n in $(seq 10 2 40); do
 	( ulimit -n "$n"; exec "$EXT4SRV" --bpf "$img" "$mnt" ) > "$T_TMP/srv.out" 2>&1 &
 	pid=$!
-	wait_for 20 eval "is_mounted '$mnt' || ! kill -0 $pid 2>/dev/null" || true
+	wait_for 40 eval "is_mounted '$mnt' || ! kill -0 $pid 2>/dev/null" || true
 	sleep 1	# the BPF tier starts after the mount
 	if is_mounted "$mnt" && kill -0 "$pid" 2>/dev/null && ! grep -q "can't" "$T_TMP/srv.out"; then
 		served=$((served + 1))
 		umount "$mnt"
 	fi
-	wait_for 20 eval "! kill -0 $pid 2>/dev/null" ||
-		fail "limit $n: the server is still running 20 s on: $(tail -n1 "$T_TMP/srv.out")"
+	wait_for 40 eval "! kill -0 $pid 2>/dev/null" ||
+		fail "limit $n: the server is still running 40 s on: $(tail -n1 "$T_TMP/srv.out")"
 	rc=0
 	wait "$pid" || rc=$?
 	! is_mounted "$mnt" || fail "limit $n: $mnt is still mounted after the server exited"

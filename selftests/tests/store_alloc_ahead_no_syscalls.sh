@@ -19,7 +19,7 @@ ev=$T/events/syscalls/sys_enter_bpf
 ext4_beside_kernel 256M --bpf --log "$T_TMP/ext4.log"
 [ -d "$ev" ] || fail "no syscalls:sys_enter_bpf tracepoint in $T"
 # The server attaches its program (a struct_ops map update) after mounting.
-wait_for 10 eval '[ "$(counter "$T_TMP/mnt" bpf_ops)" = extent_map ]' || fail "extent_map was never attached"
+wait_for 30 eval '[ "$(counter "$T_TMP/mnt" bpf_ops)" = extent_map ]' || fail "extent_map was never attached"
 echo > "$T/trace"
 # BPF_MAP_UPDATE_ELEM 2, BPF_MAP_DELETE_ELEM 3, BPF_MAP_UPDATE_BATCH 26, BPF_MAP_DELETE_BATCH 27
 echo 'cmd == 2 || cmd == 3 || cmd == 26 || cmd == 27' > "$ev/filter"

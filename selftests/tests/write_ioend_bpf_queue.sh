@@ -73,8 +73,8 @@ no_upcalls() {
 # that moment would find the BPF tier without them and go to the server,
 # so the next step waits a little.
 quiet() {
-	wait_for 10 eval "[ \$(counter '$mnt' bpf_ioend_pending) = 0 ]" ||
-		fail "$1: $(counter "$mnt" bpf_ioend_pending) ioends still pending 10 s after the file was closed"
+	wait_for 30 eval "[ \$(counter '$mnt' bpf_ioend_pending) = 0 ]" ||
+		fail "$1: $(counter "$mnt" bpf_ioend_pending) ioends still pending 30 s after the file was closed"
 	expect_eq "QIOEND lines vs bpf_ioend_committed $1" "$(log_count QIOEND)" "$(counter "$mnt" bpf_ioend_committed)"
 	sleep 1
 }
