@@ -14,6 +14,7 @@ BINDIR ?= $(PREFIX)/bin
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+MANDIR ?= $(PREFIX)/share/man
 # Ours alone: libbpf.a for static users of the library, the BPF objects,
 # and the list of directories install created (for uninstall).
 PKGLIBDIR ?= $(LIBDIR)/fuse-iomap
@@ -27,6 +28,10 @@ LIBNAME := libfuse-iomap
 SONAME := $(LIBNAME).so.0
 # The file types the helpers mount: mount -t fuseiomap.<server>.
 MOUNT_HELPERS := ext4 blockfs
+# The man pages, doc/man/NAME.SECTION, with @VERSION@ filled in.  The
+# helpers share one page, mount.fuseiomap(8), which their names link to.
+MAN_PAGES := $(wildcard doc/man/*.[378])
+man_dest = $(MANDIR)/man$(patsubst .%,%,$(suffix $(1)))/$(notdir $(1))
 
 # --- the one list of installed files ------------------------------------------
 # Each entry is KIND:SOURCE:DESTINATION:MODE, DESTINATION without DESTDIR.
@@ -48,7 +53,9 @@ INSTALL_DEV := \
 INSTALL_ALL := $(INSTALL_DEV) \
 	$(foreach p,$(SERVERS) $(LOADER),f:$(p):$(BINDIR)/$(notdir $(p)):755) \
 	$(foreach o,$(BPF_OBJS),f:$(o):$(PKGLIBDIR)/bpf/$(notdir $(o)):644) \
-	$(foreach t,$(MOUNT_HELPERS),s:mount/mount.fuseiomap:$(SBINDIR)/mount.fuseiomap.$(t):755)
+	$(foreach t,$(MOUNT_HELPERS),s:mount/mount.fuseiomap:$(SBINDIR)/mount.fuseiomap.$(t):755) \
+	$(foreach m,$(MAN_PAGES),s:$(m):$(call man_dest,$(m)):644) \
+	$(foreach t,$(MOUNT_HELPERS),l:mount.fuseiomap.8:$(MANDIR)/man8/mount.fuseiomap.$(t).8:-)
 
 # The sources that must exist (links have none).
 install_srcs = $(foreach e,$(filter f:% s:%,$(1)),$(word 2,$(subst :, ,$(e))))

@@ -2,7 +2,8 @@
 # make install into a DESTDIR under build/ puts every expected file there
 # and nothing else (binaries, library and its links, headers, the .pc with
 # the right prefix, libbpf.a, BPF objects, mount helpers in /sbin that know
-# their version and their servers' directory); make uninstall then leaves
+# their version and their servers' directory, the man pages with their
+# version filled in); make uninstall then leaves
 # the directory exactly as it was, pre-existing directories and a foreign
 # file included.  Once with the default PREFIX, once with PREFIX=/opt/fi.
 # WHERE: host
@@ -37,6 +38,12 @@ expected() {
 	done
 	echo "sbin/mount.fuseiomap.ext4"
 	echo "sbin/mount.fuseiomap.blockfs"
+	for f in "$REPO"/doc/man/*.[378]; do
+		f=${f##*/}
+		echo "$p/share/man/man${f##*.}/$f"
+	done
+	echo "$p/share/man/man8/mount.fuseiomap.ext4.8"
+	echo "$p/share/man/man8/mount.fuseiomap.blockfs.8"
 }
 
 # check DESTDIR PREFIX
@@ -72,6 +79,10 @@ check() {
 	[ -e "$d/$p/lib/libfuse-iomap.so" ] || fail "libfuse-iomap.so link dangles"
 	cmp -s "$d/$p/lib/fuse-iomap/libbpf.a" "$BUILD/libbpf/obj/libbpf.a" || fail "installed libbpf.a differs from build/libbpf/obj/libbpf.a"
 	cmp -s "$d/$p/include/fuse_iomap_bpf.h" "$REPO/include/fuse_iomap_bpf.h" || fail "installed fuse_iomap_bpf.h differs"
+
+	! grep -l '@[A-Z]*@' "$d/$p"/share/man/man*/* || fail "a man page keeps a placeholder"
+	expect_eq "mount.fuseiomap.ext4.8 link" "$(readlink "$d/$p/share/man/man8/mount.fuseiomap.ext4.8")" \
+		mount.fuseiomap.8
 
 	pc=$d/$p/lib/pkgconfig/fuse-iomap.pc
 	! grep -n '@[A-Z]*@' "$pc" || fail "fuse-iomap.pc keeps a placeholder: $(grep -m1 '@[A-Z]*@' "$pc")"
