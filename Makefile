@@ -1,4 +1,5 @@
-# fuse-iomap-bpf: top-level build.  See README.md; 'make help' lists the targets.
+# fuse-iomap-bpf: top-level build.  See README.md and doc/building.md;
+# 'make help' lists the targets.
 #
 # The rules live in mk/: kernel.mk (the unpacked kernel pieces, libbpf,
 # bpftool, the module), user.mk (the library, servers, loader, BPF

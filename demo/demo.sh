@@ -180,7 +180,7 @@ run 'rmmod fuse_iomap'
 say "Done.  Next steps:"
 note "make check          build, boot two guests, run every test; make check T='vm_boot iomap_dio_read' runs some" \
 	"make bench          the benchmark against the kernel's ext4" \
-	"README.md           'Use it on your machine' (install, DKMS, mount -t fuseiomap.ext4)," \
-	"                    'Write your own server' (the library), 'Write your own BPF program'" \
+	"README.md           'Use it on your machine' (install, DKMS, mount -t fuseiomap.ext4)" \
+	"doc/library.md      writing a server; doc/bpf.md: a BPF program of your own" \
 	"demo/demo.sh        this script; selftests/tests/*.sh show every feature one at a time" \
 	"make help           every target"

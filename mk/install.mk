@@ -1,7 +1,7 @@
 # make install, install-dev, uninstall, install-dkms, uninstall-dkms.
 # Included by the top Makefile (B, VERSION, KREL, Q, msg; KHEADERS and
 # LIBBPF from kernel.mk; BPF_OBJS, SERVERS and LOADER from user.mk).
-# The README's "Use it on your machine" tells users about them.
+# doc/install.md tells users about them.
 #
 # make install builds nothing but the files it installs, strips nothing,
 # and leaves the module alone: make install-dkms hands that to DKMS.

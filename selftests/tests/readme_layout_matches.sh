@@ -1,5 +1,6 @@
 #!/bin/bash
-# The README's Layout section matches the tree: every path it lists exists
+# The Layout section (doc/design.md, where the README points for it)
+# matches the tree: every path it lists exists
 # (an indented entry is inside the directory above it), and every
 # top-level directory of the repository is listed.
 # WHERE: host
@@ -9,10 +10,10 @@
 python3 - "$REPO" > "$T_TMP/out" 2>&1 <<'PY' || fail "$(head -n3 "$T_TMP/out" | tr '\n' ' ')"
 import os, re, subprocess, sys
 repo = sys.argv[1]
-text = open(os.path.join(repo, "README.md")).read()
+text = open(os.path.join(repo, "doc/design.md")).read()
 m = re.search(r"^## Layout\n(.*?)^## ", text, re.S | re.M)
 if not m:
-    sys.exit("README.md has no '## Layout' section")
+    sys.exit("doc/design.md has no '## Layout' section")
 entries, stack, bad = [], [], []
 for line in m.group(1).splitlines():
     if not line.startswith("    ") or not line.strip():
