@@ -11,9 +11,10 @@ DEBUG_KMOD := $(DEBUG_DIR)/kmod/fuse_iomap.ko
 
 .PHONY: debug-kernel debug-kmod check-debug
 
-# Rebuilt only when an input changes: the tarball, the pins, the Debian
-# config it starts from (build/kernel), our options, the script.
-$(DEBUG_STAMP): scripts/debug-kernel mk/debug.config deps.pins $(KSRC_TARBALL) $(KSTAMP)
+# Rebuilt only when an input changes: the tarball and its pin, the Debian
+# config it starts from (build/kernel, and its pins), our options, the
+# script.
+$(DEBUG_STAMP): scripts/debug-kernel mk/debug.config $(KSRC_PIN) $(KERNEL_PIN) $(KSRC_TARBALL) $(KSTAMP)
 	$(call msg,DEBUGK,debug kernel (lockdep, KASAN; an hour or more on 2 cores; log in build/debug/build.log))
 	$(Q)mkdir -p $(DEBUG_DIR)
 	$(Q)scripts/debug-kernel $(DEBUG_DIR) > $(DEBUG_DIR)/build.log 2>&1 || { \

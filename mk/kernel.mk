@@ -15,12 +15,30 @@ KMOD := $(B)/kmod/fuse_iomap.ko
 
 .PHONY: kmod tools kernel
 
+# --- what deps.pins pins for this target ----------------------------------
+# $(call pin_file,FILE,AWK): FILE holds the lines of deps.pins that AWK
+# selects, rewritten only when they change: an edit of deps.pins for
+# anything else (another target, a tool) unpacks and rebuilds nothing
+# here.  (A stale tree is rebuilt by whatever make runs next, a test's
+# make install in a guest too.)
+define pin_file
+$(1): FORCE
+	$$(Q)mkdir -p $$(@D); pin="$$$$(awk '$(2)' deps.pins)"; \
+	[ -f $$@ ] && [ "$$$$(cat $$@)" = "$$$$pin" ] || echo "$$$$pin" > $$@
+endef
+KERNEL_PIN := $(B)/kernel.pin
+KSRC_PIN := $(B)/ksrc.pin
+$(eval $(call pin_file,$(KERNEL_PIN),$$$$1 == "$(KTARGET):"))
+$(eval $(call pin_file,$(KSRC_PIN),$$$$1 == "$(T_SUITE):" && $$$$2 == "$(KSRC)"))
+
+.PHONY: FORCE
+FORCE:
+
 # --- the pinned kernel, unpacked from its .debs ------------------------------
 # make deps does this too; here so that a build after distclean needs no
 # root.  The script does nothing when the stamp's list matches deps.pins
-# (and leaves its time alone, which would rebuild the module); the touch
-# here stops make asking again after an unrelated deps.pins edit.
-$(KSTAMP): deps.pins scripts/deps
+# (and leaves its time alone, which would rebuild the module).
+$(KSTAMP): $(KERNEL_PIN) scripts/deps
 	$(call msg,KERNEL,kernel (fetch and unpack the pinned .debs into build/kernel; about 1 min))
 	$(Q)scripts/deps --kernel $(if $(filter 1,$(V)),,>/dev/null)
 	$(Q)touch $@
@@ -28,7 +46,7 @@ $(KSTAMP): deps.pins scripts/deps
 kernel: $(KSTAMP)
 
 # --- the kernel tree pieces we build tools from ------------------------------
-$(KTREE)/.stamp: $(KSRC_TARBALL) deps.pins
+$(KTREE)/.stamp: $(KSRC_TARBALL) $(KSRC_PIN)
 	$(call msg,UNPACK,ksrc (tools, headers, scripts from $(KSRC); about 30 s))
 	$(Q)rm -rf $(KTREE) && mkdir -p $(KTREE)
 	$(Q)tar -xJf $(KSRC_TARBALL) -C $(KTREE) --strip-components=1 \
