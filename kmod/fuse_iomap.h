@@ -207,8 +207,13 @@ struct fuse_iomap_conn {
 };
 
 /* iomap_conn.c */
-const char *fuse_iomap_rule_name(enum fuse_iomap_rule rule);
 int fuse_iomap_request(struct fuse_mount *fm, struct fuse_args *args);
+
+/* iomap_sysfs.c */
+const char *fuse_iomap_rule_name(enum fuse_iomap_rule rule);
+int fuse_iomap_sysfs_init(struct kobject *parent);
+void fuse_iomap_sysfs_exit(void);
+int fuse_iomap_sysfs_conn_add(struct fuse_iomap_conn *ic);
 
 /* iomap_dev.c */
 struct fuse_iomap_dev *fuse_iomap_dev_lookup(struct fuse_iomap_conn *ic, u32 cookie);
