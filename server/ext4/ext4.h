@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * fuse-iomap-ext4: what its files share.  main.c opens the image and runs
- * the server; inode.c reads, writes, frees and tracks inodes; dir.c keeps
+ * fuse-iomap-ext4: what its files share.  main.c runs the server, image.c
+ * opens and closes the image, sync.c answers statfs, flush and fsync,
+ * xattr.c the extended attributes; inode.c reads, writes, frees and tracks inodes; dir.c keeps
  * the namespace; map.c answers FUSE_IOMAP_BEGIN and IOEND, convert.c
  * initializes what ioends report written, tail.c allocates ahead of
  * appends and frees what they did not use; replay.c replays the journal
@@ -112,9 +113,22 @@ static inline void ext4_bpf_forget(struct ext4srv *s, ext2_ino_t ino)
 		fi_server_bpf_forget(s->srv, to_nodeid(ino));
 }
 
-/* main.c */
+/* image.c */
+int ext4_open_dev(const char *image, bool ro);
+int ext4_open_fs(const char *image, struct ext4srv *s);
+int ext4_close_fs(const char *image, struct ext4srv *s);
+
+/* sync.c */
 int ext4_sync(struct ext4srv *s, bool sync);
 void ext4_idle(void *ctx);
+void ext4_statfs(fuse_req_t req, fuse_ino_t nodeid);
+void ext4_flush(fuse_req_t req, fuse_ino_t nodeid, struct fuse_file_info *fi);
+void ext4_fsync(fuse_req_t req, fuse_ino_t nodeid, int datasync, struct fuse_file_info *fi);
+void ext4_report(const char *image, struct ext4srv *s);
+
+/* xattr.c */
+void ext4_listxattr(fuse_req_t req, fuse_ino_t nodeid, size_t size);
+void ext4_getxattr(fuse_req_t req, fuse_ino_t nodeid, const char *name, size_t size);
 
 /* ext4_inode.c */
 int to_errno(errcode_t err);
@@ -157,7 +171,7 @@ void ext4_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t
 		 const char *newname, unsigned int flags);
 
 /* map.c */
-/* Sizes ext4srv.tree_reserve: see ext4_tree_reserve() in main.c. */
+/* Sizes ext4srv.tree_reserve: see ext4_tree_reserve() in image.c. */
 #define EXT4_TREE_RESERVE_MIN	64
 #define EXT4_TREE_RESERVE_MAX	4096
 /* At most this many blocks per write mapping: bounds the work of one upcall. */
