@@ -170,11 +170,18 @@ void fi_lib_ioend_drain(struct fi_server *srv);
  */
 int fi_lib_ioend_take_error(struct fi_server *srv, uint64_t nodeid);
 
-/* serve.c */
+/* request.c */
 /* The kernel takes only 0 or -1..-511 in a reply: anything else is EIO (after a message). */
 int fi_lib_errno(const struct fi_server *srv, const char *op, int err);
 /* What a log line ends in (empty, or thread and requests in progress). */
 void fi_lib_log_tail(struct fi_server *srv, char *buf, size_t size);
+/* The one reply to request @unique: 0, or -errno when it could not be written. */
+int fi_lib_reply(struct fi_server *srv, uint64_t unique, int error, const void *payload,
+		 size_t len);
+struct fuse_in_header;
+/* FUSE_IOMAP_BEGIN, END or IOEND @ih answered; 0, or -errno when the reply could not be written. */
+int fi_lib_iomap_request(struct fi_server *srv, const struct fuse_in_header *ih, size_t argsize,
+			 unsigned int inflight);
 
 struct fi_server {
 	struct fi_server_opts opts;
