@@ -24,8 +24,6 @@ static const struct fi_iomap_ops bfs_iomap_ops = {
 	.syncfs = bfs_syncfs,
 };
 
-/* --- main ------------------------------------------------------------------------ */
-
 static void bfs_init(void *userdata, struct fuse_conn_info *conn)
 {
 	(void)userdata;

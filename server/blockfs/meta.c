@@ -12,8 +12,6 @@
 
 #include "blockfs.h"
 
-/* --- the side file ----------------------------------------------------------------- */
-
 /*
  * Format, one record a line:  B <block size> / N <ino> <mode> <uid> <gid>
  * <size> <mtime s> <mtime ns> / L <ino> <hex target> / D <dir> <ino> <hex
