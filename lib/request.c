@@ -18,7 +18,6 @@
 
 #include "internal.h"
 
-
 int fi_lib_reply(struct fi_server *srv, uint64_t unique, int error,
 		 const void *payload, size_t len)
 {

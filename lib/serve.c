@@ -19,7 +19,6 @@
 
 #include "internal.h"
 
-
 /*
  * Unmounting writes back dirty page cache, and on an iomap mount that asks
  * this very server for mappings: a server that unmounted from its own

@@ -13,7 +13,6 @@
 
 #include "internal.h"
 
-
 const char *fi_version(void)
 {
 	return FI_VERSION;
