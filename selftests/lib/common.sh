@@ -49,11 +49,7 @@ _run_deferred() {
 }
 trap _run_deferred EXIT
 
-# nap SECS: sleep without a fork.  Under TCG a fork and exec of sleep(1)
-# takes about 80 ms of the guest's CPU: a loop that polls with it would
-# spend most of that CPU, which the test needs, on sleeping.
-exec {_nap_fd}<> <(:)
-nap() { read -rt "$1" -u "$_nap_fd" || :; }
+. "$REPO/selftests/lib/nap.sh"
 
 # wait_for SECS CMD...: poll until CMD succeeds; 1 after SECS seconds.
 wait_for() {
